@@ -1,0 +1,321 @@
+//! The professional record: one [`Person`] with its [`Exercice`]s (one per profession and category),
+//! each with its [`SavoirFaire`]s and [`Activity`]s, each activity at a [`Structure`].
+//!
+//! This follows PSC's own document model (psc-claims-and-loaders.md §2.5: Ps → professions → expertises /
+//! workSituations → structure), with the extract's labels kept verbatim beside each code.
+//!
+//! **Invariant: a record's identity does not depend on row order.** [`Person::canonicalize`] sorts and
+//! de-duplicates every list; the ingest calls it before a record is hashed, diffed, stored or served, so
+//! the same extract with its lines shuffled gives byte-identical records and claims.
+
+use crate::authority::{Authority, RegistrationField};
+use crate::id::IdNat;
+use serde::{Deserialize, Serialize};
+
+/// A code with the label the file gave it (labels are not always the TRE display: keep them verbatim).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Coded {
+    /// The code, `""` when absent.
+    pub code: String,
+    /// The label as written in the file, `""` when absent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub label: String,
+}
+
+impl Coded {
+    /// A code and its label.
+    pub fn new(code: impl Into<String>, label: impl Into<String>) -> Coded {
+        Coded { code: code.into(), label: label.into() }
+    }
+
+    /// True when there is no code.
+    pub fn is_empty(&self) -> bool {
+        self.code.is_empty()
+    }
+}
+
+/// A health professional, as the directory knows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Person {
+    /// National id (`Identification nationale PP`): type prefix + identifier.
+    pub idnat: IdNat,
+    /// `Type d'identifiant PP` (TRE_G08): `8` RPPS, `0` ADELI ...
+    pub id_type: String,
+    /// `Identifiant PP`: the RPPS or ADELI number as written.
+    pub id: String,
+    /// `Code civilité` / `Libellé civilité` (TRE_R81).
+    pub civilite: Coded,
+    /// One per (profession, category), sorted by profession then category.
+    pub exercices: Vec<Exercice>,
+    /// Diplomas and authorisations (`PS_LibreAcces_Dipl_AutExerc`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diplomas: Vec<Diploma>,
+}
+
+/// An exercice professionnel: one profession in one category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Exercice {
+    /// `Code profession` (TRE_G15 / R94 / R95).
+    pub profession: Coded,
+    /// `Code catégorie professionnelle` (TRE_R09).
+    pub category: Coded,
+    /// `Code civilité d'exercice` (TRE_R11).
+    pub civilite_exercice: Coded,
+    /// `Nom d'exercice`.
+    pub family_name: String,
+    /// `Prénom d'exercice`.
+    pub given_name: String,
+    /// Registration authority of this exercice.
+    pub authority: Authority,
+    /// Savoir-faire (specialties, competences ...), sorted by type then code.
+    pub savoir_faire: Vec<SavoirFaire>,
+    /// Activities (situations d'exercice), liberal first then salaried, then by content.
+    pub activities: Vec<Activity>,
+}
+
+/// One savoir-faire of an exercice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SavoirFaire {
+    /// `Code type savoir-faire` (TRE_R04): `S`, `CEX`, `PAC`, `C`, `DEC` ...
+    pub kind: Coded,
+    /// `Code savoir-faire` (TRE_R38 for type `S` ...).
+    pub code: Coded,
+}
+
+/// A situation d'exercice at a structure.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Activity {
+    /// `Code mode exercice` (TRE_R23): `L`, `S`, `B`.
+    pub mode: Coded,
+    /// `Code secteur d'activité` (TRE_R02).
+    pub sector: Coded,
+    /// `Code section tableau pharmaciens` (TRE_R06 / G05).
+    pub pharmacist_section: Coded,
+    /// `Code rôle` (TRE_R21), 56-column files only.
+    pub role: Coded,
+    /// `Code genre activité` (TRE_R22), 56-column files only.
+    pub genre: Coded,
+    /// `Autorité d'enregistrement` of the row, raw and split.
+    pub registration: RegistrationField,
+    /// The place of practice.
+    pub structure: Structure,
+}
+
+/// A structure (place of practice) as the row describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Structure {
+    /// `Numéro SIRET site`.
+    pub siret: String,
+    /// `Numéro SIREN site`.
+    pub siren: String,
+    /// `Numéro FINESS site`.
+    pub finess_site: String,
+    /// `Numéro FINESS établissement juridique`.
+    pub finess_ej: String,
+    /// `Identifiant technique de la structure` (join key only, not stable).
+    pub technical_id: String,
+    /// `Raison sociale site`.
+    pub name: String,
+    /// `Enseigne commerciale site`.
+    pub commercial_name: String,
+    /// `Complément destinataire`.
+    pub recipient_complement: String,
+    /// `Complément point géographique`.
+    pub geo_complement: String,
+    /// `Numéro Voie` (not always numeric).
+    pub street_number: String,
+    /// `Indice répétition voie`.
+    pub street_repetition: String,
+    /// `Code type de voie` (TRE_R35) and its label.
+    pub street_type: Coded,
+    /// `Libellé Voie`.
+    pub street_label: String,
+    /// `Mention distribution`.
+    pub distribution: String,
+    /// `Bureau cedex`.
+    pub cedex_office: String,
+    /// `Code postal` (not always 5 digits: foreign addresses).
+    pub postal_code: String,
+    /// `Code commune` (INSEE) and its label.
+    pub commune: Coded,
+    /// `Code pays` (INSEE 99xxx) and its label.
+    pub country: Coded,
+    /// `Téléphone`.
+    pub phone: String,
+    /// `Téléphone 2`.
+    pub phone2: String,
+    /// `Télécopie`.
+    pub fax: String,
+    /// `Adresse e-mail`.
+    pub email: String,
+    /// `Code Département (structure)` and its label (often empty in the file).
+    pub department: Coded,
+    /// `Ancien identifiant de la structure` (TRE_G07 digit + identifier).
+    pub old_id: String,
+}
+
+/// A diploma or an authorisation to practise (`PS_LibreAcces_Dipl_AutExerc`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Diploma {
+    /// `Code type diplôme obtenu` (TRE_R14).
+    pub diploma_type: Coded,
+    /// `Code diplôme obtenu`.
+    pub diploma: Coded,
+    /// `Code type autorisation` (TRE_R17).
+    pub authorisation_type: Coded,
+    /// `Code discipline autorisation` (TRE_R18).
+    pub authorisation_discipline: Coded,
+}
+
+fn mode_rank(mode: &str) -> u8 {
+    match mode {
+        "L" => 0,
+        "S" => 1,
+        "B" => 2,
+        "" => 4,
+        _ => 3,
+    }
+}
+
+/// Savoir-faire types that PSC puts in the claims, in order of preference.
+pub const CLAIM_SAVOIR_FAIRE_TYPES: [&str; 3] = ["S", "CEX", "PAC"];
+
+impl Structure {
+    /// True when every field is empty.
+    pub fn is_empty(&self) -> bool {
+        self == &Structure::default()
+    }
+
+    /// The department of the structure: the file's code when given, else derived from the INSEE commune
+    /// code (`2A`, `2B`, `97x` included), else from a French postal code. `None` when unknown
+    /// (foreign addresses).
+    ///
+    /// ```
+    /// use annuaire_schemas::model::{Coded, Structure};
+    /// let s = Structure { commune: Coded::new("2A104", ""), ..Default::default() };
+    /// assert_eq!(s.department_code().as_deref(), Some("2A"));
+    /// let s = Structure { postal_code: "97400".into(), ..Default::default() };
+    /// assert_eq!(s.department_code().as_deref(), Some("974"));
+    /// let s = Structure { postal_code: "GL".into(), ..Default::default() };
+    /// assert_eq!(s.department_code(), None);
+    /// ```
+    pub fn department_code(&self) -> Option<String> {
+        if !self.department.code.is_empty() {
+            return Some(self.department.code.clone());
+        }
+        let from_code = |c: &str| -> Option<String> {
+            if c.len() != 5 {
+                return None;
+            }
+            let b = c.as_bytes();
+            if c.starts_with("97") || c.starts_with("98") {
+                return c.get(..3).map(str::to_string);
+            }
+            if b[..2].iter().all(u8::is_ascii_digit) || c.starts_with("2A") || c.starts_with("2B") {
+                return c.get(..2).map(str::to_string);
+            }
+            None
+        };
+        if let Some(d) = from_code(&self.commune.code) {
+            return Some(d);
+        }
+        let pc = &self.postal_code;
+        if pc.len() == 5 && pc.bytes().all(|b| b.is_ascii_digit()) {
+            if pc.starts_with("20") {
+                // Corsica: 200xx/201xx Corse-du-Sud, 202xx-206xx Haute-Corse.
+                return Some(if pc.as_bytes()[2] < b'2' { "2A" } else { "2B" }.to_string());
+            }
+            return from_code(pc);
+        }
+        None
+    }
+}
+
+impl Exercice {
+    /// The single savoir-faire PSC shows for an exercice: the first of type `S`, then `CEX`, then `PAC`
+    /// (PSC's adapters take the first of these types in list order; our lists are canonical, so
+    /// we rank by type then code, which picks the same one whenever a person has one of them).
+    pub fn claim_savoir_faire(&self) -> Option<&SavoirFaire> {
+        CLAIM_SAVOIR_FAIRE_TYPES
+            .iter()
+            .find_map(|t| self.savoir_faire.iter().find(|sf| sf.kind.code == *t))
+    }
+}
+
+impl Person {
+    /// Sort and de-duplicate every list so that the record does not depend on the order of rows.
+    pub fn canonicalize(&mut self) {
+        for ex in &mut self.exercices {
+            ex.savoir_faire.sort();
+            ex.savoir_faire.dedup();
+            ex.activities.sort_by(|a, b| mode_rank(&a.mode.code).cmp(&mode_rank(&b.mode.code)).then_with(|| a.cmp(b)));
+            ex.activities.dedup();
+        }
+        self.exercices.sort_by(|a, b| {
+            (&a.profession.code, &a.category.code).cmp(&(&b.profession.code, &b.category.code)).then_with(|| a.cmp(b))
+        });
+        self.exercices.dedup();
+        self.diplomas.sort();
+        self.diplomas.dedup();
+    }
+
+    /// The activity PSC's organisation claims (`SubjectOrganization`, `SubjectOrganizationID`,
+    /// `Secteur_Activite`) are drawn from: the first activity of the first exercice that has one, in
+    /// canonical order (exercices by profession code, activities liberal first). In every ANS example
+    /// the claims come from the first activity listed, and that one is the liberal practice.
+    pub fn main_activity(&self) -> Option<(&Exercice, &Activity)> {
+        self.exercices.iter().find_map(|ex| ex.activities.first().map(|a| (ex, a)))
+    }
+
+    /// Every distinct department where the person has an activity.
+    pub fn departments(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .exercices
+            .iter()
+            .flat_map(|e| &e.activities)
+            .filter_map(|a| a.structure.department_code())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(mode: &str, name: &str) -> Activity {
+        Activity {
+            mode: Coded::new(mode, ""),
+            structure: Structure { name: name.into(), ..Default::default() },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn canonical_order_puts_liberal_activities_first_and_ignores_row_order() {
+        let ex = |acts: Vec<Activity>| Exercice { profession: Coded::new("10", "Médecin"), activities: acts, ..Default::default() };
+        let mut a = Person {
+            exercices: vec![ex(vec![activity("S", "HOPITAL"), activity("L", "CABINET"), activity("S", "HOPITAL")])],
+            ..Default::default()
+        };
+        let mut b = Person { exercices: vec![ex(vec![activity("L", "CABINET"), activity("S", "HOPITAL")])], ..Default::default() };
+        a.canonicalize();
+        b.canonicalize();
+        assert_eq!(a, b);
+        assert_eq!(a.exercices[0].activities.len(), 2);
+        assert_eq!(a.main_activity().map(|(_, act)| act.structure.name.as_str()), Some("CABINET"));
+    }
+
+    #[test]
+    fn claim_savoir_faire_prefers_s_then_cex_then_pac() {
+        let sf = |k: &str, c: &str| SavoirFaire { kind: Coded::new(k, ""), code: Coded::new(c, "") };
+        let ex = Exercice { savoir_faire: vec![sf("C", "CAPA1"), sf("CEX", "CEX9"), sf("S", "SM53")], ..Default::default() };
+        assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("SM53"));
+        let ex = Exercice { savoir_faire: vec![sf("C", "X"), sf("PAC", "PAC00")], ..Default::default() };
+        assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("PAC00"));
+        let ex = Exercice { savoir_faire: vec![sf("DEC", "X")], ..Default::default() };
+        assert!(ex.claim_savoir_faire().is_none());
+    }
+}
