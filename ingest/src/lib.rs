@@ -1,1 +1,23 @@
-//! placeholder
+//! The ingest: from a PS_LibreAcces extract on disk to a promoted generation in the store.
+//!
+//! Data flow: [`source`] finds the files (zip, folder) → [`parse`] reads each in parallel chunks with
+//! located errors, columns mapped by [`layout`] → [`group`] folds rows into canonical person records →
+//! [`run`] hashes records, diffs them against the served generation, applies the safety gate, writes the
+//! new generation and promotes it.
+//!
+//! **Architecture invariant:** this crate knows files and the store's API; it knows nothing of HTTP,
+//! claims or search. A failed run never changes what is served.
+
+pub mod error;
+pub mod extract;
+pub mod group;
+pub mod layout;
+pub mod parse;
+mod rows;
+pub mod run;
+pub mod source;
+
+pub use error::{Error, Result};
+pub use extract::{Extract, ParseReport, read_extract};
+pub use run::{RunOptions, RunOutcome, run_once};
+pub use source::Source;

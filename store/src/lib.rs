@@ -1,1 +1,436 @@
-//! placeholder
+//! The store: generations of the directory in SQL.
+//!
+//! This crate owns the schema (`migrations/`), the generation lifecycle (build → promote, or hold, or
+//! fail and roll back) and every query. It knows person records only as canonical JSON with a hash;
+//! it knows nothing of files, HTTP or claims.
+//!
+//! **Invariants**
+//! - Readers follow one pointer (`serving`) and read versions visible at that generation. Promotion moves
+//!   the pointer in one statement, so a reader sees the old generation or the new one, never a mix.
+//! - A generation that is not promoted leaves no trace in what is served: [`Store::abandon`] removes its
+//!   versions and reopens the ones it closed; [`Store::recover`] does that for any generation a killed
+//!   process left `building`.
+//! - Versions of a served generation are never deleted while it may be read.
+#![warn(missing_docs)]
+
+mod lock;
+#[cfg(test)]
+pub(crate) use lock::host as lock_host;
+mod runs;
+
+pub use lock::SyncLock;
+pub use runs::{RunFinish, RunRecord, RunStatus};
+
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Embedded migrations for SQLite.
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Result with the store's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The data directory cannot be used.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another sync holds the lock.
+    #[error("another sync is running (owner {owner}, pid {pid} on {host}, since {since})")]
+    Busy {
+        /// Who holds it.
+        owner: String,
+        /// Its host.
+        host: String,
+        /// Its pid.
+        pid: i64,
+        /// Since when.
+        since: String,
+    },
+    /// The request does not fit the store's state (e.g. approving a generation that is not held).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A kind of change between two generations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A person appears (or comes back after a deletion).
+    Create,
+    /// A person's record changed.
+    Update,
+    /// A person is gone from the extract (soft delete).
+    Delete,
+}
+
+impl ChangeKind {
+    /// `create`, `update`, `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Create => "create",
+            ChangeKind::Update => "update",
+            ChangeKind::Delete => "delete",
+        }
+    }
+
+    /// Parse `create`, `update`, `delete`.
+    pub fn parse(s: &str) -> Option<ChangeKind> {
+        match s {
+            "create" => Some(ChangeKind::Create),
+            "update" => Some(ChangeKind::Update),
+            "delete" => Some(ChangeKind::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One change to write into a new generation.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The person.
+    pub idnat: String,
+    /// What happens.
+    pub kind: ChangeKind,
+    /// `rpps`, `adeli` or `other`.
+    pub id_group: &'static str,
+    /// The new record and its hash (create and update).
+    pub record: Option<(String, String)>,
+}
+
+/// A change as listed by [`Store::changes_since`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    /// The idNat.
+    pub id: String,
+    /// `create`, `update`, `delete`.
+    pub change: ChangeKind,
+    /// The generation that made it.
+    pub generation: i64,
+    /// `rpps`, `adeli`, `other`.
+    pub id_group: String,
+}
+
+/// The generation being served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Served {
+    /// Its number.
+    pub generation: i64,
+    /// When it was promoted (RFC 3339).
+    pub promoted_at: String,
+}
+
+/// A person record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPerson {
+    /// The canonical JSON record.
+    pub record: String,
+    /// Its hash.
+    pub hash: String,
+    /// The generation the version was written by.
+    pub since_generation: i64,
+}
+
+/// A generation's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenerationRow {
+    /// Its number.
+    pub generation: i64,
+    /// The run that built it.
+    pub run: i64,
+    /// `building`, `ready`, `held`, `promoted`, `failed`, `superseded`.
+    pub state: String,
+    /// Persons in it.
+    pub persons: Option<i64>,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// How many rows one multi-row INSERT carries (5 bound values each; SQLite allows 32,766).
+const BATCH: usize = 1000;
+
+/// A handle on the store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the store of a data directory: `DIR/annuaire.db`, migrated.
+    pub async fn open(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::Io { path: data_dir.to_path_buf(), source: e })?;
+        let path = data_dir.join("annuaire.db");
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(60))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        SQLITE_MIGRATOR.run(&pool).await?;
+        Ok(Store { pool, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The generation being served, if any.
+    pub async fn served(&self) -> Result<Option<Served>> {
+        let row = sqlx::query("SELECT generation, promoted_at FROM serving WHERE id = 1").fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| Served { generation: r.get(0), promoted_at: r.get(1) }))
+    }
+
+    /// Roll back every generation a dead writer left `building` or `ready`. Call with the sync lock held.
+    /// Returns the generations cleaned up.
+    pub async fn recover(&self) -> Result<Vec<i64>> {
+        let stale: Vec<i64> = sqlx::query_scalar("SELECT generation FROM generation WHERE state IN ('building', 'ready') ORDER BY generation")
+            .fetch_all(&self.pool)
+            .await?;
+        for g in &stale {
+            self.abandon(*g, "failed").await?;
+            sqlx::query("UPDATE ingest_run SET status = 'failed', finished_at = ?, reason = COALESCE(reason, 'interrupted: the process stopped before the generation was promoted') WHERE generation = ? AND status = 'running'")
+                .bind(now())
+                .bind(g)
+                .execute(&self.pool)
+                .await?;
+        }
+        // Runs that died before making a generation.
+        sqlx::query("UPDATE ingest_run SET status = 'failed', finished_at = ?, reason = 'interrupted: the process stopped during the run' WHERE status = 'running'")
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(stale)
+    }
+
+    /// The held generation, if one waits for approval.
+    pub async fn held(&self) -> Result<Option<GenerationRow>> {
+        let row = sqlx::query("SELECT generation, run, state, persons FROM generation WHERE state = 'held' ORDER BY generation DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| GenerationRow { generation: r.get(0), run: r.get(1), state: r.get(2), persons: r.get(3) }))
+    }
+
+    /// A generation's row.
+    pub async fn generation(&self, generation: i64) -> Result<Option<GenerationRow>> {
+        let row = sqlx::query("SELECT generation, run, state, persons FROM generation WHERE generation = ?")
+            .bind(generation)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| GenerationRow { generation: r.get(0), run: r.get(1), state: r.get(2), persons: r.get(3) }))
+    }
+
+    /// idNat → hash of every person current in the served generation (deleted persons excluded).
+    /// Call when no other generation is being built or held.
+    pub async fn current_hashes(&self) -> Result<HashMap<String, String>> {
+        let rows = sqlx::query("SELECT idnat, hash FROM person_version WHERE valid_to IS NULL").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))).collect())
+    }
+
+    /// Start a new generation for a run.
+    pub async fn begin_generation(&self, run: i64) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) + 1 FROM generation").fetch_one(&mut *tx).await?;
+        sqlx::query("INSERT INTO generation (generation, run, state, created_at) VALUES (?, ?, 'building', ?)")
+            .bind(next)
+            .bind(run)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE ingest_run SET generation = ? WHERE run = ?").bind(next).bind(run).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Write a batch of changes into a generation that is `building`, in one transaction. Call as many
+    /// times as needed; nothing written is visible to readers until [`Store::promote`].
+    pub async fn write_changes(&self, generation: i64, changes: &[Change]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
+            .bind(generation)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if state.as_deref() != Some("building") {
+            return Err(Error::Invalid(format!("generation {generation} is not being built")));
+        }
+        for chunk in changes.chunks(BATCH) {
+            let closing: Vec<&Change> = chunk.iter().filter(|c| c.kind != ChangeKind::Create).collect();
+            for part in closing.chunks(500) {
+                let mut q = QueryBuilder::new("UPDATE person_version SET valid_to = ");
+                q.push_bind(generation).push(" WHERE valid_to IS NULL AND idnat IN (");
+                let mut sep = q.separated(", ");
+                for c in part {
+                    sep.push_bind(&c.idnat);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+            }
+            let versions: Vec<(&Change, &(String, String))> =
+                chunk.iter().filter_map(|c| c.record.as_ref().map(|r| (c, r))).collect();
+            if !versions.is_empty() {
+                let mut q = QueryBuilder::new("INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) ");
+                q.push_values(versions, |mut b, (c, (record, hash))| {
+                    b.push_bind(&c.idnat).push_bind(generation).push("NULL").push_bind(hash).push_bind(record);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            let mut q = QueryBuilder::new("INSERT INTO change_log (generation, idnat, change, id_group) ");
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(generation).push_bind(&c.idnat).push_bind(c.kind.as_str()).push_bind(c.id_group);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Mark a generation complete (all changes written), with its person count.
+    pub async fn finish_generation(&self, generation: i64, persons: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE generation SET state = 'ready', persons = ? WHERE generation = ? AND state = 'building'")
+            .bind(persons)
+            .bind(generation)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(Error::Invalid(format!("generation {generation} is not being built")));
+        }
+        Ok(())
+    }
+
+    /// Serve a generation (`ready` or `held`): one statement moves the pointer.
+    pub async fn promote(&self, generation: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
+            .bind(generation)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if !matches!(state.as_deref(), Some("ready" | "held")) {
+            return Err(Error::Invalid(format!(
+                "generation {generation} cannot be promoted (state {})",
+                state.as_deref().unwrap_or("unknown")
+            )));
+        }
+        let at = now();
+        sqlx::query("UPDATE generation SET state = 'promoted', promoted_at = ? WHERE generation = ?")
+            .bind(&at)
+            .bind(generation)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO serving (id, generation, promoted_at) VALUES (1, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, promoted_at = excluded.promoted_at",
+        )
+        .bind(generation)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keep a `ready` generation aside, unserved, until approved or superseded.
+    pub async fn hold(&self, generation: i64) -> Result<()> {
+        sqlx::query("UPDATE generation SET state = 'held' WHERE generation = ? AND state = 'ready'")
+            .bind(generation)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Drop an unpromoted generation: delete its versions, reopen the versions it closed, forget its
+    /// changes, and mark it `state` (`failed` or `superseded`). One transaction.
+    pub async fn abandon(&self, generation: i64, state: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let current: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
+            .bind(generation)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if current.as_deref() == Some("promoted") {
+            return Err(Error::Invalid(format!("generation {generation} is served and cannot be abandoned")));
+        }
+        sqlx::query("DELETE FROM person_version WHERE valid_from = ?").bind(generation).execute(&mut *tx).await?;
+        sqlx::query("UPDATE person_version SET valid_to = NULL WHERE valid_to = ?").bind(generation).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM change_log WHERE generation = ?").bind(generation).execute(&mut *tx).await?;
+        sqlx::query("UPDATE generation SET state = ? WHERE generation = ?").bind(state).bind(generation).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The record of a person as visible in a generation.
+    pub async fn person_at(&self, idnat: &str, generation: i64) -> Result<Option<StoredPerson>> {
+        let row = sqlx::query(
+            "SELECT record, hash, valid_from FROM person_version \
+             WHERE idnat = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) \
+             ORDER BY valid_from DESC LIMIT 1",
+        )
+        .bind(idnat)
+        .bind(generation)
+        .bind(generation)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| StoredPerson { record: r.get(0), hash: r.get(1), since_generation: r.get(2) }))
+    }
+
+    /// Every record visible in a generation, in idNat order (for exports and comparisons).
+    pub async fn persons_at(&self, generation: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT idnat, record FROM person_version WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) ORDER BY idnat",
+        )
+        .bind(generation)
+        .bind(generation)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
+    pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
+        let rows = sqlx::query(
+            "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
+             JOIN generation g ON g.generation = c.generation \
+             WHERE c.generation > ? AND g.state = 'promoted' ORDER BY c.generation, c.idnat",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(ChangeRow {
+                    id: r.get(0),
+                    change: ChangeKind::parse(r.get::<&str, _>(1))?,
+                    generation: r.get(2),
+                    id_group: r.get(3),
+                })
+            })
+            .collect())
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,305 @@
+//! Grouping rows into person records.
+//!
+//! Personne_activite has one line per person x savoir-faire x activity (extract-format.md §2), and the same
+//! line can appear twice. Rows are folded into one [`Person`] per national id: one exercice per
+//! (profession, category), its savoir-faire and activities de-duplicated; exact duplicate lines are
+//! dropped and counted. Nothing here depends on the order rows arrive in (chunks are parsed in
+//! parallel): conflicts between rows are settled by a rule that does not look at order, and
+//! [`Person::canonicalize`] sorts every list.
+
+use crate::parse::RowError;
+use crate::rows::{DiplRow, PaRow, SfRow};
+use annuaire_schemas::codes::{self, Kind};
+use annuaire_schemas::id::Check;
+use annuaire_schemas::model::{Coded, Exercice};
+use annuaire_schemas::{Authority, IdNat, Person};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How many located errors a report keeps (all are counted).
+pub const KEPT_ERRORS: usize = 50;
+
+struct Builder {
+    person: Person,
+    /// Part 1 of the authority field seen on each exercice's rows, parallel to `person.exercices`.
+    part1: Vec<Vec<String>>,
+    lines: Vec<u64>,
+}
+
+/// Counters of what grouping saw.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupStats {
+    /// Rows accepted.
+    pub rows: u64,
+    /// Exact duplicate lines dropped.
+    pub duplicate_rows: u64,
+    /// Rows rejected, by kind.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Things worth knowing that did not reject a row, by kind.
+    pub warnings_by_kind: BTreeMap<String, u64>,
+    /// The first rejected rows, with file, line and column.
+    pub first_errors: Vec<RowError>,
+    /// Codes not found in the shipped tables: kind → code → occurrences (exercices or activities).
+    pub unknown_codes: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// Folds rows into persons.
+#[derive(Default)]
+pub struct Grouper {
+    persons: HashMap<String, Builder>,
+    /// Persons with at least one rejected row: their served record must not be replaced by a partial one.
+    tainted: HashSet<String>,
+    stats: GroupStats,
+}
+
+fn settle(slot: &mut Coded, new: &Coded, conflicts: &mut u64) {
+    if slot.is_empty() {
+        *slot = new.clone();
+    } else if !new.is_empty() && slot != new {
+        *conflicts += 1;
+        if new > slot {
+            *slot = new.clone();
+        }
+    }
+}
+
+fn settle_text(slot: &mut String, new: &str, conflicts: &mut u64) {
+    if slot.is_empty() {
+        *slot = new.to_string();
+    } else if !new.is_empty() && slot != new {
+        *conflicts += 1;
+        if new > slot.as_str() {
+            *slot = new.to_string();
+        }
+    }
+}
+
+impl Grouper {
+    /// A new, empty grouper.
+    pub fn new() -> Grouper {
+        Grouper::default()
+    }
+
+    /// Record rejected rows.
+    pub fn errors(&mut self, errors: Vec<RowError>) {
+        for e in errors {
+            *self.stats.errors_by_kind.entry(e.kind.to_string()).or_default() += 1;
+            if let Some(id) = &e.idnat {
+                self.tainted.insert(id.clone());
+            }
+            if self.stats.first_errors.len() < KEPT_ERRORS {
+                self.stats.first_errors.push(e);
+            } else if let Some(last) = self.stats.first_errors.iter().map(|e| (&e.file, e.line)).max()
+                && (&e.file, e.line) < last
+            {
+                // Keep the earliest errors whatever order chunks were parsed in.
+                if let Some(pos) = self.stats.first_errors.iter().position(|x| (&x.file, x.line) == last) {
+                    self.stats.first_errors[pos] = e;
+                }
+            }
+        }
+    }
+
+    fn warn(&mut self, kind: &str, n: u64) {
+        if n > 0 {
+            *self.stats.warnings_by_kind.entry(kind.to_string()).or_default() += n;
+        }
+    }
+
+    /// Fold Personne_activite rows.
+    pub(crate) fn personne_activite(&mut self, rows: Vec<PaRow>) {
+        let mut conflicts = 0u64;
+        for row in rows {
+            self.stats.rows += 1;
+            let b = self.persons.entry(row.ids.idnat.clone()).or_insert_with(|| Builder {
+                person: Person {
+                    idnat: IdNat::new(row.ids.idnat.clone()),
+                    id_type: row.ids.id_type.clone(),
+                    id: row.ids.id.clone(),
+                    ..Person::default()
+                },
+                part1: Vec::new(),
+                lines: Vec::new(),
+            });
+            if b.lines.contains(&row.line_hash) {
+                self.stats.duplicate_rows += 1;
+                continue;
+            }
+            b.lines.push(row.line_hash);
+            settle(&mut b.person.civilite, &row.civilite, &mut conflicts);
+            let pos = b.person.exercices.iter().position(|e| {
+                e.profession.code == row.profession.code && e.category.code == row.category.code
+            });
+            let pos = match pos {
+                Some(p) => p,
+                None => {
+                    b.person.exercices.push(Exercice {
+                        profession: row.profession.clone(),
+                        category: row.category.clone(),
+                        ..Exercice::default()
+                    });
+                    b.part1.push(Vec::new());
+                    b.person.exercices.len() - 1
+                }
+            };
+            let ex = &mut b.person.exercices[pos];
+            settle(&mut ex.profession, &row.profession, &mut conflicts);
+            settle(&mut ex.category, &row.category, &mut conflicts);
+            settle(&mut ex.civilite_exercice, &row.civilite_exercice, &mut conflicts);
+            settle_text(&mut ex.family_name, &row.family_name, &mut conflicts);
+            settle_text(&mut ex.given_name, &row.given_name, &mut conflicts);
+            if let Some(sf) = row.savoir_faire
+                && !ex.savoir_faire.contains(&sf)
+            {
+                ex.savoir_faire.push(sf);
+            }
+            if let Some(act) = row.activity
+                && !ex.activities.contains(&act)
+            {
+                ex.activities.push(act);
+            }
+            if !b.part1[pos].contains(&row.authority_part1) {
+                b.part1[pos].push(row.authority_part1);
+            }
+        }
+        self.warn("conflicting_values", conflicts);
+    }
+
+    /// Fold SavoirFaire rows into the exercices already built from Personne_activite.
+    pub(crate) fn savoir_faire(&mut self, rows: Vec<SfRow>) {
+        let (mut orphans, mut no_exercice) = (0, 0);
+        for row in rows {
+            self.stats.rows += 1;
+            let Some(b) = self.persons.get_mut(&row.ids.idnat) else {
+                orphans += 1;
+                continue;
+            };
+            let Some(ex) = b
+                .person
+                .exercices
+                .iter_mut()
+                .find(|e| e.profession.code == row.profession && (row.category.is_empty() || e.category.code == row.category))
+            else {
+                no_exercice += 1;
+                continue;
+            };
+            if ex.savoir_faire.iter().any(|s| s.kind.code == row.savoir_faire.kind.code && s.code.code == row.savoir_faire.code.code) {
+                continue;
+            }
+            ex.savoir_faire.push(row.savoir_faire);
+        }
+        self.warn("savoir_faire_of_unknown_person", orphans);
+        self.warn("savoir_faire_without_exercice", no_exercice);
+    }
+
+    /// Fold Dipl_AutExerc rows.
+    pub(crate) fn diplomas(&mut self, rows: Vec<DiplRow>) {
+        let mut orphans = 0;
+        for row in rows {
+            self.stats.rows += 1;
+            let Some(b) = self.persons.get_mut(&row.ids.idnat) else {
+                orphans += 1;
+                continue;
+            };
+            if !b.person.diplomas.contains(&row.diploma) {
+                b.person.diplomas.push(row.diploma);
+            }
+        }
+        self.warn("diploma_of_unknown_person", orphans);
+    }
+
+    /// Finish: resolve authorities, canonicalise, count unknown codes and bad identifiers.
+    /// Persons come out sorted by idNat.
+    pub fn finish(mut self) -> (Vec<Person>, HashSet<String>, GroupStats) {
+        let builders: Vec<Builder> = self.persons.into_values().collect();
+        let (mut persons, unknown, warnings): (Vec<Person>, UnknownCodes, BTreeMap<String, u64>) = builders
+            .into_par_iter()
+            .fold(
+                || (Vec::new(), UnknownCodes::new(), BTreeMap::new()),
+                |(mut out, mut unknown, mut warnings), b| {
+                    let mut person = b.person;
+                    for (ex, mut part1) in person.exercices.iter_mut().zip(b.part1) {
+                        part1.sort();
+                        ex.authority = Authority::resolve(part1.iter().map(String::as_str), &ex.profession.code);
+                    }
+                    person.canonicalize();
+                    count_unknown(&person, &mut unknown);
+                    check_ids(&person, &mut warnings);
+                    out.push(person);
+                    (out, unknown, warnings)
+                },
+            )
+            .reduce(
+                || (Vec::new(), UnknownCodes::new(), BTreeMap::new()),
+                |(mut a, mut ua, mut wa), (b, ub, wb)| {
+                    a.extend(b);
+                    merge_counts(&mut ua, ub);
+                    for (k, v) in wb {
+                        *wa.entry(k).or_default() += v;
+                    }
+                    (a, ua, wa)
+                },
+            );
+        persons.par_sort_unstable_by(|a, b| a.idnat.cmp(&b.idnat));
+        self.stats.unknown_codes = unknown;
+        for (k, v) in warnings {
+            *self.stats.warnings_by_kind.entry(k).or_default() += v;
+        }
+        self.stats.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        (persons, self.tainted, self.stats)
+    }
+}
+
+type UnknownCodes = BTreeMap<String, BTreeMap<String, u64>>;
+
+fn merge_counts(into: &mut UnknownCodes, from: UnknownCodes) {
+    for (kind, codes) in from {
+        let slot = into.entry(kind).or_default();
+        for (code, n) in codes {
+            *slot.entry(code).or_default() += n;
+        }
+    }
+}
+
+fn note(unknown: &mut UnknownCodes, kind: Kind, code: &str) {
+    if !code.is_empty() && codes::lookup(kind, code).is_none() {
+        *unknown.entry(kind.name().to_string()).or_default().entry(code.to_string()).or_default() += 1;
+    }
+}
+
+fn count_unknown(p: &Person, unknown: &mut UnknownCodes) {
+    note(unknown, Kind::IdType, &p.id_type);
+    note(unknown, Kind::Civilite, &p.civilite.code);
+    for ex in &p.exercices {
+        note(unknown, Kind::Profession, &ex.profession.code);
+        note(unknown, Kind::Category, &ex.category.code);
+        note(unknown, Kind::CiviliteExercice, &ex.civilite_exercice.code);
+        for sf in &ex.savoir_faire {
+            note(unknown, Kind::SavoirFaireType, &sf.kind.code);
+            // Only the specialties (type S, TRE_R38) are shipped; other types' lists are not known.
+            if sf.kind.code == "S" {
+                note(unknown, Kind::SavoirFaire, &sf.code.code);
+            }
+        }
+        for a in &ex.activities {
+            note(unknown, Kind::Mode, &a.mode.code);
+            note(unknown, Kind::Sector, &a.sector.code);
+            note(unknown, Kind::Role, &a.role.code);
+            note(unknown, Kind::Genre, &a.genre.code);
+            note(unknown, Kind::PharmacistSection, &a.pharmacist_section.code);
+        }
+    }
+}
+
+fn check_ids(p: &Person, warnings: &mut BTreeMap<String, u64>) {
+    let mut warn = |k: &str| *warnings.entry(k.to_string()).or_default() += 1;
+    if !p.id_type.is_empty() && format!("{}{}", p.id_type, p.id) != p.idnat.as_str() {
+        warn("idnat_mismatch");
+    }
+    match p.idnat.check() {
+        Some(Check::BadCheckDigit) => warn("bad_check_digit"),
+        Some(Check::BadShape) => warn("bad_id_shape"),
+        _ => {}
+    }
+}

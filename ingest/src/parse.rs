@@ -1,0 +1,352 @@
+//! Reading one `|`-separated file of the extract: in chunks, in parallel, with located errors.
+//!
+//! The physical format (extract-format.md §2): `|` separator, **no quoting** (a `"` is a literal
+//! character), a trailing `|` on every line (header included), LF line endings (CR tolerated), an optional
+//! UTF-8 BOM, UTF-8 text (a line that is not UTF-8 is decoded as Windows-1252 and reported).
+//!
+//! The file is never held in memory whole: a reader thread cuts it into chunks of whole lines, rayon
+//! parses chunks in parallel, and each parsed chunk is handed to a sink (the grouper).
+
+use crate::error::{Error, Result};
+use crate::layout::{FileKind, Header, HeaderError};
+use crate::source::Member;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Mutex;
+use std::sync::mpsc::sync_channel;
+
+const CHUNK: usize = 4 << 20;
+
+/// A problem with one line: where it is and what it is. Rejected lines are counted, not fatal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// The file (member name).
+    pub file: String,
+    /// 1-based line number (the header is line 1).
+    pub line: u64,
+    /// The column, as `column N (name)`, when the problem is in one column.
+    pub column: Option<String>,
+    /// Stable kind: `too_few_fields`, `too_many_fields`, `missing_id` ...
+    pub kind: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+    /// The person the line is about, when it could be read.
+    #[serde(skip)]
+    pub idnat: Option<String>,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: line {}", self.file, self.line)?;
+        if let Some(c) = &self.column {
+            write!(f, ", {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A row problem found by a row parser, before the file and line are known.
+#[derive(Debug, Clone)]
+pub struct RowIssue {
+    /// Field index, when the problem is in one field.
+    pub field: Option<usize>,
+    /// Stable kind.
+    pub kind: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// The person the line is about, when readable.
+    pub idnat: Option<String>,
+}
+
+/// The fields of one line, by header name.
+pub struct Fields<'a> {
+    record: &'a csv::StringRecord,
+    header: &'a Header,
+}
+
+impl<'a> Fields<'a> {
+    /// The value of a column by index (`""` when the column is absent from this file's layout).
+    pub fn at(&self, index: Option<usize>) -> &'a str {
+        index.and_then(|i| self.record.get(i)).unwrap_or("")
+    }
+
+    /// The value of a column by name.
+    pub fn get(&self, name: &str) -> &'a str {
+        self.at(self.header.get(name))
+    }
+
+    /// A hash of the whole line's content, to find exact duplicate lines.
+    pub fn line_hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for f in self.record.iter() {
+            h.update(f.as_bytes());
+            h.update(b"|");
+        }
+        h.digest()
+    }
+}
+
+/// What was read from one file.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileStats {
+    /// Member name.
+    pub name: String,
+    /// `Personne_activite`, `SavoirFaire`, `Dipl_AutExerc`.
+    pub kind: String,
+    /// `YYYYMMDDhhmm` from the name.
+    pub timestamp: Option<String>,
+    /// Named columns in the header (52 or 56 for Personne_activite).
+    pub columns: usize,
+    /// Whether lines end with `|`.
+    pub trailing_separator: bool,
+    /// Data lines read (header and empty lines excluded).
+    pub rows: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Lines that were not UTF-8 and were decoded as Windows-1252.
+    pub latin1_lines: u64,
+    /// The first such line.
+    pub first_latin1_line: Option<u64>,
+    /// Whether the file started with a UTF-8 BOM.
+    pub bom: bool,
+    /// Bytes read (uncompressed).
+    pub bytes: u64,
+}
+
+struct Chunk {
+    bytes: Vec<u8>,
+    first_line: u64,
+}
+
+fn decode_header(raw: &[u8]) -> String {
+    let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0.into_owned(),
+    }
+}
+
+/// Build a located [`RowError`] from an issue.
+fn locate(file: &str, line: u64, header: &Header, issue: RowIssue) -> RowError {
+    RowError {
+        file: file.to_string(),
+        line,
+        column: issue.field.map(|i| header.describe(i)),
+        kind: issue.kind,
+        message: issue.message,
+        idnat: issue.idnat,
+    }
+}
+
+/// Check the number of fields of a line against the header.
+fn check_width(header: &Header, record: &csv::StringRecord, idnat_field: Option<usize>) -> Option<RowIssue> {
+    let n = record.len();
+    let expected = header.columns;
+    let idnat = idnat_field.and_then(|i| record.get(i)).filter(|s| !s.is_empty()).map(str::to_string);
+    if n < expected {
+        return Some(RowIssue {
+            field: Some(n.saturating_sub(1)),
+            kind: "too_few_fields",
+            message: format!("expected {expected} fields, found {n} (is a `|` missing, or the line cut?)"),
+            idnat,
+        });
+    }
+    if let Some(extra) = (expected..n).find(|&i| record.get(i).is_some_and(|v| !v.is_empty())) {
+        return Some(RowIssue {
+            field: Some(extra),
+            kind: "too_many_fields",
+            message: format!("expected {expected} fields, found {n} with a value after the last column"),
+            idnat,
+        });
+    }
+    None
+}
+
+/// Read one file: parse its header for `kind`, then every line with `parse_row` in parallel, handing
+/// each parsed chunk (rows and errors, in no particular order) to `sink`. `on_bytes` is called with the
+/// number of bytes read so far (for progress bars).
+pub fn read_file<T, M, P, S>(member: &Member, make_parser: M, sink: S, on_bytes: &(dyn Fn(u64) + Sync)) -> Result<FileStats>
+where
+    T: Send,
+    M: FnOnce(&Header) -> P,
+    P: Fn(&Fields<'_>) -> std::result::Result<T, RowIssue> + Sync,
+    S: FnMut(Vec<T>, Vec<RowError>) + Send,
+{
+    member.with_reader(|reader| read_stream(member, reader, make_parser, sink, on_bytes))
+}
+
+fn read_stream<T, M, P, S>(
+    member: &Member,
+    reader: &mut dyn Read,
+    make_parser: M,
+    sink: S,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<FileStats>
+where
+    T: Send,
+    M: FnOnce(&Header) -> P,
+    P: Fn(&Fields<'_>) -> std::result::Result<T, RowIssue> + Sync,
+    S: FnMut(Vec<T>, Vec<RowError>) + Send,
+{
+    let file = member.name.clone();
+    let io_err = |e: std::io::Error| Error::Io { path: file.clone().into(), source: e };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut first = Vec::new();
+    reader.read_until(b'\n', &mut first).map_err(io_err)?;
+    let bom = first.starts_with(b"\xEF\xBB\xBF");
+    let header_text = decode_header(&first);
+    let header = Header::parse(&header_text, member.kind).map_err(|e| Error::Header {
+        file: file.clone(),
+        message: match e {
+            HeaderError::Empty => "the file is empty".to_string(),
+            HeaderError::Missing(cols) => format!("required columns missing: {}", cols.join(", ")),
+        },
+    })?;
+    let idnat_field = header.get(crate::layout::IDNAT);
+    let parse_row = make_parser(&header);
+    let stats = Mutex::new(FileStats {
+        name: file.clone(),
+        kind: member.kind.name().to_string(),
+        timestamp: member.timestamp.clone(),
+        columns: header.columns,
+        trailing_separator: header.trailing_separator,
+        bom,
+        bytes: first.len() as u64,
+        ..FileStats::default()
+    });
+    let sink = Mutex::new(sink);
+
+    let read_result: Result<()> = std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Chunk>(4);
+        let producer = scope.spawn(move || -> std::io::Result<u64> {
+            let mut line = 2u64;
+            let mut carry: Vec<u8> = Vec::new();
+            let mut total = 0u64;
+            loop {
+                let mut buf = std::mem::take(&mut carry);
+                let start = buf.len();
+                buf.resize(start + CHUNK, 0);
+                let mut filled = start;
+                while filled < buf.len() {
+                    let n = reader.read(&mut buf[filled..])?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                total += (filled - start) as u64;
+                buf.truncate(filled);
+                let eof = filled < start + CHUNK;
+                if !eof {
+                    match buf.iter().rposition(|&b| b == b'\n') {
+                        Some(pos) => carry = buf.split_off(pos + 1),
+                        None => {
+                            // A line longer than a chunk: keep reading into the same buffer.
+                            carry = buf;
+                            continue;
+                        }
+                    }
+                }
+                let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+                let first_line = line;
+                line += lines;
+                if !buf.is_empty() && tx.send(Chunk { bytes: buf, first_line }).is_err() {
+                    break;
+                }
+                if eof {
+                    break;
+                }
+            }
+            Ok(total)
+        });
+
+        let result = rx.into_iter().par_bridge().try_for_each(|chunk| -> Result<()> {
+            let mut rdr = csv::ReaderBuilder::new()
+                .delimiter(b'|')
+                .quoting(false)
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&chunk.bytes[..]);
+            let mut raw = csv::ByteRecord::new();
+            let (mut rows, mut errors) = (Vec::new(), Vec::new());
+            let (mut n_rows, mut latin1, mut first_latin1) = (0u64, 0u64, None::<u64>);
+            loop {
+                match rdr.read_byte_record(&mut raw) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => return Err(Error::Header { file: file.clone(), message: format!("unreadable: {e}") }),
+                }
+                let line = chunk.first_line + raw.position().map_or(1, |p| p.line()) - 1;
+                n_rows += 1;
+                let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        latin1 += 1;
+                        first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
+                        let bytes = e.into_byte_record();
+                        bytes
+                            .iter()
+                            .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
+                            .collect()
+                    }
+                };
+                if let Some(issue) = check_width(&header, &record, idnat_field) {
+                    errors.push(locate(&file, line, &header, issue));
+                } else {
+                    match parse_row(&Fields { record: &record, header: &header }) {
+                        Ok(row) => rows.push(row),
+                        Err(issue) => errors.push(locate(&file, line, &header, issue)),
+                    }
+                }
+                raw = record.into_byte_record();
+            }
+            {
+                let mut s = stats.lock().map_err(|_| Error::Interrupted("a parser thread panicked".into()))?;
+                s.rows += n_rows;
+                s.rejected += errors.len() as u64;
+                s.latin1_lines += latin1;
+                if let Some(l) = first_latin1 {
+                    s.first_latin1_line = Some(s.first_latin1_line.map_or(l, |f| f.min(l)));
+                }
+                s.bytes += chunk.bytes.len() as u64;
+                on_bytes(s.bytes);
+            }
+            let mut sink = sink.lock().map_err(|_| Error::Interrupted("a parser thread panicked".into()))?;
+            (*sink)(rows, errors);
+            Ok(())
+        });
+        let produced = producer.join().map_err(|_| Error::Interrupted("the reader thread panicked".into()))?;
+        result?;
+        produced.map_err(|e| Error::Io { path: file.clone().into(), source: e })?;
+        Ok(())
+    });
+    read_result?;
+    stats.into_inner().map_err(|_| Error::Interrupted("a parser thread panicked".into()))
+}
+
+/// Read rows from an in-memory file (tests, small inputs).
+#[doc(hidden)]
+pub fn read_bytes<T, M, P>(name: &str, kind: FileKind, bytes: &[u8], make_parser: M) -> Result<(Vec<T>, Vec<RowError>, FileStats)>
+where
+    T: Send,
+    M: FnOnce(&Header) -> P,
+    P: Fn(&Fields<'_>) -> std::result::Result<T, RowIssue> + Sync,
+{
+    let member = Member::in_memory(kind, name);
+    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    let stats = read_stream(
+        &member,
+        &mut &bytes[..],
+        make_parser,
+        |r, e| {
+            rows.extend(r);
+            errors.extend(e);
+        },
+        &|_| {},
+    )?;
+    errors.sort_by_key(|e: &RowError| e.line);
+    Ok((rows, errors, stats))
+}

@@ -1,0 +1,185 @@
+//! Row parsers: one line of a file → a typed row, with columns resolved once per file from its header.
+
+use crate::layout::*;
+use crate::parse::{Fields, RowIssue};
+use annuaire_schemas::model::{Activity, Coded, Diploma, SavoirFaire, Structure};
+use annuaire_schemas::RegistrationField;
+
+/// Declares a struct of column indexes resolved from a header by name.
+macro_rules! columns {
+    ($name:ident { $($field:ident => $col:expr),* $(,)? }) => {
+        #[allow(missing_docs)]
+        pub(crate) struct $name { $($field: Option<usize>),* }
+        impl $name {
+            pub(crate) fn resolve(h: &Header) -> Self { Self { $($field: h.get($col)),* } }
+        }
+    };
+}
+
+columns!(PaCols {
+    type_id => TYPE_ID, id => ID, idnat => IDNAT, civ_ex => CIV_EX, civ_ex_l => CIV_EX_L, civ => CIV, civ_l => CIV_L,
+    nom => NOM_EXERCICE, prenom => PRENOM_EXERCICE, prof => PROFESSION, prof_l => PROFESSION_L, cat => CATEGORY,
+    cat_l => CATEGORY_L, sf_type => SF_TYPE, sf_type_l => SF_TYPE_L, sf => SF, sf_l => SF_L, mode => MODE,
+    mode_l => MODE_L, siret => SIRET, siren => SIREN, finess => FINESS, finess_ej => FINESS_EJ, tech_id => TECH_ID,
+    raison => RAISON_SOCIALE, enseigne => ENSEIGNE, compl_dest => COMPL_DEST, compl_geo => COMPL_GEO,
+    num_voie => NUM_VOIE, indice => INDICE_VOIE, type_voie => TYPE_VOIE, type_voie_l => TYPE_VOIE_L, voie => VOIE,
+    distribution => DISTRIBUTION, cedex => CEDEX, cp => CODE_POSTAL, commune => COMMUNE, commune_l => COMMUNE_L,
+    pays => PAYS, pays_l => PAYS_L, tel => TEL, tel2 => TEL2, fax => FAX, email => EMAIL, dept => DEPT,
+    dept_l => DEPT_L, old_id => OLD_ID, autorite => AUTORITE, secteur => SECTEUR, secteur_l => SECTEUR_L,
+    section => SECTION, section_l => SECTION_L, role => ROLE, role_l => ROLE_L, genre => GENRE, genre_l => GENRE_L,
+});
+
+columns!(SfCols {
+    type_id => TYPE_ID, id => ID, idnat => IDNAT, prof => PROFESSION, cat => CATEGORY,
+    sf_type => SF_TYPE, sf_type_l => SF_TYPE_L, sf => SF, sf_l => SF_L,
+});
+
+columns!(DiplCols {
+    type_id => TYPE_ID, id => ID, idnat => IDNAT, dipl_type => DIPL_TYPE, dipl_type_l => DIPL_TYPE_L,
+    dipl => DIPL, dipl_l => DIPL_L, aut_type => AUT_TYPE, aut_type_l => AUT_TYPE_L, aut_disc => AUT_DISC,
+    aut_disc_l => AUT_DISC_L,
+});
+
+/// The person identity columns of any file.
+#[derive(Debug, Clone)]
+pub(crate) struct Ids {
+    pub idnat: String,
+    pub id_type: String,
+    pub id: String,
+}
+
+fn ids(f: &Fields<'_>, type_id: Option<usize>, id: Option<usize>, idnat: Option<usize>) -> Result<Ids, RowIssue> {
+    let (t, i, n) = (f.at(type_id).trim(), f.at(id).trim(), f.at(idnat).trim());
+    let idnat_value = if n.is_empty() && !t.is_empty() && !i.is_empty() { format!("{t}{i}") } else { n.to_string() };
+    if idnat_value.is_empty() {
+        return Err(RowIssue {
+            field: idnat,
+            kind: "missing_id",
+            message: "no national identifier (Identification nationale PP, Type d'identifiant PP and Identifiant PP are empty)".into(),
+            idnat: None,
+        });
+    }
+    Ok(Ids { idnat: idnat_value, id_type: t.to_string(), id: i.to_string() })
+}
+
+fn coded(f: &Fields<'_>, code: Option<usize>, label: Option<usize>) -> Coded {
+    Coded { code: f.at(code).trim().to_string(), label: f.at(label).to_string() }
+}
+
+fn text(f: &Fields<'_>, i: Option<usize>) -> String {
+    f.at(i).to_string()
+}
+
+/// One line of Personne_activite.
+#[derive(Debug, Clone)]
+pub(crate) struct PaRow {
+    pub line_hash: u64,
+    pub ids: Ids,
+    pub civilite: Coded,
+    pub profession: Coded,
+    pub category: Coded,
+    pub civilite_exercice: Coded,
+    pub family_name: String,
+    pub given_name: String,
+    pub savoir_faire: Option<SavoirFaire>,
+    pub activity: Option<Activity>,
+    pub authority_part1: String,
+}
+
+pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
+    let ids = ids(f, c.type_id, c.id, c.idnat)?;
+    let sf_code = coded(f, c.sf, c.sf_l);
+    let sf_type = coded(f, c.sf_type, c.sf_type_l);
+    let savoir_faire = (!sf_code.is_empty() || !sf_type.is_empty()).then_some(SavoirFaire { kind: sf_type, code: sf_code });
+    let registration = RegistrationField::parse(f.at(c.autorite));
+    let structure = Structure {
+        siret: text(f, c.siret),
+        siren: text(f, c.siren),
+        finess_site: text(f, c.finess),
+        finess_ej: text(f, c.finess_ej),
+        technical_id: text(f, c.tech_id),
+        name: text(f, c.raison),
+        commercial_name: text(f, c.enseigne),
+        recipient_complement: text(f, c.compl_dest),
+        geo_complement: text(f, c.compl_geo),
+        street_number: text(f, c.num_voie),
+        street_repetition: text(f, c.indice),
+        street_type: coded(f, c.type_voie, c.type_voie_l),
+        street_label: text(f, c.voie),
+        distribution: text(f, c.distribution),
+        cedex_office: text(f, c.cedex),
+        postal_code: text(f, c.cp),
+        commune: coded(f, c.commune, c.commune_l),
+        country: coded(f, c.pays, c.pays_l),
+        phone: text(f, c.tel),
+        phone2: text(f, c.tel2),
+        fax: text(f, c.fax),
+        email: text(f, c.email),
+        department: coded(f, c.dept, c.dept_l),
+        old_id: text(f, c.old_id),
+    };
+    let activity = Activity {
+        mode: coded(f, c.mode, c.mode_l),
+        sector: coded(f, c.secteur, c.secteur_l),
+        pharmacist_section: coded(f, c.section, c.section_l),
+        role: coded(f, c.role, c.role_l),
+        genre: coded(f, c.genre, c.genre_l),
+        registration: RegistrationField::default(),
+        structure,
+    };
+    // A row carries an activity when any activity or structure column has a value: the authority field
+    // alone (`ARS//`, `CNOM//`) marks a person without activity.
+    let has_activity = activity != Activity::default();
+    let authority_part1 = registration.exercice.clone();
+    let activity = has_activity.then(|| Activity { registration, ..activity });
+    Ok(PaRow {
+        line_hash: f.line_hash(),
+        ids,
+        civilite: coded(f, c.civ, c.civ_l),
+        profession: coded(f, c.prof, c.prof_l),
+        category: coded(f, c.cat, c.cat_l),
+        civilite_exercice: coded(f, c.civ_ex, c.civ_ex_l),
+        family_name: text(f, c.nom),
+        given_name: text(f, c.prenom),
+        savoir_faire,
+        activity,
+        authority_part1,
+    })
+}
+
+/// One line of SavoirFaire.
+#[derive(Debug, Clone)]
+pub(crate) struct SfRow {
+    pub ids: Ids,
+    pub profession: String,
+    pub category: String,
+    pub savoir_faire: SavoirFaire,
+}
+
+pub(crate) fn parse_sf(c: &SfCols, f: &Fields<'_>) -> Result<SfRow, RowIssue> {
+    Ok(SfRow {
+        ids: ids(f, c.type_id, c.id, c.idnat)?,
+        profession: f.at(c.prof).trim().to_string(),
+        category: f.at(c.cat).trim().to_string(),
+        savoir_faire: SavoirFaire { kind: coded(f, c.sf_type, c.sf_type_l), code: coded(f, c.sf, c.sf_l) },
+    })
+}
+
+/// One line of Dipl_AutExerc.
+#[derive(Debug, Clone)]
+pub(crate) struct DiplRow {
+    pub ids: Ids,
+    pub diploma: Diploma,
+}
+
+pub(crate) fn parse_dipl(c: &DiplCols, f: &Fields<'_>) -> Result<DiplRow, RowIssue> {
+    Ok(DiplRow {
+        ids: ids(f, c.type_id, c.id, c.idnat)?,
+        diploma: Diploma {
+            diploma_type: coded(f, c.dipl_type, c.dipl_type_l),
+            diploma: coded(f, c.dipl, c.dipl_l),
+            authorisation_type: coded(f, c.aut_type, c.aut_type_l),
+            authorisation_discipline: coded(f, c.aut_disc, c.aut_disc_l),
+        },
+    })
+}

@@ -1,0 +1,147 @@
+//! Where an extract comes from: a PS_LibreAcces zip, a folder holding its `.txt` files (as unzipped, or as
+//! mirrored on data.gouv.fr), or a single Personne_activite `.txt` file. Members are found by name prefix,
+//! never by position in the zip.
+
+use crate::error::{Error, Result};
+use crate::layout::{FileKind, file_timestamp};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// One file of the extract.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// What it is.
+    pub kind: FileKind,
+    /// Its name (zip member name or file name).
+    pub name: String,
+    /// The `YYYYMMDDhhmm` timestamp in its name, when there is one.
+    pub timestamp: Option<String>,
+    location: Location,
+}
+
+#[derive(Debug, Clone)]
+enum Location {
+    Zip { archive: PathBuf, index: usize },
+    File(PathBuf),
+}
+
+/// An opened source: its members and the sha256 of what was read.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The path given.
+    pub path: PathBuf,
+    /// The files found, main file first.
+    pub members: Vec<Member>,
+    /// sha256 of the zip, or of the files' bytes in name order for a folder.
+    pub sha256: String,
+    /// Size in bytes of what was hashed.
+    pub bytes: u64,
+}
+
+fn sha256_file(path: &Path, hasher: &mut Sha256) -> Result<u64> {
+    let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(|e| Error::io(path, e))?);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            return Ok(total);
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+}
+
+impl Source {
+    /// Open a zip, a folder or a `.txt` file and find the extract's files in it.
+    pub fn open(path: &Path) -> Result<Source> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mut hasher = Sha256::new();
+        let mut bytes = 0;
+        let mut members = Vec::new();
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            for p in entries {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if let Some(kind) = FileKind::from_file_name(&name) {
+                    bytes += sha256_file(&p, &mut hasher)?;
+                    members.push(Member { kind, timestamp: file_timestamp(&name), name, location: Location::File(p) });
+                }
+            }
+        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+            bytes = sha256_file(path, &mut hasher)?;
+            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::zip(path, e))?;
+            for index in 0..archive.len() {
+                let Some(name) = archive.name_for_index(index).map(str::to_string) else { continue };
+                if let Some(kind) = FileKind::from_file_name(&name) {
+                    members.push(Member {
+                        kind,
+                        timestamp: file_timestamp(&name),
+                        name,
+                        location: Location::Zip { archive: path.to_path_buf(), index },
+                    });
+                }
+            }
+        } else {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let kind = FileKind::from_file_name(&name).unwrap_or(FileKind::PersonneActivite);
+            bytes = sha256_file(path, &mut hasher)?;
+            members.push(Member { kind, timestamp: file_timestamp(&name), name, location: Location::File(path.to_path_buf()) });
+        }
+        members.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        for kind in FileKind::ALL {
+            if members.iter().filter(|m| m.kind == kind).count() > 1 {
+                return Err(Error::Source {
+                    path: path.to_path_buf(),
+                    message: format!("more than one {} file", kind.name()),
+                });
+            }
+        }
+        if !members.iter().any(|m| m.kind == FileKind::PersonneActivite) {
+            return Err(Error::Source {
+                path: path.to_path_buf(),
+                message: "no PS_LibreAcces_Personne_activite file found (looked for names starting with \
+                          PS_LibreAcces_Personne_activite or ps-libreacces-personne-activite)"
+                    .into(),
+            });
+        }
+        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Source { path: path.to_path_buf(), members, sha256, bytes })
+    }
+
+    /// The member of a kind, if present.
+    pub fn member(&self, kind: FileKind) -> Option<&Member> {
+        self.members.iter().find(|m| m.kind == kind)
+    }
+}
+
+impl Member {
+    /// A member that is not read from disk (for [`crate::parse::read_bytes`]).
+    pub(crate) fn in_memory(kind: FileKind, name: &str) -> Member {
+        Member { kind, name: name.to_string(), timestamp: file_timestamp(name), location: Location::File(PathBuf::new()) }
+    }
+
+    /// Stream the member's bytes (inflating a zip member on the fly).
+    pub fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Read) -> Result<T>) -> Result<T> {
+        match &self.location {
+            Location::File(p) => {
+                let mut r = BufReader::with_capacity(1 << 20, File::open(p).map_err(|e| Error::io(p, e))?);
+                f(&mut r)
+            }
+            Location::Zip { archive, index } => {
+                let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
+                let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::zip(archive, e))?;
+                let mut entry = zip.by_index(*index).map_err(|e| Error::zip(archive, e))?;
+                f(&mut entry)
+            }
+        }
+    }
+}
