@@ -1,1 +1,65 @@
-fn main(){}
+//! `gen-extract`: write a synthetic PS_LibreAcces extract.
+//!
+//! ```text
+//! gen-extract --sample --out data-samples/PS_LibreAcces            # the committed sample (folder)
+//! gen-extract --persons 1700000 --out /tmp/PS_LibreAcces_national.zip
+//! ```
+
+use annuaire_data_samples::{ExtractFiles, SAMPLE_TIMESTAMP, national, sample};
+use anyhow::{Context, bail};
+use std::io::{BufWriter, Write, sink};
+use std::path::PathBuf;
+
+/// Persons generated on top of the handmade ones for the committed sample.
+const SAMPLE_PERSONS: u64 = 300;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (mut persons, mut out, mut seed, mut columns, mut is_sample) = (None, None, 42u64, 56u32, false);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--persons" => persons = Some(args.next().context("--persons N")?.parse::<u64>()?),
+            "--out" => out = Some(PathBuf::from(args.next().context("--out PATH")?)),
+            "--seed" => seed = args.next().context("--seed N")?.parse()?,
+            "--columns" => columns = args.next().context("--columns 52|56")?.parse()?,
+            "--sample" => is_sample = true,
+            "-h" | "--help" => {
+                println!("gen-extract [--sample | --persons N] --out DIR|FILE.zip [--seed N] [--columns 52|56]");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other} (see --help)"),
+        }
+    }
+    let out = out.context("--out is required")?;
+    let zip = out.extension().is_some_and(|e| e == "zip");
+    if is_sample || persons.is_some_and(|p| p <= 10_000) {
+        let mut files = sample(persons.unwrap_or(SAMPLE_PERSONS));
+        if columns == 52 {
+            files = files.to_52_columns();
+        }
+        if zip { files.write_zip(&out, SAMPLE_TIMESTAMP)? } else { files.write_dir(&out, SAMPLE_TIMESTAMP)? }
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
+    let persons = persons.context("--persons N or --sample")?;
+    if !zip {
+        bail!("a national-size extract is written as a zip: give --out FILE.zip");
+    }
+    let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut zw = zip::ZipWriter::new(BufWriter::new(file));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    let ts = "202611280900";
+    let [pa, sf, dipl] = ExtractFiles::names(ts);
+    // Three passes with the same seed: the generator is deterministic, so the files agree.
+    zw.start_file(dipl, opts)?;
+    national(persons, seed, &mut sink(), &mut sink(), &mut zw)?;
+    zw.start_file(pa, opts)?;
+    let lines = national(persons, seed, &mut zw, &mut sink(), &mut sink())?;
+    zw.start_file(sf, opts)?;
+    national(persons, seed, &mut sink(), &mut zw, &mut sink())?;
+    zw.finish()?.flush()?;
+    eprintln!("wrote {} ({persons} persons, {lines} Personne_activite lines)", out.display());
+    Ok(())
+}

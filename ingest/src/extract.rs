@@ -40,13 +40,14 @@ pub struct Extract {
     pub report: ParseReport,
 }
 
+fn lock(g: &Mutex<Grouper>) -> std::sync::MutexGuard<'_, Grouper> {
+    g.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Read every file of a source. `on_bytes(file, bytes_so_far)` reports progress.
 pub fn read_extract(source: &Source, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> Result<Extract> {
     let grouper = Mutex::new(Grouper::new());
     let mut files = Vec::new();
-    let lock = |g: &Mutex<Grouper>| -> std::sync::MutexGuard<'_, Grouper> {
-        g.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
     for kind in FileKind::ALL {
         let Some(member) = source.member(kind) else { continue };
         let progress = |b: u64| on_bytes(&member.name, b);

@@ -144,14 +144,6 @@ pub(crate) const AUT_TYPE_L: &str = "Libellé type autorisation";
 pub(crate) const AUT_DISC: &str = "Code discipline autorisation";
 pub(crate) const AUT_DISC_L: &str = "Libellé discipline autorisation";
 
-/// The Personne_activite columns whose presence makes a row carry an activity (everything but the
-/// person, exercice and savoir-faire columns and the authority field).
-pub(crate) const ACTIVITY_COLUMNS: &[&str] = &[
-    MODE, SIRET, SIREN, FINESS, FINESS_EJ, TECH_ID, RAISON_SOCIALE, ENSEIGNE, COMPL_DEST, COMPL_GEO, NUM_VOIE,
-    INDICE_VOIE, TYPE_VOIE, VOIE, DISTRIBUTION, CEDEX, CODE_POSTAL, COMMUNE, PAYS, TEL, TEL2, FAX, EMAIL, DEPT,
-    OLD_ID, SECTEUR, SECTION, ROLE, GENRE,
-];
-
 /// A parsed header: column name → index, plus how many fields a line should have.
 #[derive(Debug, Clone)]
 pub struct Header {
@@ -224,7 +216,7 @@ mod tests {
         assert_eq!(h.get(IDNAT), Some(2));
         assert_eq!(h.get(AUTORITE), Some(47));
         assert_eq!(h.get(ROLE), None);
-        for c in ACTIVITY_COLUMNS.iter().filter(|c| ![ROLE, GENRE].contains(c)) {
+        for c in [MODE, SIRET, FINESS_EJ, TECH_ID, VOIE, CODE_POSTAL, COMMUNE, PAYS, EMAIL, DEPT, OLD_ID, SECTEUR, SECTION] {
             assert!(h.get(c).is_some(), "{c}");
         }
     }

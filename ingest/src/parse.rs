@@ -180,7 +180,7 @@ where
 
 fn read_stream<T, M, P, S>(
     member: &Member,
-    reader: &mut dyn Read,
+    reader: &mut (dyn Read + Send),
     make_parser: M,
     sink: S,
     on_bytes: &(dyn Fn(u64) + Sync),

@@ -18,6 +18,8 @@ pub struct Member {
     pub name: String,
     /// The `YYYYMMDDhhmm` timestamp in its name, when there is one.
     pub timestamp: Option<String>,
+    /// Uncompressed size in bytes (for progress).
+    pub size: u64,
     location: Location,
 }
 
@@ -71,20 +73,23 @@ impl Source {
             for p in entries {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 if let Some(kind) = FileKind::from_file_name(&name) {
-                    bytes += sha256_file(&p, &mut hasher)?;
-                    members.push(Member { kind, timestamp: file_timestamp(&name), name, location: Location::File(p) });
+                    let size = sha256_file(&p, &mut hasher)?;
+                    bytes += size;
+                    members.push(Member { kind, timestamp: file_timestamp(&name), name, size, location: Location::File(p) });
                 }
             }
         } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
             bytes = sha256_file(path, &mut hasher)?;
             let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::zip(path, e))?;
+            let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::zip(path, e))?;
             for index in 0..archive.len() {
-                let Some(name) = archive.name_for_index(index).map(str::to_string) else { continue };
+                let Some(Ok(name)) = archive.name_for_index(index).map(|n| n.map(|n| n.into_owned())) else { continue };
                 if let Some(kind) = FileKind::from_file_name(&name) {
+                    let size = archive.by_index_raw(index).map(|f| f.size()).unwrap_or(0);
                     members.push(Member {
                         kind,
                         timestamp: file_timestamp(&name),
+                        size,
                         name,
                         location: Location::Zip { archive: path.to_path_buf(), index },
                     });
@@ -94,7 +99,13 @@ impl Source {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let kind = FileKind::from_file_name(&name).unwrap_or(FileKind::PersonneActivite);
             bytes = sha256_file(path, &mut hasher)?;
-            members.push(Member { kind, timestamp: file_timestamp(&name), name, location: Location::File(path.to_path_buf()) });
+            members.push(Member {
+                kind,
+                timestamp: file_timestamp(&name),
+                name,
+                size: bytes,
+                location: Location::File(path.to_path_buf()),
+            });
         }
         members.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         for kind in FileKind::ALL {
@@ -126,11 +137,11 @@ impl Source {
 impl Member {
     /// A member that is not read from disk (for [`crate::parse::read_bytes`]).
     pub(crate) fn in_memory(kind: FileKind, name: &str) -> Member {
-        Member { kind, name: name.to_string(), timestamp: file_timestamp(name), location: Location::File(PathBuf::new()) }
+        Member { kind, name: name.to_string(), timestamp: file_timestamp(name), size: 0, location: Location::File(PathBuf::new()) }
     }
 
     /// Stream the member's bytes (inflating a zip member on the fly).
-    pub fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Read) -> Result<T>) -> Result<T> {
+    pub fn with_reader<T>(&self, f: impl FnOnce(&mut (dyn Read + Send)) -> Result<T>) -> Result<T> {
         match &self.location {
             Location::File(p) => {
                 let mut r = BufReader::with_capacity(1 << 20, File::open(p).map_err(|e| Error::io(p, e))?);

@@ -1,0 +1,376 @@
+//! One ingest run, end to end: lock → recover → fingerprint → parse → check → diff → gate → write →
+//! promote (or hold). Used by the CLI and, later, the scheduler.
+//!
+//! Whatever happens, the served generation stays served until the new one is complete and passes the
+//! gate: a failed run abandons its generation (nothing of it remains), a killed run is rolled back by
+//! the next one ([`annuaire_store::Store::recover`]).
+
+use crate::error::{Error, Result};
+use crate::extract::{ParseReport, read_extract};
+use crate::layout::FileKind;
+use crate::source::Source;
+use annuaire_schemas::Person;
+use annuaire_store::{Change, ChangeKind, RunFinish, RunStatus, Store};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Progress callback: `(phase, done, total)`; phases are `read <file>` (bytes) and `write` (persons).
+pub type ProgressFn = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
+
+/// How a run behaves.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Zip, folder or `.txt` file.
+    pub source: PathBuf,
+    /// Fail the run when more than this share of lines (percent) is rejected. Default 1 %.
+    pub max_error_rate: f64,
+    /// Hold the generation when deletions pass this share (percent) of an id group's reference count.
+    pub max_delete_rate: f64,
+    /// Hold the generation when updates pass this share (percent) of an id group's reference count.
+    pub max_update_rate: f64,
+    /// Ingest even when the source is byte-identical to the one served.
+    pub force: bool,
+    /// Progress reports.
+    pub progress: Option<ProgressFn>,
+    /// Persons serialised and written per batch.
+    pub batch_size: usize,
+    /// Test hook: fail after writing this many batches (proves a half-written generation is never served).
+    #[doc(hidden)]
+    pub fail_after_batches: Option<usize>,
+}
+
+impl RunOptions {
+    /// Defaults for a source: 1 % error rate, gate at 1 % deletions and 5 % updates.
+    pub fn new(source: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            source: source.into(),
+            max_error_rate: 1.0,
+            max_delete_rate: 1.0,
+            max_update_rate: 5.0,
+            force: false,
+            progress: None,
+            batch_size: 20_000,
+            fail_after_batches: None,
+        }
+    }
+}
+
+/// Counts of one id group (`rpps`, `adeli`, `other`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GroupDiff {
+    /// Persons of the group served before the run.
+    pub reference: u64,
+    /// New persons (or deleted ones that came back).
+    pub created: u64,
+    /// Persons whose record changed.
+    pub updated: u64,
+    /// Persons gone from the extract.
+    pub deleted: u64,
+    /// Persons identical to the served record.
+    pub unchanged: u64,
+    /// Persons with a rejected line whose served record was kept as it was.
+    pub kept_on_error: u64,
+}
+
+/// The diff of a run against the served generation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Diff {
+    /// Per id group.
+    pub groups: BTreeMap<String, GroupDiff>,
+}
+
+impl Diff {
+    fn group(&mut self, g: &str) -> &mut GroupDiff {
+        self.groups.entry(g.to_string()).or_default()
+    }
+
+    /// Sum over groups.
+    pub fn total(&self) -> GroupDiff {
+        self.groups.values().fold(GroupDiff::default(), |mut t, g| {
+            t.reference += g.reference;
+            t.created += g.created;
+            t.updated += g.updated;
+            t.deleted += g.deleted;
+            t.unchanged += g.unchanged;
+            t.kept_on_error += g.kept_on_error;
+            t
+        })
+    }
+
+    /// Why the gate holds this diff, or `None` when it passes. Creations are never gated.
+    pub fn gate(&self, max_delete_rate: f64, max_update_rate: f64) -> Option<String> {
+        let mut reasons = Vec::new();
+        for (name, g) in &self.groups {
+            if g.reference == 0 {
+                continue;
+            }
+            let pct = |n: u64| n as f64 * 100.0 / g.reference as f64;
+            if pct(g.deleted) > max_delete_rate {
+                reasons.push(format!(
+                    "{name}: {} deletions of {} ({:.2} % > {max_delete_rate} %)",
+                    g.deleted,
+                    g.reference,
+                    pct(g.deleted)
+                ));
+            }
+            if pct(g.updated) > max_update_rate {
+                reasons.push(format!(
+                    "{name}: {} updates of {} ({:.2} % > {max_update_rate} %)",
+                    g.updated,
+                    g.reference,
+                    pct(g.updated)
+                ));
+            }
+        }
+        (!reasons.is_empty()).then(|| format!("safety gate: {}", reasons.join("; ")))
+    }
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// The run number.
+    pub run: i64,
+    /// `promoted`, `held` or `unchanged`.
+    pub status: RunStatus,
+    /// The generation built (none when unchanged).
+    pub generation: Option<i64>,
+    /// The generation served after the run.
+    pub served: Option<i64>,
+    /// The diff against what was served.
+    pub diff: Diff,
+    /// What was read.
+    pub report: ParseReport,
+    /// Why it was held.
+    pub reason: Option<String>,
+    /// sha256 of the source.
+    pub sha256: String,
+}
+
+fn id_group(p: &Person) -> &'static str {
+    p.idnat.id_type().group()
+}
+
+fn id_group_of(idnat: &str) -> &'static str {
+    annuaire_schemas::IdNat::new(idnat).id_type().group()
+}
+
+/// The canonical JSON of a record and its hash (xxh3-128, hex).
+pub fn record_and_hash(p: &Person) -> Result<(String, String)> {
+    let json = serde_json::to_string(p)?;
+    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(json.as_bytes()));
+    Ok((json, hash))
+}
+
+/// Run one ingest. A failure is recorded in the run table and returned as an error.
+pub async fn run_once(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
+    let lock = store.lock_sync(&format!("sync {}", opts.source.display())).await?;
+    let result = run_locked(store, opts).await;
+    lock.release().await?;
+    result
+}
+
+async fn run_locked(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
+    let cleaned = store.recover().await?;
+    if !cleaned.is_empty() {
+        tracing::warn!(generations = ?cleaned, "rolled back generations left by an interrupted sync");
+    }
+    if let Some(held) = store.held().await? {
+        tracing::warn!(generation = held.generation, "a new sync supersedes the held generation");
+        store.abandon(held.generation, "superseded").await?;
+    }
+    let run = store.start_run(&opts.source.display().to_string()).await?;
+    let mut finish = RunFinish::default();
+    let mut generation = None;
+    let result = run_steps(store, opts, run, &mut finish, &mut generation).await;
+    match &result {
+        Ok(outcome) => {
+            finish.status = Some(outcome.status);
+            finish.reason = outcome.reason.clone();
+        }
+        Err(e) => {
+            if let Some(g) = generation {
+                store.abandon(g, "failed").await?;
+            }
+            finish.status = Some(RunStatus::Failed);
+            finish.reason = Some(e.to_string());
+        }
+    }
+    store.finish_run(run, &finish).await?;
+    result
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?
+}
+
+async fn run_steps(
+    store: &Store,
+    opts: &RunOptions,
+    run: i64,
+    finish: &mut RunFinish,
+    generation_out: &mut Option<i64>,
+) -> Result<RunOutcome> {
+    let path = opts.source.clone();
+    let source = blocking(move || Source::open(&path)).await?;
+    let timestamp = source.member(FileKind::PersonneActivite).and_then(|m| m.timestamp.clone());
+    finish.sha256 = Some(source.sha256.clone());
+    finish.file_timestamp = timestamp.clone();
+    store.set_run_source(run, &source.sha256, timestamp.as_deref()).await?;
+    let served = store.served().await?;
+
+    if !opts.force && served.is_some() && store.served_sha256().await?.as_deref() == Some(source.sha256.as_str()) {
+        return Ok(RunOutcome {
+            run,
+            status: RunStatus::Unchanged,
+            generation: None,
+            served: served.map(|s| s.generation),
+            diff: Diff::default(),
+            report: ParseReport::default(),
+            reason: Some("the extract is the one already served".into()),
+            sha256: source.sha256,
+        });
+    }
+
+    let progress = opts.progress.clone();
+    let extract = blocking(move || {
+        let totals: HashMap<String, u64> = source.members.iter().map(|m| (m.name.clone(), m.size)).collect();
+        let on_bytes = |file: &str, done: u64| {
+            if let Some(p) = &progress {
+                p(&format!("read {file}"), done, totals.get(file).copied().unwrap_or(0));
+            }
+        };
+        read_extract(&source, &on_bytes).map(|e| (e, source))
+    })
+    .await;
+    let (extract, source) = extract?;
+    let report = extract.report.clone();
+    finish.rows_read = Some(report.rows_read as i64);
+    finish.rows_rejected = Some(report.rows_rejected as i64);
+    finish.duplicate_rows = Some(report.group.duplicate_rows as i64);
+    finish.persons = Some(report.persons as i64);
+    finish.report = serde_json::to_value(&report).ok();
+
+    if report.rows_read > 0 {
+        let rate = report.rows_rejected as f64 * 100.0 / report.rows_read as f64;
+        if rate > opts.max_error_rate {
+            return Err(Error::TooManyErrors {
+                rejected: report.rows_rejected,
+                rows: report.rows_read,
+                rate,
+                threshold: opts.max_error_rate,
+                first: report.group.first_errors.first().map(ToString::to_string).unwrap_or_default(),
+            });
+        }
+    }
+    if report.persons == 0 {
+        return Err(Error::Source { path: opts.source.clone(), message: "the extract holds no person".into() });
+    }
+
+    // Diff and write, in batches: memory stays bounded by one batch of serialised records.
+    let current = Arc::new(store.current_hashes().await?);
+    let mut diff = Diff::default();
+    for idnat in current.keys() {
+        diff.group(id_group_of(idnat)).reference += 1;
+    }
+    let generation = store.begin_generation(run).await?;
+    *generation_out = Some(generation);
+    let tainted = Arc::new(extract.tainted);
+    let persons = Arc::new(extract.persons);
+    let total = persons.len();
+    let mut seen: HashSet<String> = HashSet::with_capacity(total);
+    for (batch_no, start) in (0..total).step_by(opts.batch_size.max(1)).enumerate() {
+        let end = (start + opts.batch_size.max(1)).min(total);
+        let (p, c, t) = (persons.clone(), current.clone(), tainted.clone());
+        let batch: Vec<(Option<Change>, &'static str, Outcome, String)> = blocking(move || {
+            p[start..end]
+                .par_iter()
+                .map(|person| {
+                    let idnat = person.idnat.as_str().to_string();
+                    let group = id_group(person);
+                    let old = c.get(&idnat);
+                    if old.is_some() && t.contains(&idnat) {
+                        return Ok((None, group, Outcome::KeptOnError, idnat));
+                    }
+                    let (json, hash) = record_and_hash(person)?;
+                    Ok(match old {
+                        Some(h) if *h == hash => (None, group, Outcome::Unchanged, idnat),
+                        Some(_) => (Some(change(&idnat, ChangeKind::Update, group, json, hash)), group, Outcome::Updated, idnat),
+                        None => (Some(change(&idnat, ChangeKind::Create, group, json, hash)), group, Outcome::Created, idnat),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+        let mut changes = Vec::new();
+        for (ch, group, outcome, idnat) in batch {
+            let g = diff.group(group);
+            match outcome {
+                Outcome::Created => g.created += 1,
+                Outcome::Updated => g.updated += 1,
+                Outcome::Unchanged => g.unchanged += 1,
+                Outcome::KeptOnError => g.kept_on_error += 1,
+            }
+            changes.extend(ch);
+            seen.insert(idnat);
+        }
+        store.write_changes(generation, &changes).await?;
+        let written = end;
+        if let Some(p) = &opts.progress {
+            p("write", written as u64, total as u64);
+        }
+        if opts.fail_after_batches.is_some_and(|n| batch_no + 1 >= n) {
+            return Err(Error::Interrupted(format!("stopped on purpose after {written} persons")));
+        }
+    }
+    // Persons served but absent from the extract are deleted (soft), unless one of their lines was rejected.
+    let mut deletions = Vec::new();
+    let mut ids: Vec<&String> = current.keys().filter(|id| !seen.contains(*id)).collect();
+    ids.sort();
+    for idnat in ids {
+        let group = id_group_of(idnat);
+        if tainted.contains(idnat.as_str()) {
+            diff.group(group).kept_on_error += 1;
+            continue;
+        }
+        diff.group(group).deleted += 1;
+        deletions.push(Change { idnat: idnat.clone(), kind: ChangeKind::Delete, id_group: group, record: None });
+    }
+    for chunk in deletions.chunks(opts.batch_size.max(1)) {
+        store.write_changes(generation, chunk).await?;
+    }
+    let totals = diff.total();
+    let persons_now = current.len() as u64 + totals.created - totals.deleted;
+    store.finish_generation(generation, persons_now as i64).await?;
+    finish.created = Some(totals.created as i64);
+    finish.updated = Some(totals.updated as i64);
+    finish.deleted = Some(totals.deleted as i64);
+    finish.diff = serde_json::to_value(&diff).ok();
+
+    let reason = diff.gate(opts.max_delete_rate, opts.max_update_rate);
+    let status = if reason.is_some() {
+        store.hold(generation).await?;
+        RunStatus::Held
+    } else {
+        store.promote(generation).await?;
+        RunStatus::Promoted
+    };
+    let served = store.served().await?.map(|s| s.generation);
+    drop(source);
+    Ok(RunOutcome { run, status, generation: Some(generation), served, diff, report, reason, sha256: finish.sha256.clone().unwrap_or_default() })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    KeptOnError,
+}
+
+fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
+    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+}
