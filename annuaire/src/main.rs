@@ -1,1 +1,267 @@
-fn main(){}
+//! `annuaire`: keeps the national directory of health professionals in sync and answers who a
+//! professional is, in Pro Santé Connect's shape.
+//!
+//! Exit statuses: 0 success (promoted, unchanged); 1 failure or unknown id; 2 bad usage; 3 sync held by
+//! the safety gate (nothing changed in what is served).
+
+mod progress;
+
+use annuaire_claims::{Profile, user_info};
+use annuaire_ingest::{RunOptions, run_once};
+use annuaire_schemas::Person;
+use annuaire_store::{RunStatus, Store};
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit status of a sync held by the safety gate.
+const EXIT_HELD: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(name = "annuaire", version, about = "Sync the Annuaire Santé extract and serve Pro Santé Connect claims from it")]
+struct Cli {
+    /// Data directory (SQLite store).
+    #[arg(long, global = true, env = "ANNUAIRE_DATA_DIR", default_value = "./annuaire-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest an extract and promote it as the served generation (or hold it when too much changes).
+    Sync {
+        /// The extract: a PS_LibreAcces zip, a folder with its .txt files, or one Personne_activite .txt.
+        #[arg(long)]
+        source: PathBuf,
+        /// Fail when more than this percentage of lines is rejected.
+        #[arg(long, default_value_t = 1.0)]
+        max_error_rate: f64,
+        /// Hold the generation when deletions pass this percentage of an id type's persons.
+        #[arg(long, default_value_t = 1.0)]
+        max_delete_rate: f64,
+        /// Hold the generation when updates pass this percentage of an id type's persons.
+        #[arg(long, default_value_t = 5.0)]
+        max_update_rate: f64,
+        /// Ingest even if the extract is byte-identical to the one served.
+        #[arg(long)]
+        force: bool,
+        /// Output format of the summary.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print the PSC UserInfo claims of a professional (idNat, bare RPPS or bare ADELI).
+    Claims {
+        /// The identifier.
+        id: String,
+        /// Claim shape: psc-2021 or psc-2023.
+        #[arg(long, default_value = "psc-2023")]
+        profile: String,
+    },
+    /// Print the whole record of a professional as stored (JSON).
+    Show {
+        /// The identifier.
+        id: String,
+    },
+    /// List the ingest runs, oldest first.
+    Runs {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List the changes made by promoted generations after GEN (stable order: generation, idNat).
+    Changes {
+        /// Generation to start after (0 for everything).
+        #[arg(long)]
+        since: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let store = Store::open(&cli.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", cli.data_dir.display()))?;
+    match cli.command {
+        Command::Sync { source, max_error_rate, max_delete_rate, max_update_rate, force, format } => {
+            let mut opts = RunOptions::new(&source);
+            opts.max_error_rate = max_error_rate;
+            opts.max_delete_rate = max_delete_rate;
+            opts.max_update_rate = max_update_rate;
+            opts.force = force;
+            let bars = progress::Bars::new();
+            opts.progress = bars.callback();
+            let outcome = run_once(&store, &opts).await;
+            bars.finish();
+            let outcome = outcome.with_context(|| format!("sync of {} failed; the served generation is unchanged", source.display()))?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+                Format::Table => print_outcome(&outcome),
+            }
+            Ok(if outcome.status == RunStatus::Held { ExitCode::from(EXIT_HELD) } else { ExitCode::SUCCESS })
+        }
+        Command::Claims { id, profile } => {
+            let Some(profile) = Profile::parse(&profile) else {
+                bail!("unknown profile {profile:?} (psc-2021 or psc-2023)");
+            };
+            let Some((person, _)) = lookup(&store, &id).await? else {
+                eprintln!("error: no professional {id} in the served generation");
+                return Ok(ExitCode::FAILURE);
+            };
+            println!("{}", serde_json::to_string_pretty(&user_info(&person, profile))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { id } => {
+            let Some((person, generation)) = lookup(&store, &id).await? else {
+                eprintln!("error: no professional {id} in the served generation");
+                return Ok(ExitCode::FAILURE);
+            };
+            let mut v = serde_json::to_value(&person)?;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("generation".into(), generation.into());
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs { format } => {
+            let runs = store.runs().await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&runs)?),
+                Format::Table => {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{:>4} {:>4} {:<9} {:<24} {:>8} {:>8} {:>8} {:>8}  source / reason", "run", "gen", "status", "started", "persons", "created", "updated", "deleted")?;
+                    for r in runs {
+                        let n = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+                        writeln!(
+                            out,
+                            "{:>4} {:>4} {:<9} {:<24} {:>8} {:>8} {:>8} {:>8}  {}{}",
+                            r.run,
+                            n(r.generation),
+                            r.status.as_str(),
+                            r.started_at,
+                            n(r.persons),
+                            n(r.created),
+                            n(r.updated),
+                            n(r.deleted),
+                            r.source,
+                            r.reason.map(|x| format!(" — {x}")).unwrap_or_default()
+                        )?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Changes { since, format } => {
+            let changes = store.changes_since(since).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&changes)?),
+                Format::Table => {
+                    let mut out = std::io::stdout().lock();
+                    for c in changes {
+                        writeln!(out, "{:>4} {:<7} {}", c.generation, c.change.as_str(), c.id)?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Find a professional in the served generation by idNat, bare RPPS or bare ADELI.
+async fn lookup(store: &Store, id: &str) -> Result<Option<(Person, i64)>> {
+    let Some(served) = store.served().await? else {
+        bail!("nothing is served yet: run `annuaire sync --source ...` first");
+    };
+    for candidate in annuaire_schemas::id::candidates(id) {
+        if let Some(stored) = store.person_at(&candidate, served.generation).await? {
+            let person: Person = serde_json::from_str(&stored.record).context("a stored record cannot be read")?;
+            return Ok(Some((person, served.generation)));
+        }
+    }
+    Ok(None)
+}
+
+fn print_outcome(o: &annuaire_ingest::RunOutcome) {
+    let status = match o.status {
+        RunStatus::Promoted => format!("promoted generation {}", o.generation.unwrap_or_default()),
+        RunStatus::Held => format!("HELD generation {} (not served; `annuaire runs` says why)", o.generation.unwrap_or_default()),
+        RunStatus::Unchanged => "unchanged: this extract is already served".to_string(),
+        other => other.as_str().to_string(),
+    };
+    println!("run {}: {status}", o.run);
+    println!("  served generation: {}", o.served.map_or("none".into(), |g| g.to_string()));
+    println!("  sha256: {}", o.sha256);
+    for f in &o.report.files {
+        println!(
+            "  {}: {} columns, {} lines, {} rejected{}{}",
+            f.name,
+            f.columns,
+            f.rows,
+            f.rejected,
+            if f.latin1_lines > 0 { format!(", {} lines not UTF-8 (read as Windows-1252, first at line {})", f.latin1_lines, f.first_latin1_line.unwrap_or(0)) } else { String::new() },
+            if f.bom { ", UTF-8 BOM" } else { "" }
+        );
+    }
+    if o.status != RunStatus::Unchanged {
+        let t = o.diff.total();
+        println!(
+            "  persons: {} (exact duplicate lines dropped: {})",
+            o.report.persons, o.report.group.duplicate_rows
+        );
+        println!(
+            "  changes: {} created, {} updated, {} deleted, {} unchanged, {} kept as served after a rejected line",
+            t.created, t.updated, t.deleted, t.unchanged, t.kept_on_error
+        );
+        for (group, g) in &o.diff.groups {
+            println!("    {group}: reference {}, +{} ~{} -{}", g.reference, g.created, g.updated, g.deleted);
+        }
+    }
+    for e in o.report.group.first_errors.iter().take(10) {
+        println!("  rejected: {e}");
+    }
+    if !o.report.group.warnings_by_kind.is_empty() {
+        let w: Vec<String> = o.report.group.warnings_by_kind.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("  warnings: {}", w.join(", "));
+    }
+    for (kind, codes) in &o.report.group.unknown_codes {
+        let c: Vec<String> = codes.iter().take(10).map(|(k, v)| format!("{k} ({v})")).collect();
+        println!("  unknown {kind} codes (kept as given): {}", c.join(", "));
+    }
+    if let Some(r) = &o.reason {
+        println!("  {r}");
+    }
+}
