@@ -1,0 +1,135 @@
+//! `annuaire sync` lifecycle: runs, unchanged extracts, the safety gate, bad input, kill -9.
+
+use annuaire_tests::{annuaire, binary, json, sample_copy, samples, stderr, stdout};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn sample_path() -> String {
+    samples().join("PS_LibreAcces").to_string_lossy().into_owned()
+}
+
+#[test]
+fn syncing_the_same_extract_twice_ingests_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = annuaire(dir.path(), &["sync", "--source", &sample_path()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("promoted generation 1"), "{}", stdout(&first));
+    let second = annuaire(dir.path(), &["sync", "--source", &sample_path()]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(stdout(&second).contains("unchanged"), "{}", stdout(&second));
+    let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+    let runs = runs.as_array().expect("array");
+    assert_eq!(runs.len(), 2);
+    for key in ["run", "generation", "status", "source", "sha256", "started_at", "finished_at", "persons", "rows_read"] {
+        assert!(runs[0].get(key).is_some(), "runs[0] has no {key}");
+    }
+    assert_eq!(runs[0]["status"], "promoted");
+    assert_eq!(runs[0]["generation"], 1);
+    assert_eq!(runs[1]["status"], "unchanged");
+    assert_eq!(runs[1]["generation"], serde_json::Value::Null);
+    assert_eq!(runs[0]["sha256"], runs[1]["sha256"]);
+    assert!(runs[0]["report"]["duplicate_rows"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn an_extract_missing_30_percent_of_persons_is_held_and_nothing_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(annuaire(dir.path(), &["sync", "--source", &sample_path()]).status.success());
+    let before = stdout(&annuaire(dir.path(), &["claims", "810100271385"]));
+    // Drop every line of about 30 % of the persons (by id), the LEFÈVRE doctor among them.
+    let smaller = sample_copy(&dir.path().join("smaller"), |_, l| {
+        let id = l.split('|').nth(1).unwrap_or("");
+        let n: u64 = id.bytes().map(u64::from).sum();
+        n % 10 >= 3 && !id.contains("10100271385")
+    });
+    let out = annuaire(dir.path(), &["sync", "--source", smaller.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(3), "held is a distinct exit status: {}", stdout(&out));
+    assert!(stdout(&out).contains("HELD"));
+    // Still served, the removed doctor included.
+    assert_eq!(stdout(&annuaire(dir.path(), &["claims", "810100271385"])), before);
+    let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+    let last = runs.as_array().and_then(|r| r.last()).cloned().expect("run");
+    assert_eq!(last["status"], "held");
+    assert!(last["reason"].as_str().unwrap_or("").contains("deletions"), "{last}");
+    assert!(last["deleted"].as_i64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn a_small_change_is_promoted_and_listed_by_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(annuaire(dir.path(), &["sync", "--source", &sample_path()]).status.success());
+    let changed = sample_copy(&dir.path().join("changed"), |_, _| true);
+    let pa = changed.join("PS_LibreAcces_Personne_activite_202611280900.txt");
+    let text = std::fs::read_to_string(&pa).expect("read").replace("|BUGEY OPTIQUE|", "|BUGEY OPTIQUE ET AUDITION|");
+    std::fs::write(&pa, text).expect("write");
+    // 1 ADELI person of 17 is 5.9 % of its id group: above the default 5 % gate on such a small sample.
+    let out = annuaire(dir.path(), &["sync", "--source", changed.to_str().expect("path"), "--max-update-rate", "10"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let changes = json(&annuaire(dir.path(), &["changes", "--since", "1", "--format", "json"]));
+    assert_eq!(changes, serde_json::json!([{"id": "0012800751", "change": "update", "generation": 2, "id_group": "adeli"}]));
+    assert!(stdout(&annuaire(dir.path(), &["claims", "012800751"])).contains("BUGEY OPTIQUE ET AUDITION"));
+}
+
+#[test]
+fn bad_input_names_file_line_and_column_and_keeps_the_served_generation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(annuaire(dir.path(), &["sync", "--source", &sample_path()]).status.success());
+    let before = stdout(&annuaire(dir.path(), &["claims", "899700366240"]));
+    let broken = sample_copy(&dir.path().join("broken"), |_, _| true);
+    let pa = broken.join("PS_LibreAcces_Personne_activite_202611280900.txt");
+    let text: String = std::fs::read_to_string(&pa)
+        .expect("read")
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i % 10 == 5 { format!("{}\n", l.replacen('|', " ", 3)) } else { format!("{l}\n") })
+        .collect();
+    std::fs::write(&pa, text).expect("write");
+    let out = annuaire(dir.path(), &["sync", "--source", broken.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("PS_LibreAcces_Personne_activite_202611280900.txt: line 6, column"), "{err}");
+    assert!(err.contains("the served generation is unchanged"), "{err}");
+    assert_eq!(stdout(&annuaire(dir.path(), &["claims", "899700366240"])), before);
+}
+
+#[test]
+fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(annuaire(dir.path(), &["sync", "--source", &sample_path()]).status.success());
+    let before = stdout(&annuaire(dir.path(), &["claims", "810100271385"]));
+    // A larger extract so that the kills land in reading, diffing, writing and promoting.
+    let big = dir.path().join("PS_LibreAcces_202611290900.zip");
+    annuaire_data_samples::sample(30_000).write_zip(&big, "202611290900").expect("zip");
+    for delay_ms in [30u64, 200, 600, 1200, 2500] {
+        let mut child = Command::new(binary())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["sync", "--source", big.to_str().expect("path"), "--max-delete-rate", "100", "--max-update-rate", "100"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let finished = child.try_wait().expect("wait").is_some();
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        let now = stdout(&annuaire(dir.path(), &["claims", "810100271385"]));
+        if !finished {
+            // Killed before the end: either nothing changed, or the new generation was promoted whole.
+            let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+            let promoted = runs.as_array().expect("runs").iter().filter(|r| r["status"] == "promoted").count();
+            if promoted == 1 {
+                assert_eq!(now, before, "killed after {delay_ms} ms: the served generation changed");
+            }
+        }
+        assert!(now.contains("810100271385"), "killed after {delay_ms} ms: the doctor is no longer served");
+    }
+    // The next sync cleans up whatever was left and completes.
+    let out = annuaire(dir.path(), &["sync", "--source", big.to_str().expect("path"), "--max-delete-rate", "100", "--max-update-rate", "100", "--force"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+    let runs = runs.as_array().expect("runs");
+    assert!(runs.iter().all(|r| r["status"] != "running"), "no run is left running: {runs:?}");
+    let persons = runs.last().and_then(|r| r["persons"].as_i64()).unwrap_or(0);
+    assert!(persons > 30_000, "{persons}");
+}
