@@ -20,7 +20,11 @@ use std::process::ExitCode;
 const EXIT_HELD: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "annuaire", version, about = "Sync the Annuaire Santé extract and serve Pro Santé Connect claims from it")]
+#[command(
+    name = "annuaire",
+    version,
+    about = "Sync the Annuaire Santé extract and serve Pro Santé Connect claims from it"
+)]
 struct Cli {
     /// Data directory (SQLite store).
     #[arg(long, global = true, env = "ANNUAIRE_DATA_DIR", default_value = "./annuaire-data")]
@@ -90,9 +94,7 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -127,7 +129,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             opts.progress = bars.callback();
             let outcome = run_once(&store, &opts).await;
             bars.finish();
-            let outcome = outcome.with_context(|| format!("sync of {} failed; the served generation is unchanged", source.display()))?;
+            let outcome = outcome
+                .with_context(|| format!("sync of {} failed; the served generation is unchanged", source.display()))?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
                 Format::Table => print_outcome(&outcome),
@@ -163,7 +166,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&runs)?),
                 Format::Table => {
                     let mut out = std::io::stdout().lock();
-                    writeln!(out, "{:>4} {:>4} {:<9} {:<24} {:>8} {:>8} {:>8} {:>8}  source / reason", "run", "gen", "status", "started", "persons", "created", "updated", "deleted")?;
+                    writeln!(
+                        out,
+                        "{:>4} {:>4} {:<9} {:<24} {:>8} {:>8} {:>8} {:>8}  source / reason",
+                        "run", "gen", "status", "started", "persons", "created", "updated", "deleted"
+                    )?;
                     for r in runs {
                         let n = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
                         writeln!(
@@ -218,7 +225,9 @@ async fn lookup(store: &Store, id: &str) -> Result<Option<(Person, i64)>> {
 fn print_outcome(o: &annuaire_ingest::RunOutcome) {
     let status = match o.status {
         RunStatus::Promoted => format!("promoted generation {}", o.generation.unwrap_or_default()),
-        RunStatus::Held => format!("HELD generation {} (not served; `annuaire runs` says why)", o.generation.unwrap_or_default()),
+        RunStatus::Held => {
+            format!("HELD generation {} (not served; `annuaire runs` says why)", o.generation.unwrap_or_default())
+        }
         RunStatus::Unchanged => "unchanged: this extract is already served".to_string(),
         other => other.as_str().to_string(),
     };
@@ -232,16 +241,21 @@ fn print_outcome(o: &annuaire_ingest::RunOutcome) {
             f.columns,
             f.rows,
             f.rejected,
-            if f.latin1_lines > 0 { format!(", {} lines not UTF-8 (read as Windows-1252, first at line {})", f.latin1_lines, f.first_latin1_line.unwrap_or(0)) } else { String::new() },
+            if f.latin1_lines > 0 {
+                format!(
+                    ", {} lines not UTF-8 (read as Windows-1252, first at line {})",
+                    f.latin1_lines,
+                    f.first_latin1_line.unwrap_or(0)
+                )
+            } else {
+                String::new()
+            },
             if f.bom { ", UTF-8 BOM" } else { "" }
         );
     }
     if o.status != RunStatus::Unchanged {
         let t = o.diff.total();
-        println!(
-            "  persons: {} (exact duplicate lines dropped: {})",
-            o.report.persons, o.report.group.duplicate_rows
-        );
+        println!("  persons: {} (exact duplicate lines dropped: {})", o.report.persons, o.report.group.duplicate_rows);
         println!(
             "  changes: {} created, {} updated, {} deleted, {} unchanged, {} kept as served after a rejected line",
             t.created, t.updated, t.deleted, t.unchanged, t.kept_on_error

@@ -6,15 +6,18 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
+type Shared = Arc<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>;
+
 /// One bar per phase (`read <file>`, `write`), created on first report.
 pub struct Bars {
-    inner: Option<Arc<(MultiProgress, Mutex<HashMap<String, ProgressBar>>)>>,
+    inner: Option<Shared>,
 }
 
 impl Bars {
     /// Bars when stderr is a terminal, nothing otherwise.
     pub fn new() -> Bars {
-        let inner = std::io::stderr().is_terminal().then(|| Arc::new((MultiProgress::new(), Mutex::new(HashMap::new()))));
+        let inner =
+            std::io::stderr().is_terminal().then(|| Arc::new((MultiProgress::new(), Mutex::new(HashMap::new()))));
         Bars { inner }
     }
 
@@ -32,7 +35,11 @@ impl Bars {
                     "{msg:40} [{bar:30}] {pos}/{len} persons"
                 };
                 let b = multi.add(ProgressBar::new(total));
-                b.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+                b.set_style(
+                    ProgressStyle::with_template(template)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
                 b.set_message(phase.to_string());
                 b
             });

@@ -303,7 +303,11 @@ pub fn user_info(p: &Person, profile: Profile) -> UserInfo {
         subject_organization_id: main.map(|a| a.structure.technical_id.clone()).unwrap_or_default(),
         subject_role: roles,
         psi_locale: "1.2.250.1.213.1.3.1.1".into(),
-        other_ids: vec![OtherId { identifiant: idnat.clone(), origine: p.idnat.id_type().origine().into(), qualite: 1 }],
+        other_ids: vec![OtherId {
+            identifiant: idnat.clone(),
+            origine: p.idnat.id_type().origine().into(),
+            qualite: 1,
+        }],
         subject_name_id: idnat,
         family_name: first.map(|e| e.family_name.clone()).unwrap_or_default(),
     }
@@ -312,8 +316,8 @@ pub fn user_info(p: &Person, profile: Profile) -> UserInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use annuaire_schemas::model::{Coded, Structure};
     use annuaire_schemas::IdNat;
+    use annuaire_schemas::model::{Coded, Structure};
 
     #[test]
     fn every_activity_has_thirty_string_fields() {

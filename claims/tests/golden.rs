@@ -15,7 +15,8 @@ fn check(idnat: &str, profile: Profile, golden: &str) {
     let p = persons.iter().find(|p| p.idnat.as_str() == idnat).expect("person in sample");
     let got = serde_json::to_value(user_info(p, profile)).expect("json");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(golden);
-    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden")).expect("golden json");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("golden")).expect("golden json");
     if got != want {
         panic!(
             "claims of {idnat} differ from {}\n--- got ---\n{}\n--- want ---\n{}",

@@ -37,7 +37,11 @@ fn main() -> anyhow::Result<()> {
         if columns == 52 {
             files = files.to_52_columns();
         }
-        if zip { files.write_zip(&out, SAMPLE_TIMESTAMP)? } else { files.write_dir(&out, SAMPLE_TIMESTAMP)? }
+        if zip {
+            files.write_zip(&out, SAMPLE_TIMESTAMP)?
+        } else {
+            files.write_dir(&out, SAMPLE_TIMESTAMP)?
+        }
         eprintln!("wrote {}", out.display());
         return Ok(());
     }
@@ -47,9 +51,8 @@ fn main() -> anyhow::Result<()> {
     }
     let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut zw = zip::ZipWriter::new(BufWriter::new(file));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(true);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
     let ts = "202611280900";
     let [pa, sf, dipl] = ExtractFiles::names(ts);
     // Three passes with the same seed: the generator is deterministic, so the files agree.

@@ -42,9 +42,7 @@ pub enum Error {
         message: String,
     },
     /// Too many rows were rejected.
-    #[error(
-        "{rejected} of {rows} rows rejected ({rate:.2} %, above the {threshold:.2} % threshold); first: {first}"
-    )]
+    #[error("{rejected} of {rows} rows rejected ({rate:.2} %, above the {threshold:.2} % threshold); first: {first}")]
     TooManyErrors {
         /// Rejected rows.
         rejected: u64,

@@ -128,9 +128,11 @@ impl Grouper {
             }
             b.lines.push(row.line_hash);
             settle(&mut b.person.civilite, &row.civilite, &mut conflicts);
-            let pos = b.person.exercices.iter().position(|e| {
-                e.profession.code == row.profession.code && e.category.code == row.category.code
-            });
+            let pos = b
+                .person
+                .exercices
+                .iter()
+                .position(|e| e.profession.code == row.profession.code && e.category.code == row.category.code);
             let pos = match pos {
                 Some(p) => p,
                 None => {
@@ -175,16 +177,17 @@ impl Grouper {
                 orphans += 1;
                 continue;
             };
-            let Some(ex) = b
-                .person
-                .exercices
-                .iter_mut()
-                .find(|e| e.profession.code == row.profession && (row.category.is_empty() || e.category.code == row.category))
-            else {
+            let Some(ex) = b.person.exercices.iter_mut().find(|e| {
+                e.profession.code == row.profession && (row.category.is_empty() || e.category.code == row.category)
+            }) else {
                 no_exercice += 1;
                 continue;
             };
-            if ex.savoir_faire.iter().any(|s| s.kind.code == row.savoir_faire.kind.code && s.code.code == row.savoir_faire.code.code) {
+            if ex
+                .savoir_faire
+                .iter()
+                .any(|s| s.kind.code == row.savoir_faire.kind.code && s.code.code == row.savoir_faire.code.code)
+            {
                 continue;
             }
             ex.savoir_faire.push(row.savoir_faire);

@@ -216,7 +216,9 @@ mod tests {
         assert_eq!(h.get(IDNAT), Some(2));
         assert_eq!(h.get(AUTORITE), Some(47));
         assert_eq!(h.get(ROLE), None);
-        for c in [MODE, SIRET, FINESS_EJ, TECH_ID, VOIE, CODE_POSTAL, COMMUNE, PAYS, EMAIL, DEPT, OLD_ID, SECTEUR, SECTION] {
+        for c in
+            [MODE, SIRET, FINESS_EJ, TECH_ID, VOIE, CODE_POSTAL, COMMUNE, PAYS, EMAIL, DEPT, OLD_ID, SECTEUR, SECTION]
+        {
             assert!(h.get(c).is_some(), "{c}");
         }
     }
@@ -239,9 +241,15 @@ mod tests {
 
     #[test]
     fn file_names() {
-        assert_eq!(FileKind::from_file_name("PS_LibreAcces_Personne_activite_202112020908.txt"), Some(FileKind::PersonneActivite));
+        assert_eq!(
+            FileKind::from_file_name("PS_LibreAcces_Personne_activite_202112020908.txt"),
+            Some(FileKind::PersonneActivite)
+        );
         assert_eq!(FileKind::from_file_name("x/ps-libreacces-savoirfaire.txt"), Some(FileKind::SavoirFaire));
-        assert_eq!(FileKind::from_file_name("PS_LibreAcces_Dipl_AutExerc_202112020908.txt"), Some(FileKind::DiplAutExerc));
+        assert_eq!(
+            FileKind::from_file_name("PS_LibreAcces_Dipl_AutExerc_202112020908.txt"),
+            Some(FileKind::DiplAutExerc)
+        );
         assert_eq!(FileKind::from_file_name("README.md"), None);
     }
 }

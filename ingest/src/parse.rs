@@ -168,7 +168,12 @@ fn check_width(header: &Header, record: &csv::StringRecord, idnat_field: Option<
 /// Read one file: parse its header for `kind`, then every line with `parse_row` in parallel, handing
 /// each parsed chunk (rows and errors, in no particular order) to `sink`. `on_bytes` is called with the
 /// number of bytes read so far (for progress bars).
-pub fn read_file<T, M, P, S>(member: &Member, make_parser: M, sink: S, on_bytes: &(dyn Fn(u64) + Sync)) -> Result<FileStats>
+pub fn read_file<T, M, P, S>(
+    member: &Member,
+    make_parser: M,
+    sink: S,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<FileStats>
 where
     T: Send,
     M: FnOnce(&Header) -> P,
@@ -329,7 +334,12 @@ where
 
 /// Read rows from an in-memory file (tests, small inputs).
 #[doc(hidden)]
-pub fn read_bytes<T, M, P>(name: &str, kind: FileKind, bytes: &[u8], make_parser: M) -> Result<(Vec<T>, Vec<RowError>, FileStats)>
+pub fn read_bytes<T, M, P>(
+    name: &str,
+    kind: FileKind,
+    bytes: &[u8],
+    make_parser: M,
+) -> Result<(Vec<T>, Vec<RowError>, FileStats)>
 where
     T: Send,
     M: FnOnce(&Header) -> P,

@@ -2,8 +2,8 @@
 
 use crate::layout::*;
 use crate::parse::{Fields, RowIssue};
-use annuaire_schemas::model::{Activity, Coded, Diploma, SavoirFaire, Structure};
 use annuaire_schemas::RegistrationField;
+use annuaire_schemas::model::{Activity, Coded, Diploma, SavoirFaire, Structure};
 
 /// Declares a struct of column indexes resolved from a header by name.
 macro_rules! columns {
@@ -90,7 +90,8 @@ pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
     let ids = ids(f, c.type_id, c.id, c.idnat)?;
     let sf_code = coded(f, c.sf, c.sf_l);
     let sf_type = coded(f, c.sf_type, c.sf_type_l);
-    let savoir_faire = (!sf_code.is_empty() || !sf_type.is_empty()).then_some(SavoirFaire { kind: sf_type, code: sf_code });
+    let savoir_faire =
+        (!sf_code.is_empty() || !sf_type.is_empty()).then_some(SavoirFaire { kind: sf_type, code: sf_code });
     let registration = RegistrationField::parse(f.at(c.autorite));
     let structure = Structure {
         siret: text(f, c.siret),
@@ -131,7 +132,7 @@ pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
     // alone (`ARS//`, `CNOM//`) marks a person without activity.
     let has_activity = activity != Activity::default();
     let authority_part1 = registration.exercice.clone();
-    let activity = has_activity.then(|| Activity { registration, ..activity });
+    let activity = has_activity.then_some(Activity { registration, ..activity });
     Ok(PaRow {
         line_hash: f.line_hash(),
         ids,

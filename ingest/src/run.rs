@@ -298,8 +298,18 @@ async fn run_steps(
                     let (json, hash) = record_and_hash(person)?;
                     Ok(match old {
                         Some(h) if *h == hash => (None, group, Outcome::Unchanged, idnat),
-                        Some(_) => (Some(change(&idnat, ChangeKind::Update, group, json, hash)), group, Outcome::Updated, idnat),
-                        None => (Some(change(&idnat, ChangeKind::Create, group, json, hash)), group, Outcome::Created, idnat),
+                        Some(_) => (
+                            Some(change(&idnat, ChangeKind::Update, group, json, hash)),
+                            group,
+                            Outcome::Updated,
+                            idnat,
+                        ),
+                        None => (
+                            Some(change(&idnat, ChangeKind::Create, group, json, hash)),
+                            group,
+                            Outcome::Created,
+                            idnat,
+                        ),
                     })
                 })
                 .collect::<Result<Vec<_>>>()
@@ -360,7 +370,16 @@ async fn run_steps(
     };
     let served = store.served().await?.map(|s| s.generation);
     drop(source);
-    Ok(RunOutcome { run, status, generation: Some(generation), served, diff, report, reason, sha256: finish.sha256.clone().unwrap_or_default() })
+    Ok(RunOutcome {
+        run,
+        status,
+        generation: Some(generation),
+        served,
+        diff,
+        report,
+        reason,
+        sha256: finish.sha256.clone().unwrap_or_default(),
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

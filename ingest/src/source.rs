@@ -75,7 +75,13 @@ impl Source {
                 if let Some(kind) = FileKind::from_file_name(&name) {
                     let size = sha256_file(&p, &mut hasher)?;
                     bytes += size;
-                    members.push(Member { kind, timestamp: file_timestamp(&name), name, size, location: Location::File(p) });
+                    members.push(Member {
+                        kind,
+                        timestamp: file_timestamp(&name),
+                        name,
+                        size,
+                        location: Location::File(p),
+                    });
                 }
             }
         } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
@@ -137,7 +143,13 @@ impl Source {
 impl Member {
     /// A member that is not read from disk (for [`crate::parse::read_bytes`]).
     pub(crate) fn in_memory(kind: FileKind, name: &str) -> Member {
-        Member { kind, name: name.to_string(), timestamp: file_timestamp(name), size: 0, location: Location::File(PathBuf::new()) }
+        Member {
+            kind,
+            name: name.to_string(),
+            timestamp: file_timestamp(name),
+            size: 0,
+            location: Location::File(PathBuf::new()),
+        }
     }
 
     /// Stream the member's bytes (inflating a zip member on the fly).

@@ -90,7 +90,10 @@ fn rows_are_grouped_into_persons_whatever_their_order() {
     assert_eq!(p.exercices[0].savoir_faire.len(), 2);
     assert_eq!(p.exercices[0].activities.len(), 2);
     assert_eq!(p.exercices[0].activities[0].mode.code, "L", "liberal first");
-    assert_eq!(p.exercices[0].activities[0].structure.commercial_name, "CABINET \"LES TILLEULS\"", "quotes are literal");
+    assert_eq!(
+        p.exercices[0].activities[0].structure.commercial_name, "CABINET \"LES TILLEULS\"",
+        "quotes are literal"
+    );
     // Two exercices: pharmacist civil and military.
     let ph = person(&e.persons, "810005831911");
     assert_eq!(ph.exercices.len(), 2);
@@ -130,9 +133,16 @@ fn row_errors_name_the_file_line_and_column() {
     let extra = format!("{good}surplus|");
     let no_id = line(&person);
     let text = format!("{header}\n{good}\n{short}\n{extra}\n{no_id}\n");
-    let (rows, errors, stats) = read_bytes("PS_LibreAcces_Personne_activite_202611280900.txt", FileKind::PersonneActivite, text.as_bytes(), |_h| {
-        |f: &annuaire_ingest::parse::Fields<'_>| Ok::<_, annuaire_ingest::parse::RowIssue>(f.get("Identification nationale PP").to_string())
-    })
+    let (rows, errors, stats) = read_bytes(
+        "PS_LibreAcces_Personne_activite_202611280900.txt",
+        FileKind::PersonneActivite,
+        text.as_bytes(),
+        |_h| {
+            |f: &annuaire_ingest::parse::Fields<'_>| {
+                Ok::<_, annuaire_ingest::parse::RowIssue>(f.get("Identification nationale PP").to_string())
+            }
+        },
+    )
     .expect("read");
     // The width check rejects the short and the long line; the id-less line passes it (this test's row
     // parser accepts anything) and is rejected by the Personne_activite parser: see below.
@@ -158,7 +168,9 @@ fn row_errors_name_the_file_line_and_column() {
 }
 
 fn annuaire_data_samples_header() -> String {
-    let text = std::fs::read_to_string(samples().join("PS_LibreAcces/PS_LibreAcces_Personne_activite_202611280900.txt")).expect("sample");
+    let text =
+        std::fs::read_to_string(samples().join("PS_LibreAcces/PS_LibreAcces_Personne_activite_202611280900.txt"))
+            .expect("sample");
     text.lines().next().expect("header").to_string()
 }
 
@@ -191,7 +203,8 @@ fn bom_crlf_and_latin1_lines_are_tolerated_and_reported() {
 #[test]
 fn an_unusable_header_fails_with_the_file_name() {
     let dir = tempfile::tempdir().expect("tmp");
-    let src = edited_sample(dir.path(), |t| t.replacen("Identification nationale PP", "Identification", 1).into_bytes());
+    let src =
+        edited_sample(dir.path(), |t| t.replacen("Identification nationale PP", "Identification", 1).into_bytes());
     let err = read_extract(&Source::open(&src).expect("source"), &|_, _| {}).expect_err("must fail");
     let msg = err.to_string();
     assert!(msg.contains("PS_LibreAcces_Personne_activite_202611280900.txt: line 1: unusable header"), "{msg}");
@@ -231,7 +244,11 @@ fn a_failed_or_interrupted_ingest_leaves_the_served_generation_served() {
     let broken = dir.path().join("broken");
     std::fs::create_dir_all(&broken).expect("mkdir");
     let text = std::fs::read_to_string(changed.join("PS_LibreAcces_Personne_activite_202611280900.txt")).expect("read");
-    let mangled: String = text.lines().enumerate().map(|(i, l)| if i > 0 && i % 20 == 0 { format!("{}\n", &l[..40]) } else { format!("{l}\n") }).collect();
+    let mangled: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i > 0 && i % 20 == 0 { format!("{}\n", &l[..40]) } else { format!("{l}\n") })
+        .collect();
     std::fs::write(broken.join("PS_LibreAcces_Personne_activite_202611280900.txt"), mangled).expect("write");
     let err = rt.block_on(run_once(&store, &RunOptions::new(&broken))).expect_err("too many errors");
     let msg = err.to_string();

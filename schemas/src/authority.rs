@@ -132,8 +132,8 @@ pub fn authority_of_profession(profession: &str) -> Option<(AuthorityKind, &'sta
         return Some((AuthorityKind::Ordre, name));
     }
     match profession {
-        "26" | "28" | "31" | "32" | "81" | "82" | "83" | "84" | "85" | "86" | "91" | "92" | "94" | "95" | "96" | "98"
-        | "71" | "72" | "73" | "93" | "41" => Some((AuthorityKind::Ars, "ARS")),
+        "26" | "28" | "31" | "32" | "81" | "82" | "83" | "84" | "85" | "86" | "91" | "92" | "94" | "95" | "96"
+        | "98" | "71" | "72" | "73" | "93" | "41" => Some((AuthorityKind::Ars, "ARS")),
         // Personnel registered by their establishment (aides-soignants, ambulanciers, ...): local authorities.
         "35" | "36" | "37" | "38" | "39" | "69" => Some((AuthorityKind::Local, "ENREG")),
         _ => None,
@@ -219,7 +219,10 @@ mod tests {
     #[test]
     fn empty_field_falls_back_on_the_profession_table() {
         let a = Authority::resolve(["", ""], "60");
-        assert_eq!(a, Authority { kind: AuthorityKind::Ordre, name: "ONI".into(), source: AuthoritySource::ProfessionTable });
+        assert_eq!(
+            a,
+            Authority { kind: AuthorityKind::Ordre, name: "ONI".into(), source: AuthoritySource::ProfessionTable }
+        );
         let a = Authority::resolve([], "35");
         assert_eq!(a.kind, AuthorityKind::Local);
         let a = Authority::resolve(["ars"], "10");

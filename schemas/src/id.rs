@@ -35,7 +35,7 @@ pub fn luhn_ok(digits: &str) -> Option<bool> {
         }
         sum += d;
     }
-    Some(sum % 10 == 0)
+    Some(sum.is_multiple_of(10))
 }
 
 fn check_digits(value: &str, len: usize) -> Check {
@@ -84,7 +84,7 @@ pub fn finess_check(value: &str) -> Check {
 pub fn siret_check(value: &str) -> Check {
     if value.len() == 14 && value.starts_with("356000000") && value.bytes().all(|b| b.is_ascii_digit()) {
         let sum: u32 = value.bytes().map(|b| u32::from(b - b'0')).sum();
-        return if sum % 5 == 0 { Check::Valid } else { Check::BadCheckDigit };
+        return if sum.is_multiple_of(5) { Check::Valid } else { Check::BadCheckDigit };
     }
     check_digits(value, 14)
 }

@@ -236,9 +236,7 @@ impl Exercice {
     /// (PSC's adapters take the first of these types in list order; our lists are canonical, so
     /// we rank by type then code, which picks the same one whenever a person has one of them).
     pub fn claim_savoir_faire(&self) -> Option<&SavoirFaire> {
-        CLAIM_SAVOIR_FAIRE_TYPES
-            .iter()
-            .find_map(|t| self.savoir_faire.iter().find(|sf| sf.kind.code == *t))
+        CLAIM_SAVOIR_FAIRE_TYPES.iter().find_map(|t| self.savoir_faire.iter().find(|sf| sf.kind.code == *t))
     }
 }
 
@@ -269,12 +267,8 @@ impl Person {
 
     /// Every distinct department where the person has an activity.
     pub fn departments(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .exercices
-            .iter()
-            .flat_map(|e| &e.activities)
-            .filter_map(|a| a.structure.department_code())
-            .collect();
+        let mut out: Vec<String> =
+            self.exercices.iter().flat_map(|e| &e.activities).filter_map(|a| a.structure.department_code()).collect();
         out.sort();
         out.dedup();
         out
@@ -295,12 +289,19 @@ mod tests {
 
     #[test]
     fn canonical_order_puts_liberal_activities_first_and_ignores_row_order() {
-        let ex = |acts: Vec<Activity>| Exercice { profession: Coded::new("10", "Médecin"), activities: acts, ..Default::default() };
+        let ex = |acts: Vec<Activity>| Exercice {
+            profession: Coded::new("10", "Médecin"),
+            activities: acts,
+            ..Default::default()
+        };
         let mut a = Person {
             exercices: vec![ex(vec![activity("S", "HOPITAL"), activity("L", "CABINET"), activity("S", "HOPITAL")])],
             ..Default::default()
         };
-        let mut b = Person { exercices: vec![ex(vec![activity("L", "CABINET"), activity("S", "HOPITAL")])], ..Default::default() };
+        let mut b = Person {
+            exercices: vec![ex(vec![activity("L", "CABINET"), activity("S", "HOPITAL")])],
+            ..Default::default()
+        };
         a.canonicalize();
         b.canonicalize();
         assert_eq!(a, b);
@@ -311,7 +312,8 @@ mod tests {
     #[test]
     fn claim_savoir_faire_prefers_s_then_cex_then_pac() {
         let sf = |k: &str, c: &str| SavoirFaire { kind: Coded::new(k, ""), code: Coded::new(c, "") };
-        let ex = Exercice { savoir_faire: vec![sf("C", "CAPA1"), sf("CEX", "CEX9"), sf("S", "SM53")], ..Default::default() };
+        let ex =
+            Exercice { savoir_faire: vec![sf("C", "CAPA1"), sf("CEX", "CEX9"), sf("S", "SM53")], ..Default::default() };
         assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("SM53"));
         let ex = Exercice { savoir_faire: vec![sf("C", "X"), sf("PAC", "PAC00")], ..Default::default() };
         assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("PAC00"));

@@ -32,7 +32,14 @@ impl SearchRequest {
     /// Clamp the page to `1..=MAX_LIMIT` (default 20) and drop empty filters.
     pub fn normalized(mut self) -> SearchRequest {
         self.limit = if self.limit == 0 { 20 } else { self.limit.min(MAX_LIMIT) };
-        for f in [&mut self.text, &mut self.profession, &mut self.authority, &mut self.department, &mut self.commune, &mut self.savoir_faire] {
+        for f in [
+            &mut self.text,
+            &mut self.profession,
+            &mut self.authority,
+            &mut self.department,
+            &mut self.commune,
+            &mut self.savoir_faire,
+        ] {
             if f.as_deref().is_some_and(|s| s.trim().is_empty()) {
                 *f = None;
             }

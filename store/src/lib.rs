@@ -198,16 +198,19 @@ impl Store {
 
     /// The generation being served, if any.
     pub async fn served(&self) -> Result<Option<Served>> {
-        let row = sqlx::query("SELECT generation, promoted_at FROM serving WHERE id = 1").fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT generation, promoted_at FROM serving WHERE id = 1").fetch_optional(&self.pool).await?;
         Ok(row.map(|r| Served { generation: r.get(0), promoted_at: r.get(1) }))
     }
 
     /// Roll back every generation a dead writer left `building` or `ready`. Call with the sync lock held.
     /// Returns the generations cleaned up.
     pub async fn recover(&self) -> Result<Vec<i64>> {
-        let stale: Vec<i64> = sqlx::query_scalar("SELECT generation FROM generation WHERE state IN ('building', 'ready') ORDER BY generation")
-            .fetch_all(&self.pool)
-            .await?;
+        let stale: Vec<i64> = sqlx::query_scalar(
+            "SELECT generation FROM generation WHERE state IN ('building', 'ready') ORDER BY generation",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         for g in &stale {
             self.abandon(*g, "failed").await?;
             sqlx::query("UPDATE ingest_run SET status = 'failed', finished_at = ?, reason = COALESCE(reason, 'interrupted: the process stopped before the generation was promoted') WHERE generation = ? AND status = 'running'")
@@ -244,21 +247,27 @@ impl Store {
     /// idNat → hash of every person current in the served generation (deleted persons excluded).
     /// Call when no other generation is being built or held.
     pub async fn current_hashes(&self) -> Result<HashMap<String, String>> {
-        let rows = sqlx::query("SELECT idnat, hash FROM person_version WHERE valid_to IS NULL").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT idnat, hash FROM person_version WHERE valid_to IS NULL").fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))).collect())
     }
 
     /// Start a new generation for a run.
     pub async fn begin_generation(&self, run: i64) -> Result<i64> {
         let mut tx = self.pool.begin().await?;
-        let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) + 1 FROM generation").fetch_one(&mut *tx).await?;
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) + 1 FROM generation").fetch_one(&mut *tx).await?;
         sqlx::query("INSERT INTO generation (generation, run, state, created_at) VALUES (?, ?, 'building', ?)")
             .bind(next)
             .bind(run)
             .bind(now())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE ingest_run SET generation = ? WHERE run = ?").bind(next).bind(run).execute(&mut *tx).await?;
+        sqlx::query("UPDATE ingest_run SET generation = ? WHERE run = ?")
+            .bind(next)
+            .bind(run)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -289,7 +298,8 @@ impl Store {
             let versions: Vec<(&Change, &(String, String))> =
                 chunk.iter().filter_map(|c| c.record.as_ref().map(|r| (c, r))).collect();
             if !versions.is_empty() {
-                let mut q = QueryBuilder::new("INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) ");
+                let mut q =
+                    QueryBuilder::new("INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) ");
                 q.push_values(versions, |mut b, (c, (record, hash))| {
                     b.push_bind(&c.idnat).push_bind(generation).push("NULL").push_bind(hash).push_bind(record);
                 });
@@ -307,11 +317,13 @@ impl Store {
 
     /// Mark a generation complete (all changes written), with its person count.
     pub async fn finish_generation(&self, generation: i64, persons: i64) -> Result<()> {
-        let done = sqlx::query("UPDATE generation SET state = 'ready', persons = ? WHERE generation = ? AND state = 'building'")
-            .bind(persons)
-            .bind(generation)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE generation SET state = 'ready', persons = ? WHERE generation = ? AND state = 'building'",
+        )
+        .bind(persons)
+        .bind(generation)
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() != 1 {
             return Err(Error::Invalid(format!("generation {generation} is not being built")));
         }
@@ -370,9 +382,16 @@ impl Store {
             return Err(Error::Invalid(format!("generation {generation} is served and cannot be abandoned")));
         }
         sqlx::query("DELETE FROM person_version WHERE valid_from = ?").bind(generation).execute(&mut *tx).await?;
-        sqlx::query("UPDATE person_version SET valid_to = NULL WHERE valid_to = ?").bind(generation).execute(&mut *tx).await?;
+        sqlx::query("UPDATE person_version SET valid_to = NULL WHERE valid_to = ?")
+            .bind(generation)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM change_log WHERE generation = ?").bind(generation).execute(&mut *tx).await?;
-        sqlx::query("UPDATE generation SET state = ? WHERE generation = ?").bind(state).bind(generation).execute(&mut *tx).await?;
+        sqlx::query("UPDATE generation SET state = ? WHERE generation = ?")
+            .bind(state)
+            .bind(generation)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

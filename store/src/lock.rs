@@ -41,7 +41,9 @@ impl Store {
             return Ok(SyncLock { store: self.clone(), owner: owner.to_string() });
         }
         let (h_owner, h_host, h_pid, since): (Option<String>, Option<String>, Option<i64>, Option<String>) =
-            sqlx::query_as("SELECT owner, host, pid, acquired_at FROM sync_lock WHERE id = 1").fetch_one(self.pool()).await?;
+            sqlx::query_as("SELECT owner, host, pid, acquired_at FROM sync_lock WHERE id = 1")
+                .fetch_one(self.pool())
+                .await?;
         let h_pid = h_pid.unwrap_or(0);
         let h_host = h_host.unwrap_or_default();
         if h_host == host && (!alive(h_pid) || h_pid == pid) {
@@ -61,17 +63,24 @@ impl Store {
                 return Ok(SyncLock { store: self.clone(), owner: owner.to_string() });
             }
         }
-        Err(Error::Busy { owner: h_owner.unwrap_or_default(), host: h_host, pid: h_pid, since: since.unwrap_or_default() })
+        Err(Error::Busy {
+            owner: h_owner.unwrap_or_default(),
+            host: h_host,
+            pid: h_pid,
+            since: since.unwrap_or_default(),
+        })
     }
 }
 
 impl SyncLock {
     /// Release the lock.
     pub async fn release(self) -> Result<()> {
-        sqlx::query("UPDATE sync_lock SET owner = NULL, host = NULL, pid = NULL, acquired_at = NULL WHERE id = 1 AND owner = ?")
-            .bind(&self.owner)
-            .execute(self.store.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE sync_lock SET owner = NULL, host = NULL, pid = NULL, acquired_at = NULL WHERE id = 1 AND owner = ?",
+        )
+        .bind(&self.owner)
+        .execute(self.store.pool())
+        .await?;
         Ok(())
     }
 }

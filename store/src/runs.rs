@@ -120,17 +120,22 @@ pub struct RunRecord {
 impl Store {
     /// Record the start of a run.
     pub async fn start_run(&self, source: &str) -> Result<i64> {
-        let run: i64 = sqlx::query_scalar("INSERT INTO ingest_run (status, source, started_at) VALUES ('running', ?, ?) RETURNING run")
-            .bind(source)
-            .bind(now())
-            .fetch_one(self.pool())
-            .await?;
+        let run: i64 = sqlx::query_scalar(
+            "INSERT INTO ingest_run (status, source, started_at) VALUES ('running', ?, ?) RETURNING run",
+        )
+        .bind(source)
+        .bind(now())
+        .fetch_one(self.pool())
+        .await?;
         Ok(run)
     }
 
     /// Record what a run found and how it ended.
     pub async fn finish_run(&self, run: i64, f: &RunFinish) -> Result<()> {
-        let started: String = sqlx::query_scalar("SELECT started_at FROM ingest_run WHERE run = ?").bind(run).fetch_one(self.pool()).await?;
+        let started: String = sqlx::query_scalar("SELECT started_at FROM ingest_run WHERE run = ?")
+            .bind(run)
+            .fetch_one(self.pool())
+            .await?;
         let finished = chrono::Utc::now();
         let duration = chrono::DateTime::parse_from_rfc3339(&started)
             .map(|s| (finished - s.with_timezone(&chrono::Utc)).num_milliseconds())

@@ -30,7 +30,8 @@ async fn a_generation_is_invisible_until_promoted_and_then_whole() {
     let store = Store::open(dir.path()).await.expect("open");
     assert_eq!(store.served().await.expect("served"), None);
 
-    let g1 = generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
+    let g1 =
+        generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
     assert_eq!(record(&store, "8A").await, None, "not served before promotion");
     store.promote(g1).await.expect("promote");
     assert_eq!(record(&store, "8A").await.as_deref(), Some("{\"v\":\"a1\"}"));
@@ -55,15 +56,20 @@ async fn a_generation_is_invisible_until_promoted_and_then_whole() {
     assert_eq!(record(&store, "8B").await.as_deref(), Some("{\"v\":\"b3\"}"));
 
     let changes = store.changes_since(g1).await.expect("changes");
-    let listed: Vec<(i64, &str, ChangeKind)> = changes.iter().map(|c| (c.generation, c.id.as_str(), c.change)).collect();
-    assert_eq!(listed, vec![(g2, "8A", ChangeKind::Update), (g2, "8B", ChangeKind::Delete), (g3, "8B", ChangeKind::Create)]);
+    let listed: Vec<(i64, &str, ChangeKind)> =
+        changes.iter().map(|c| (c.generation, c.id.as_str(), c.change)).collect();
+    assert_eq!(
+        listed,
+        vec![(g2, "8A", ChangeKind::Update), (g2, "8B", ChangeKind::Delete), (g3, "8B", ChangeKind::Create)]
+    );
 }
 
 #[tokio::test]
 async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(dir.path()).await.expect("open");
-    let g1 = generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
+    let g1 =
+        generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
     store.promote(g1).await.expect("promote");
 
     let g2 = generation(&store, &[change("8A", ChangeKind::Update, "a2"), change("8B", ChangeKind::Delete, "")]).await;
@@ -96,10 +102,18 @@ async fn one_sync_at_a_time() {
         Err(Error::Busy { owner, .. }) => assert_eq!(owner, "first"),
         other => panic!("expected busy, got {other:?}"),
     }
-    sqlx::query("UPDATE sync_lock SET pid = ?").bind(i64::from(std::process::id())).execute(store.pool()).await.expect("pid");
+    sqlx::query("UPDATE sync_lock SET pid = ?")
+        .bind(i64::from(std::process::id()))
+        .execute(store.pool())
+        .await
+        .expect("pid");
     lock.release().await.expect("release");
     store.lock_sync("second").await.expect("free again").release().await.expect("release");
     // A holder whose process is gone is taken over.
-    sqlx::query("UPDATE sync_lock SET owner = 'dead', pid = 999999999, host = ?").bind(super::lock_host()).execute(store.pool()).await.expect("dead");
+    sqlx::query("UPDATE sync_lock SET owner = 'dead', pid = 999999999, host = ?")
+        .bind(super::lock_host())
+        .execute(store.pool())
+        .await
+        .expect("dead");
     store.lock_sync("third").await.expect("take over a dead holder");
 }

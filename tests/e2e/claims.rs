@@ -17,7 +17,8 @@ fn claims_of_ans_example_b_match_the_golden_file() {
     let out = annuaire(dir.path(), &["claims", "899700366240", "--profile", "psc-2021"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../claims/tests/golden/psc-2021_899700366240.json");
-    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(golden).expect("golden")).expect("json");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden).expect("golden")).expect("json");
     assert_eq!(json(&out), want);
 }
 

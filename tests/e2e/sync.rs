@@ -20,7 +20,8 @@ fn syncing_the_same_extract_twice_ingests_once() {
     let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
     let runs = runs.as_array().expect("array");
     assert_eq!(runs.len(), 2);
-    for key in ["run", "generation", "status", "source", "sha256", "started_at", "finished_at", "persons", "rows_read"] {
+    for key in ["run", "generation", "status", "source", "sha256", "started_at", "finished_at", "persons", "rows_read"]
+    {
         assert!(runs[0].get(key).is_some(), "runs[0] has no {key}");
     }
     assert_eq!(runs[0]["status"], "promoted");
@@ -66,7 +67,10 @@ fn a_small_change_is_promoted_and_listed_by_changes() {
     let out = annuaire(dir.path(), &["sync", "--source", changed.to_str().expect("path"), "--max-update-rate", "10"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let changes = json(&annuaire(dir.path(), &["changes", "--since", "1", "--format", "json"]));
-    assert_eq!(changes, serde_json::json!([{"id": "0012800751", "change": "update", "generation": 2, "id_group": "adeli"}]));
+    assert_eq!(
+        changes,
+        serde_json::json!([{"id": "0012800751", "change": "update", "generation": 2, "id_group": "adeli"}])
+    );
     assert!(stdout(&annuaire(dir.path(), &["claims", "012800751"])).contains("BUGEY OPTIQUE ET AUDITION"));
 }
 
@@ -104,7 +108,15 @@ fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
         let mut child = Command::new(binary())
             .arg("--data-dir")
             .arg(dir.path())
-            .args(["sync", "--source", big.to_str().expect("path"), "--max-delete-rate", "100", "--max-update-rate", "100"])
+            .args([
+                "sync",
+                "--source",
+                big.to_str().expect("path"),
+                "--max-delete-rate",
+                "100",
+                "--max-update-rate",
+                "100",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -125,7 +137,19 @@ fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
         assert!(now.contains("810100271385"), "killed after {delay_ms} ms: the doctor is no longer served");
     }
     // The next sync cleans up whatever was left and completes.
-    let out = annuaire(dir.path(), &["sync", "--source", big.to_str().expect("path"), "--max-delete-rate", "100", "--max-update-rate", "100", "--force"]);
+    let out = annuaire(
+        dir.path(),
+        &[
+            "sync",
+            "--source",
+            big.to_str().expect("path"),
+            "--max-delete-rate",
+            "100",
+            "--max-update-rate",
+            "100",
+            "--force",
+        ],
+    );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
     let runs = runs.as_array().expect("runs");

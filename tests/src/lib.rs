@@ -22,7 +22,13 @@ pub fn samples() -> PathBuf {
 
 /// Run `annuaire --data-dir DIR ARGS...`.
 pub fn annuaire(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(binary()).arg("--data-dir").arg(data_dir).args(args).env("ANNUAIRE_LOG", "error").output().expect("run annuaire")
+    Command::new(binary())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("ANNUAIRE_LOG", "error")
+        .output()
+        .expect("run annuaire")
 }
 
 /// Stdout as text.
