@@ -1,6 +1,6 @@
 //! `annuaire claims` after `annuaire sync` on the sample.
 
-use annuaire_tests::{annuaire, json, samples, stderr};
+use crate::common::{annuaire, json, samples, stderr};
 use std::path::Path;
 
 fn synced() -> tempfile::TempDir {
@@ -26,7 +26,7 @@ fn claims_of_ans_example_b_match_the_golden_file() {
 fn a_doctor_with_two_activities_and_a_specialty_by_bare_rpps() {
     let dir = synced();
     // Global flag after the subcommand works too.
-    let out = annuaire_tests::annuaire(dir.path(), &["claims", "10100271385"]);
+    let out = annuaire(dir.path(), &["claims", "10100271385"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let c = json(&out);
     assert_eq!(c["SubjectNameID"], "810100271385");

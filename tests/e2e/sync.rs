@@ -1,6 +1,6 @@
 //! `annuaire sync` lifecycle: runs, unchanged extracts, the safety gate, bad input, kill -9.
 
-use annuaire_tests::{annuaire, binary, json, sample_copy, samples, stderr, stdout};
+use crate::common::{annuaire, binary, json, sample_copy, samples, stderr, stdout};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

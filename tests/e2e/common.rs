@@ -1,18 +1,11 @@
-//! Helpers for the end-to-end tests: find and run the `annuaire` binary on a data directory.
+//! Helpers for the end-to-end tests: run the `annuaire` binary on a data directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `annuaire` binary built by `cargo test --workspace` (next to this test's own binary).
+/// The `annuaire` binary cargo built for these tests.
 pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("ANNUAIRE_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join(format!("annuaire{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not found: run `cargo test --workspace` (or set ANNUAIRE_BIN)", bin.display());
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_annuaire"))
 }
 
 /// The repository's `data-samples/` folder.
