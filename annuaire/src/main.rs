@@ -81,6 +81,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Promote a generation held by the safety gate, optionally without one or more kinds of change.
+    Approve {
+        /// The held generation (see `annuaire runs`).
+        generation: i64,
+        /// Leave out these changes: `delete` keeps the removed persons served, `update` keeps old records,
+        /// `create` leaves new persons out. Repeat or separate with commas.
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+    },
     /// List the changes made by promoted generations after GEN (stable order: generation, idNat).
     Changes {
         /// Generation to start after (0 for everything).
@@ -190,6 +199,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Approve { generation, exclude } => {
+            let mut kinds = Vec::new();
+            for e in &exclude {
+                match annuaire_store::ChangeKind::parse(e) {
+                    Some(k) => kinds.push(k),
+                    None => bail!("--exclude takes delete, update or create, not {e:?}"),
+                }
+            }
+            let lock = store.lock_sync(&format!("approve {generation}")).await?;
+            let result = store.approve(generation, &kinds).await;
+            lock.release().await?;
+            let kept = result?;
+            let n = |k| kept.get(&k).copied().unwrap_or(0);
+            use annuaire_store::ChangeKind::{Create, Delete, Update};
+            println!(
+                "promoted generation {generation}: {} created, {} updated, {} deleted{}",
+                n(Create),
+                n(Update),
+                n(Delete),
+                if exclude.is_empty() { String::new() } else { format!(" (left out: {})", exclude.join(", ")) }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Changes { since, format } => {

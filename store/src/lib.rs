@@ -370,6 +370,96 @@ impl Store {
         Ok(())
     }
 
+    /// Promote a held generation, first taking out the changes of the excluded kinds: an excluded
+    /// deletion keeps the person served as they were, an excluded update keeps the old record, an
+    /// excluded creation leaves the person out. Returns the changes kept, by kind. One transaction.
+    pub async fn approve(&self, generation: i64, exclude: &[ChangeKind]) -> Result<HashMap<ChangeKind, i64>> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
+            .bind(generation)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if state.as_deref() != Some("held") {
+            return Err(Error::Invalid(format!(
+                "generation {generation} is not held (state {}); `annuaire runs` lists held generations",
+                state.as_deref().unwrap_or("unknown")
+            )));
+        }
+        for kind in exclude {
+            if *kind != ChangeKind::Delete {
+                // Drop the new versions written for these persons.
+                sqlx::query(
+                    "DELETE FROM person_version WHERE valid_from = ? AND idnat IN \
+                     (SELECT idnat FROM change_log WHERE generation = ? AND change = ?)",
+                )
+                .bind(generation)
+                .bind(generation)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            if *kind != ChangeKind::Create {
+                // Reopen the versions this generation closed for them.
+                sqlx::query(
+                    "UPDATE person_version SET valid_to = NULL WHERE valid_to = ? AND idnat IN \
+                     (SELECT idnat FROM change_log WHERE generation = ? AND change = ?)",
+                )
+                .bind(generation)
+                .bind(generation)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM change_log WHERE generation = ? AND change = ?")
+                .bind(generation)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let kept: Vec<(String, i64)> =
+            sqlx::query_as("SELECT change, COUNT(*) FROM change_log WHERE generation = ? GROUP BY change")
+                .bind(generation)
+                .fetch_all(&mut *tx)
+                .await?;
+        let persons: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM person_version WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
+        )
+        .bind(generation)
+        .bind(generation)
+        .fetch_one(&mut *tx)
+        .await?;
+        let at = now();
+        sqlx::query("UPDATE generation SET state = 'promoted', promoted_at = ?, persons = ? WHERE generation = ?")
+            .bind(&at)
+            .bind(persons)
+            .bind(generation)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO serving (id, generation, promoted_at) VALUES (1, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, promoted_at = excluded.promoted_at",
+        )
+        .bind(generation)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        let excluded: Vec<&str> = exclude.iter().map(|k| k.as_str()).collect();
+        let note = if excluded.is_empty() {
+            format!("; approved at {at}")
+        } else {
+            format!("; approved at {at} without {}", excluded.join(", "))
+        };
+        sqlx::query(
+            "UPDATE ingest_run SET status = 'promoted', reason = COALESCE(reason, '') || ? WHERE generation = ?",
+        )
+        .bind(note)
+        .bind(generation)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(kept.into_iter().filter_map(|(k, n)| ChangeKind::parse(&k).map(|k| (k, n))).collect())
+    }
+
     /// Drop an unpromoted generation: delete its versions, reopen the versions it closed, forget its
     /// changes, and mark it `state` (`failed` or `superseded`). One transaction.
     pub async fn abandon(&self, generation: i64, state: &str) -> Result<()> {

@@ -117,3 +117,37 @@ async fn one_sync_at_a_time() {
         .expect("dead");
     store.lock_sync("third").await.expect("take over a dead holder");
 }
+
+#[tokio::test]
+async fn approving_a_held_generation_can_leave_out_one_kind_of_change() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path()).await.expect("open");
+    let g1 =
+        generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
+    store.promote(g1).await.expect("promote");
+    let changes = [
+        change("8A", ChangeKind::Update, "a2"),
+        change("8B", ChangeKind::Delete, ""),
+        change("8C", ChangeKind::Create, "c2"),
+    ];
+    let g2 = generation(&store, &changes).await;
+    store.hold(g2).await.expect("hold");
+    assert!(store.approve(g1, &[]).await.is_err(), "only a held generation can be approved");
+    let kept = store.approve(g2, &[ChangeKind::Delete]).await.expect("approve");
+    assert_eq!(kept.get(&ChangeKind::Delete), None);
+    assert_eq!(kept.get(&ChangeKind::Update), Some(&1));
+    assert_eq!(store.served().await.expect("s").map(|s| s.generation), Some(g2));
+    assert_eq!(record(&store, "8A").await.as_deref(), Some("{\"v\":\"a2\"}"));
+    assert_eq!(record(&store, "8B").await.as_deref(), Some("{\"v\":\"b1\"}"), "the excluded deletion is not applied");
+    assert_eq!(record(&store, "8C").await.as_deref(), Some("{\"v\":\"c2\"}"));
+    assert_eq!(store.generation(g2).await.expect("g").and_then(|g| g.persons), Some(3));
+
+    // Excluding updates and creations keeps the old record and leaves the new person out.
+    let g3 =
+        generation(&store, &[change("8A", ChangeKind::Update, "a3"), change("8D", ChangeKind::Create, "d3")]).await;
+    store.hold(g3).await.expect("hold");
+    store.approve(g3, &[ChangeKind::Update, ChangeKind::Create]).await.expect("approve");
+    assert_eq!(record(&store, "8A").await.as_deref(), Some("{\"v\":\"a2\"}"));
+    assert_eq!(record(&store, "8D").await, None);
+    assert!(store.changes_since(g2).await.expect("changes").is_empty());
+}

@@ -41,7 +41,7 @@ fn an_extract_missing_30_percent_of_persons_is_held_and_nothing_changes() {
     let smaller = sample_copy(&dir.path().join("smaller"), |_, l| {
         let id = l.split('|').nth(1).unwrap_or("");
         let n: u64 = id.bytes().map(u64::from).sum();
-        n % 10 >= 3 && !id.contains("10100271385")
+        n % 10 >= 3 && id != "10100271385"
     });
     let out = annuaire(dir.path(), &["sync", "--source", smaller.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(3), "held is a distinct exit status: {}", stdout(&out));
@@ -52,7 +52,30 @@ fn an_extract_missing_30_percent_of_persons_is_held_and_nothing_changes() {
     let last = runs.as_array().and_then(|r| r.last()).cloned().expect("run");
     assert_eq!(last["status"], "held");
     assert!(last["reason"].as_str().unwrap_or("").contains("deletions"), "{last}");
-    assert!(last["deleted"].as_i64().unwrap_or(0) > 0);
+    let deleted = last["deleted"].as_i64().unwrap_or(0);
+    assert!(deleted > 50, "{deleted}");
+
+    // Approved without its deletions: the removed persons stay served.
+    let generation = last["generation"].to_string();
+    let out = annuaire(dir.path(), &["approve", &generation, "--exclude", "delete"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0 deleted"), "{}", stdout(&out));
+    assert_eq!(stdout(&annuaire(dir.path(), &["claims", "810100271385"])), before);
+    let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+    assert_eq!(runs.as_array().and_then(|r| r.last()).map(|r| r["status"].clone()), Some("promoted".into()));
+    // Approving again is refused: it is no longer held.
+    assert_eq!(annuaire(dir.path(), &["approve", &generation]).status.code(), Some(1));
+
+    // Held again (the same persons are still missing), then approved whole: now they are deleted.
+    let out = annuaire(dir.path(), &["sync", "--source", smaller.to_str().expect("path"), "--force"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+    let generation = runs.as_array().and_then(|r| r.last()).map(|r| r["generation"].to_string()).expect("gen");
+    assert!(annuaire(dir.path(), &["approve", &generation]).status.success());
+    assert_eq!(annuaire(dir.path(), &["claims", "810100271385"]).status.code(), Some(1), "deleted after approval");
+    let changes = json(&annuaire(dir.path(), &["changes", "--since", "0", "--format", "json"]));
+    let deletions = changes.as_array().expect("array").iter().filter(|c| c["change"] == "delete").count();
+    assert_eq!(deletions as i64, deleted);
 }
 
 #[test]
