@@ -43,9 +43,25 @@ enum Format {
 enum Command {
     /// Ingest an extract and promote it as the served generation (or hold it when too much changes).
     Sync {
-        /// The extract: a PS_LibreAcces zip, a folder with its .txt files, or one Personne_activite .txt.
-        #[arg(long)]
-        source: PathBuf,
+        /// The extract: an http(s) URL, a PS_LibreAcces zip, a folder with its .txt files, or one
+        /// Personne_activite .txt. Default: the official ANS download address.
+        #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
+        source: String,
+        /// Extra trusted root certificates (PEM), e.g. the IGC-Santé root the ANS host chains to.
+        #[arg(long, env = "ANNUAIRE_CA_FILE")]
+        ca_file: Option<PathBuf>,
+        /// Download attempts after the first one (exponential backoff from 5 s).
+        #[arg(long, default_value_t = 4)]
+        retries: u32,
+        /// Connect timeout, in seconds.
+        #[arg(long, default_value_t = 20)]
+        connect_timeout: u64,
+        /// Longest silence while downloading, in seconds.
+        #[arg(long, default_value_t = 120)]
+        read_timeout: u64,
+        /// Refuse a download larger than this many MiB.
+        #[arg(long, default_value_t = 4096)]
+        max_download_mib: u64,
         /// Fail when more than this percentage of lines is rejected.
         #[arg(long, default_value_t = 1.0)]
         max_error_rate: f64,
@@ -128,8 +144,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot open the store in {}", cli.data_dir.display()))?;
     match cli.command {
-        Command::Sync { source, max_error_rate, max_delete_rate, max_update_rate, force, format } => {
+        Command::Sync {
+            source,
+            ca_file,
+            retries,
+            connect_timeout,
+            read_timeout,
+            max_download_mib,
+            max_error_rate,
+            max_delete_rate,
+            max_update_rate,
+            force,
+            format,
+        } => {
             let mut opts = RunOptions::new(&source);
+            opts.fetch = annuaire_ingest::fetch::FetchOptions {
+                ca_file,
+                retries,
+                connect_timeout: std::time::Duration::from_secs(connect_timeout),
+                read_timeout: std::time::Duration::from_secs(read_timeout),
+                max_bytes: max_download_mib << 20,
+                ..Default::default()
+            };
             opts.max_error_rate = max_error_rate;
             opts.max_delete_rate = max_delete_rate;
             opts.max_update_rate = max_update_rate;
@@ -138,8 +174,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             opts.progress = bars.callback();
             let outcome = run_once(&store, &opts).await;
             bars.finish();
-            let outcome = outcome
-                .with_context(|| format!("sync of {} failed; the served generation is unchanged", source.display()))?;
+            let outcome =
+                outcome.with_context(|| format!("sync of {source} failed; the served generation is unchanged"))?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
                 Format::Table => print_outcome(&outcome),

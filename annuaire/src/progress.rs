@@ -28,7 +28,7 @@ impl Bars {
             let (multi, bars) = &*inner;
             let Ok(mut bars) = bars.lock() else { return };
             let bar = bars.entry(phase.to_string()).or_insert_with(|| {
-                let bytes = phase.starts_with("read");
+                let bytes = phase.starts_with("read") || phase == "download";
                 let template = if bytes {
                     "{msg:40} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
                 } else {

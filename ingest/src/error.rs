@@ -55,6 +55,14 @@ pub enum Error {
         /// The first error, with file, line and column.
         first: String,
     },
+    /// A download failed (after its retries).
+    #[error("{url}: {message}")]
+    Download {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] annuaire_store::Error),

@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod fetch;
 pub mod group;
 pub mod layout;
 pub mod parse;
@@ -19,5 +20,5 @@ pub mod source;
 
 pub use error::{Error, Result};
 pub use extract::{Extract, ParseReport, read_extract};
-pub use run::{RunOptions, RunOutcome, run_once};
+pub use run::{Origin, RunOptions, RunOutcome, run_once};
 pub use source::Source;

@@ -20,11 +20,45 @@ use std::sync::Arc;
 /// Progress callback: `(phase, done, total)`; phases are `read <file>` (bytes) and `write` (persons).
 pub type ProgressFn = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
+/// Where an extract comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A zip, a folder or a `.txt` file on disk.
+    Path(PathBuf),
+    /// An http(s) URL, downloaded with [`crate::fetch`].
+    Url(String),
+}
+
+impl Origin {
+    /// An `http://` or `https://` string is a URL; anything else a path.
+    pub fn parse(s: &str) -> Origin {
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Origin::Url(s.to_string())
+        } else {
+            Origin::Path(PathBuf::from(s))
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Path(p) => write!(f, "{}", p.display()),
+            Origin::Url(u) => f.write_str(u),
+        }
+    }
+}
+
 /// How a run behaves.
 #[derive(Clone)]
 pub struct RunOptions {
-    /// Zip, folder or `.txt` file.
-    pub source: PathBuf,
+    /// Where the extract is.
+    pub source: Origin,
+    /// Download settings, for a URL.
+    pub fetch: crate::fetch::FetchOptions,
+    /// Where downloads go (default: `downloads/` beside the store).
+    pub downloads_dir: Option<PathBuf>,
     /// Fail the run when more than this share of lines (percent) is rejected. Default 1 %.
     pub max_error_rate: f64,
     /// Hold the generation when deletions pass this share (percent) of an id group's reference count.
@@ -43,10 +77,13 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Defaults for a source: 1 % error rate, gate at 1 % deletions and 5 % updates.
-    pub fn new(source: impl Into<PathBuf>) -> RunOptions {
+    /// Defaults for a source (a path, or an http(s) URL): 1 % error rate, gate at 1 % deletions and
+    /// 5 % updates.
+    pub fn new(source: impl AsRef<std::path::Path>) -> RunOptions {
         RunOptions {
-            source: source.into(),
+            source: Origin::parse(&source.as_ref().to_string_lossy()),
+            fetch: crate::fetch::FetchOptions::default(),
+            downloads_dir: None,
             max_error_rate: 1.0,
             max_delete_rate: 1.0,
             max_update_rate: 5.0,
@@ -167,7 +204,7 @@ pub fn record_and_hash(p: &Person) -> Result<(String, String)> {
 
 /// Run one ingest. A failure is recorded in the run table and returned as an error.
 pub async fn run_once(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
-    let lock = store.lock_sync(&format!("sync {}", opts.source.display())).await?;
+    let lock = store.lock_sync(&format!("sync {}", opts.source)).await?;
     let result = run_locked(store, opts).await;
     lock.release().await?;
     result
@@ -182,7 +219,7 @@ async fn run_locked(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
         tracing::warn!(generation = held.generation, "a new sync supersedes the held generation");
         store.abandon(held.generation, "superseded").await?;
     }
-    let run = store.start_run(&opts.source.display().to_string()).await?;
+    let run = store.start_run(&opts.source.to_string()).await?;
     let mut finish = RunFinish::default();
     let mut generation = None;
     let result = run_steps(store, opts, run, &mut finish, &mut generation).await;
@@ -214,15 +251,58 @@ async fn run_steps(
     finish: &mut RunFinish,
     generation_out: &mut Option<i64>,
 ) -> Result<RunOutcome> {
-    let path = opts.source.clone();
-    let source = blocking(move || Source::open(&path)).await?;
+    let served = store.served().await?;
+    let (path, download) = match &opts.source {
+        Origin::Path(p) => (p.clone(), None),
+        Origin::Url(url) => {
+            let state = if opts.force { None } else { store.download_state(url).await? };
+            let validators = state
+                .map(|s| crate::fetch::Validators { etag: s.etag, last_modified: s.last_modified })
+                .unwrap_or_default();
+            let dir = opts.downloads_dir.clone().unwrap_or_else(|| {
+                store.path().parent().map(|p| p.join("downloads")).unwrap_or_else(|| PathBuf::from("downloads"))
+            });
+            match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
+                crate::fetch::Fetched::NoNewExtract { status } => {
+                    return Ok(RunOutcome {
+                        run,
+                        status: RunStatus::Unchanged,
+                        generation: None,
+                        served: served.map(|s| s.generation),
+                        diff: Diff::default(),
+                        report: ParseReport::default(),
+                        reason: Some(format!(
+                            "no new extract (HTTP {status}{})",
+                            if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" }
+                        )),
+                        sha256: String::new(),
+                    });
+                }
+                crate::fetch::Fetched::File { path, file_name, sha256, bytes, etag, last_modified } => {
+                    let state = annuaire_store::DownloadState {
+                        url: url.clone(),
+                        etag,
+                        last_modified,
+                        file_name: Some(file_name),
+                        sha256,
+                        bytes: bytes as i64,
+                    };
+                    (path, Some(state))
+                }
+            }
+        }
+    };
+    let opened = path.clone();
+    let source = blocking(move || Source::open(&opened)).await?;
     let timestamp = source.member(FileKind::PersonneActivite).and_then(|m| m.timestamp.clone());
     finish.sha256 = Some(source.sha256.clone());
     finish.file_timestamp = timestamp.clone();
     store.set_run_source(run, &source.sha256, timestamp.as_deref()).await?;
-    let served = store.served().await?;
 
     if !opts.force && served.is_some() && store.served_sha256().await?.as_deref() == Some(source.sha256.as_str()) {
+        if let Some(state) = &download {
+            store.save_download_state(state).await?;
+        }
         return Ok(RunOutcome {
             run,
             status: RunStatus::Unchanged,
@@ -267,7 +347,7 @@ async fn run_steps(
         }
     }
     if report.persons == 0 {
-        return Err(Error::Source { path: opts.source.clone(), message: "the extract holds no person".into() });
+        return Err(Error::Source { path: path.clone(), message: "the extract holds no person".into() });
     }
 
     // Diff and write, in batches: memory stays bounded by one batch of serialised records.
@@ -369,6 +449,11 @@ async fn run_steps(
         RunStatus::Promoted
     };
     let served = store.served().await?.map(|s| s.generation);
+    if let Some(state) = &download {
+        // Only now: an extract that failed to ingest must be fetched again next time, not answered 304.
+        store.save_download_state(state).await?;
+        remove_older_downloads(&path);
+    }
     drop(source);
     Ok(RunOutcome {
         run,
@@ -392,4 +477,18 @@ enum Outcome {
 
 fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
     Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+}
+
+/// Keep only the extract just ingested in the downloads folder.
+fn remove_older_downloads(current: &std::path::Path) {
+    let Some(dir) = current.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p != current && p.is_file() {
+            if let Err(err) = std::fs::remove_file(&p) {
+                tracing::warn!(path = %p.display(), %err, "cannot remove an old download");
+            }
+        }
+    }
 }

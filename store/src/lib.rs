@@ -13,11 +13,13 @@
 //! - Versions of a served generation are never deleted while it may be read.
 #![warn(missing_docs)]
 
+mod downloads;
 mod lock;
 #[cfg(test)]
 pub(crate) use lock::host as lock_host;
 mod runs;
 
+pub use downloads::DownloadState;
 pub use lock::SyncLock;
 pub use runs::{RunFinish, RunRecord, RunStatus};
 
