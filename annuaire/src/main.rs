@@ -5,6 +5,7 @@
 //! the safety gate (nothing changed in what is served).
 
 mod progress;
+mod serve;
 
 use annuaire_claims::{Profile, user_info};
 use annuaire_ingest::{RunOptions, run_once};
@@ -77,6 +78,30 @@ enum Command {
         /// Output format of the summary.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Run the long-lived process: the sync on a cron schedule (HTTP API to come).
+    Serve {
+        /// Extract to sync: URL or path (default: the official ANS address).
+        #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
+        source: String,
+        /// Cron expression with seconds: `sec min hour day month weekday`. Default: every night at 02:00.
+        #[arg(long, default_value = "0 0 2 * * *")]
+        schedule: String,
+        /// Time zone of the schedule.
+        #[arg(long, default_value = "Europe/Paris")]
+        timezone: String,
+        /// Attempts after a failed nightly run.
+        #[arg(long, default_value_t = 3)]
+        retry_attempts: u32,
+        /// Seconds before the first retry (doubled at each one).
+        #[arg(long, default_value_t = 900)]
+        retry_backoff: u64,
+        /// Also sync once at start-up.
+        #[arg(long)]
+        run_now: bool,
+        /// Extra trusted root certificates (PEM) for the download.
+        #[arg(long, env = "ANNUAIRE_CA_FILE")]
+        ca_file: Option<PathBuf>,
     },
     /// Print the PSC UserInfo claims of a professional (idNat, bare RPPS or bare ADELI).
     Claims {
@@ -181,6 +206,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Format::Table => print_outcome(&outcome),
             }
             Ok(if outcome.status == RunStatus::Held { ExitCode::from(EXIT_HELD) } else { ExitCode::SUCCESS })
+        }
+        Command::Serve { source, schedule, timezone, retry_attempts, retry_backoff, run_now, ca_file } => {
+            let timezone: chrono_tz::Tz =
+                timezone.parse().map_err(|e| anyhow::anyhow!("unknown time zone {timezone:?}: {e}"))?;
+            let mut opts = RunOptions::new(&source);
+            opts.fetch.ca_file = ca_file;
+            let cfg = serve::ScheduleConfig {
+                schedule,
+                timezone,
+                retry_attempts,
+                retry_backoff: std::time::Duration::from_secs(retry_backoff),
+            };
+            serve::serve(store, opts, cfg, run_now).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Claims { id, profile } => {
             let Some(profile) = Profile::parse(&profile) else {

@@ -46,7 +46,7 @@ impl Store {
                 .await?;
         let h_pid = h_pid.unwrap_or(0);
         let h_host = h_host.unwrap_or_default();
-        if h_host == host && (!alive(h_pid) || h_pid == pid) {
+        if h_host == host && h_pid != pid && !alive(h_pid) {
             tracing::warn!(holder = ?h_owner, pid = h_pid, "taking over the sync lock of a process that is gone");
             let stolen = sqlx::query(
                 "UPDATE sync_lock SET owner = ?, host = ?, pid = ?, acquired_at = ? WHERE id = 1 AND pid = ? AND host = ?",

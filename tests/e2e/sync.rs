@@ -180,3 +180,56 @@ fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
     let persons = runs.last().and_then(|r| r["persons"].as_i64()).unwrap_or(0);
     assert!(persons > 30_000, "{persons}");
 }
+
+#[test]
+fn serve_runs_the_sync_on_its_schedule() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = Command::new(binary())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--source", &sample_path(), "--schedule", "*/2 * * * * *", "--timezone", "Europe/Paris"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(500));
+        let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+        statuses = runs.as_array().expect("runs").iter().map(|r| r["status"].as_str().unwrap_or("").to_string()).collect();
+        if statuses.len() >= 2 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(statuses.len() >= 2, "the schedule did not fire twice: {statuses:?}");
+    assert_eq!(statuses[0], "promoted");
+    assert_eq!(statuses[1], "unchanged");
+}
+
+#[test]
+fn a_second_sync_while_one_runs_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let big = dir.path().join("PS_LibreAcces_202611290900.zip");
+    annuaire_data_samples::sample(30_000).write_zip(&big, "202611290900").expect("zip");
+    let spawn = || {
+        Command::new(binary())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["sync", "--source", big.to_str().expect("path")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let first = spawn();
+    std::thread::sleep(Duration::from_millis(300));
+    let second = spawn();
+    let outs = [first.wait_with_output().expect("first"), second.wait_with_output().expect("second")];
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    let busy: Vec<&std::process::Output> =
+        outs.iter().filter(|o| o.status.code() == Some(1) && stderr(o).contains("another sync is running")).collect();
+    assert_eq!((ok, busy.len()), (1, 1), "{:?}", outs.iter().map(stderr).collect::<Vec<_>>());
+    assert!(stderr(busy[0]).contains("pid"), "the message names the holder: {}", stderr(busy[0]));
+}

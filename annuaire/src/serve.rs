@@ -1,0 +1,151 @@
+//! `annuaire serve`: the long-running process. Today it runs the nightly sync on a cron schedule
+//! (the HTTP API joins it with its issue).
+//!
+//! Split as zero2prod does: [`try_sync`] is one attempt; the scheduled job only decides when to try and
+//! retries a failed night with backoff. Single flight holds across processes through the store's lock:
+//! a sync started by hand while the scheduled one runs is refused with a clear message, and vice versa.
+
+use annuaire_ingest::{RunOptions, RunOutcome, run_once};
+use annuaire_store::{RunStatus, Store};
+use chrono_tz::Tz;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+/// What the scheduler needs.
+#[derive(Clone)]
+pub struct ScheduleConfig {
+    /// Cron expression with seconds (`sec min hour day month weekday`).
+    pub schedule: String,
+    /// Time zone of the expression.
+    pub timezone: Tz,
+    /// Attempts after a failed run, the same night.
+    pub retry_attempts: u32,
+    /// Wait before the first retry; doubled at each one.
+    pub retry_backoff: Duration,
+}
+
+/// The last run's figures, kept for the metrics endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct LastRun {
+    /// Outcome of the last attempt (`promoted`, `held`, `unchanged`, `failed`, `busy`).
+    pub status: String,
+    /// When it finished (Unix seconds).
+    pub finished_at: i64,
+    /// Its run number, when one was recorded.
+    pub run: Option<i64>,
+}
+
+/// One sync attempt.
+pub async fn try_sync(store: &Store, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
+    Ok(run_once(store, opts).await?)
+}
+
+/// Retry a failed night with backoff; held, unchanged and promoted runs are final.
+async fn nightly(store: Store, opts: RunOptions, cfg: ScheduleConfig, last: Arc<Mutex<LastRun>>) {
+    let mut wait = cfg.retry_backoff;
+    for attempt in 0..=cfg.retry_attempts {
+        if attempt > 0 {
+            tracing::warn!(attempt, ?wait, "retrying the failed sync");
+            tokio::time::sleep(wait).await;
+            wait *= 2;
+        }
+        let result = try_sync(&store, &opts).await;
+        let mut l = last.lock().await;
+        l.finished_at = chrono::Utc::now().timestamp();
+        match result {
+            Ok(o) => {
+                tracing::info!(run = o.run, status = o.status.as_str(), generation = ?o.generation, reason = ?o.reason, "scheduled sync done");
+                l.status = o.status.as_str().to_string();
+                l.run = Some(o.run);
+                return;
+            }
+            Err(e) => {
+                let busy = e.to_string().contains("another sync is running");
+                l.status = if busy { "busy".into() } else { RunStatus::Failed.as_str().into() };
+                tracing::error!(error = %format!("{e:#}"), "scheduled sync failed");
+                if busy {
+                    return; // someone else is doing tonight's work
+                }
+            }
+        }
+    }
+}
+
+/// Run the scheduler until Ctrl-C (or SIGTERM).
+pub async fn serve(store: Store, opts: RunOptions, cfg: ScheduleConfig, run_now: bool) -> anyhow::Result<()> {
+    let last = Arc::new(Mutex::new(LastRun::default()));
+    let in_flight = Arc::new(Mutex::new(()));
+    let make_job = {
+        let (store, opts, cfg, last, in_flight) =
+            (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
+        move || {
+            let (store, opts, cfg, last, in_flight) =
+                (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
+            Job::new_async_tz(cfg.schedule.clone(), cfg.timezone, move |_id, _sched| {
+                let (store, opts, cfg, last, in_flight) =
+                    (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
+                Box::pin(async move {
+                    // In-process single flight: a tick while the previous night still runs is skipped.
+                    let Ok(_guard) = in_flight.try_lock() else {
+                        tracing::warn!("previous scheduled sync still running: tick skipped");
+                        return;
+                    };
+                    nightly(store, opts, cfg, last).await;
+                })
+            })
+        }
+    };
+    let sched = JobScheduler::new().await?;
+    let mut job_id = sched.add(make_job()?).await?;
+    // tokio-cron-scheduler fixes the zone's UTC offset when a job is created: re-create the job every
+    // day so that the schedule follows daylight saving time.
+    {
+        let sched2 = sched.clone();
+        let make_job = make_job.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(6 * 3600)).await;
+                match make_job() {
+                    Ok(job) => {
+                        if let Ok(new_id) = sched2.add(job).await {
+                            let _ = sched2.remove(&job_id).await;
+                            job_id = new_id;
+                        }
+                    }
+                    Err(e) => tracing::error!(%e, "cannot re-create the sync job"),
+                }
+            }
+        });
+    }
+    sched.start().await?;
+    tracing::info!(schedule = %cfg.schedule, timezone = %cfg.timezone, source = %opts.source, "scheduler started");
+    eprintln!("annuaire serve: sync scheduled at `{}` ({}), source {}", cfg.schedule, cfg.timezone, opts.source);
+    if run_now {
+        let (store, opts, cfg, last, in_flight) =
+            (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
+        tokio::spawn(async move {
+            let _guard = in_flight.lock().await;
+            nightly(store, opts, cfg, last).await;
+        });
+    }
+    shutdown_signal().await;
+    eprintln!("annuaire serve: stopping");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
