@@ -196,7 +196,8 @@ fn serve_runs_the_sync_on_its_schedule() {
     for _ in 0..40 {
         std::thread::sleep(Duration::from_millis(500));
         let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
-        statuses = runs.as_array().expect("runs").iter().map(|r| r["status"].as_str().unwrap_or("").to_string()).collect();
+        statuses =
+            runs.as_array().expect("runs").iter().map(|r| r["status"].as_str().unwrap_or("").to_string()).collect();
         if statuses.len() >= 2 {
             break;
         }
@@ -232,4 +233,58 @@ fn a_second_sync_while_one_runs_is_refused_with_a_clear_message() {
         outs.iter().filter(|o| o.status.code() == Some(1) && stderr(o).contains("another sync is running")).collect();
     assert_eq!((ok, busy.len()), (1, 1), "{:?}", outs.iter().map(stderr).collect::<Vec<_>>());
     assert!(stderr(busy[0]).contains("pid"), "the message names the holder: {}", stderr(busy[0]));
+}
+
+#[test]
+fn an_extract_with_half_a_percent_of_persons_changed_is_promoted_and_changes_lists_exactly_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let base = dir.path().join("base");
+    annuaire_data_samples::sample(2000).write_dir(&base, "202611280900").expect("sample");
+    assert!(annuaire(dir.path(), &["sync", "--source", base.to_str().expect("path")]).status.success());
+    // Change the exercise name of 10 RPPS persons (0.5 % of about 1,900): every one of their lines.
+    let pa_name = "PS_LibreAcces_Personne_activite_202611280900.txt";
+    let text = std::fs::read_to_string(base.join(pa_name)).expect("read");
+    let mut ids: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('|').nth(2))
+        .filter(|id| id.starts_with("8101"))
+        .map(str::to_string)
+        .collect();
+    ids.dedup();
+    let chosen: Vec<String> = ids.iter().step_by(ids.len() / 10).take(10).cloned().collect();
+    let changed_text: String = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            if f.len() > 8 && chosen.iter().any(|c| c == f[2]) {
+                let mut f: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+                f[7] = format!("{}-NOUVEAU", f[7]);
+                format!("{}\n", f.join("|"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let next = dir.path().join("next");
+    annuaire_data_samples::sample(2000).write_dir(&next, "202611290900").expect("sample");
+    std::fs::write(next.join("PS_LibreAcces_Personne_activite_202611290900.txt"), changed_text).expect("write");
+    let out = annuaire(dir.path(), &["sync", "--source", next.to_str().expect("path")]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("promoted generation 2"), "{}", stdout(&out));
+    let changes = json(&annuaire(dir.path(), &["changes", "--since", "1", "--format", "json"]));
+    let mut listed: Vec<String> = changes
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|c| {
+            assert_eq!(c["change"], "update");
+            assert_eq!(c["generation"], 2);
+            c["id"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    let mut want = chosen.clone();
+    want.sort();
+    listed.sort();
+    assert_eq!(listed, want);
 }
