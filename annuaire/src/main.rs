@@ -4,6 +4,8 @@
 //! Exit statuses: 0 success (promoted, unchanged); 1 failure or unknown id; 2 bad usage; 3 sync held by
 //! the safety gate (nothing changed in what is served).
 
+mod api;
+mod config;
 mod progress;
 mod serve;
 
@@ -30,6 +32,9 @@ struct Cli {
     /// Data directory (SQLite store).
     #[arg(long, global = true, env = "ANNUAIRE_DATA_DIR", default_value = "./annuaire-data")]
     data_dir: PathBuf,
+    /// Configuration file (TOML): client services' policies, API clients, `ca_file`.
+    #[arg(long, global = true, env = "ANNUAIRE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,8 +84,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Run the long-lived process: the sync on a cron schedule (HTTP API to come).
+    /// Run the long-lived process: the HTTP API (with --listen) and the sync on a cron schedule.
     Serve {
+        /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Do not run the scheduled sync (an API-only server).
+        #[arg(long)]
+        no_sync: bool,
         /// Extract to sync: URL or path (default: the official ANS address).
         #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
         source: String,
@@ -115,6 +126,23 @@ enum Command {
     Show {
         /// The identifier.
         id: String,
+    },
+    /// Decide whether a professional is eligible for a client service (policy from the config file).
+    Eligible {
+        /// The identifier.
+        id: String,
+        /// The service's name (`[services.NAME]` in the config file).
+        #[arg(long)]
+        service: String,
+    },
+    /// Usage indicators per client service, from the durable record of API calls.
+    Usage {
+        /// First day counted (YYYY-MM-DD); default: everything.
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// List the ingest runs, oldest first.
     Runs {
@@ -165,6 +193,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match &cli.config {
+        Some(path) => config::Config::load(path)?,
+        None => config::Config::default(),
+    };
     let store = Store::open(&cli.data_dir)
         .await
         .with_context(|| format!("cannot open the store in {}", cli.data_dir.display()))?;
@@ -184,7 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut opts = RunOptions::new(&source);
             opts.fetch = annuaire_ingest::fetch::FetchOptions {
-                ca_file,
+                ca_file: ca_file.or(config.ca_file.clone()),
                 retries,
                 connect_timeout: std::time::Duration::from_secs(connect_timeout),
                 read_timeout: std::time::Duration::from_secs(read_timeout),
@@ -207,18 +239,34 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if outcome.status == RunStatus::Held { ExitCode::from(EXIT_HELD) } else { ExitCode::SUCCESS })
         }
-        Command::Serve { source, schedule, timezone, retry_attempts, retry_backoff, run_now, ca_file } => {
+        Command::Serve {
+            listen,
+            no_sync,
+            source,
+            schedule,
+            timezone,
+            retry_attempts,
+            retry_backoff,
+            run_now,
+            ca_file,
+        } => {
             let timezone: chrono_tz::Tz =
                 timezone.parse().map_err(|e| anyhow::anyhow!("unknown time zone {timezone:?}: {e}"))?;
             let mut opts = RunOptions::new(&source);
-            opts.fetch.ca_file = ca_file;
+            opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
             let cfg = serve::ScheduleConfig {
                 schedule,
                 timezone,
                 retry_attempts,
                 retry_backoff: std::time::Duration::from_secs(retry_backoff),
             };
-            serve::serve(store, opts, cfg, run_now).await?;
+            let listener = match &listen {
+                Some(addr) => Some(
+                    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?,
+                ),
+                None => None,
+            };
+            serve::serve(store, opts, cfg, run_now, !no_sync, listener, std::sync::Arc::new(config)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Claims { id, profile } => {
@@ -242,6 +290,43 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 o.insert("generation".into(), generation.into());
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eligible { id, service } => {
+            let Some(policy) = config.services.get(&service) else {
+                let known: Vec<&String> = config.services.keys().collect();
+                bail!("no policy for service {service:?} in the config file (known: {known:?})");
+            };
+            let Some((person, generation)) = lookup(&store, &id).await? else {
+                eprintln!("error: no professional {id} in the served generation");
+                return Ok(ExitCode::FAILURE);
+            };
+            let d = policy.decide(&person);
+            let body = serde_json::json!({
+                "eligible": d.eligible, "reasons": d.reasons, "exercice": d.exercice, "generation": generation,
+                "subject": person.idnat.as_str(), "service": service,
+            });
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Usage { since, format } => {
+            let since = since.unwrap_or_else(|| "0000-00-00".to_string());
+            let report = store.usage_since(&since).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Table => {
+                    println!(
+                        "{:<20} {:>10} {:>14} {:>10} {:>10}",
+                        "client", "calls", "professionals", "eligible", "refused"
+                    );
+                    for r in report {
+                        println!(
+                            "{:<20} {:>10} {:>14} {:>10} {:>10}",
+                            r.client, r.calls, r.distinct_professionals, r.eligible, r.refused
+                        );
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs { format } => {

@@ -73,9 +73,32 @@ async fn nightly(store: Store, opts: RunOptions, cfg: ScheduleConfig, last: Arc<
     }
 }
 
-/// Run the scheduler until Ctrl-C (or SIGTERM).
-pub async fn serve(store: Store, opts: RunOptions, cfg: ScheduleConfig, run_now: bool) -> anyhow::Result<()> {
+/// Run the scheduler (when `schedule`) and the HTTP API (when a listener is given) until Ctrl-C or SIGTERM.
+pub async fn serve(
+    store: Store,
+    opts: RunOptions,
+    cfg: ScheduleConfig,
+    run_now: bool,
+    schedule: bool,
+    listener: Option<tokio::net::TcpListener>,
+    config: Arc<crate::config::Config>,
+) -> anyhow::Result<()> {
     let last = Arc::new(Mutex::new(LastRun::default()));
+    let api = match listener {
+        Some(listener) => {
+            let state = crate::api::AppState::new(store.clone(), config, last.clone());
+            let addr = listener.local_addr()?;
+            eprintln!("annuaire serve: HTTP API on http://{addr}");
+            Some(tokio::spawn(crate::api::serve(listener, state, shutdown_signal())))
+        }
+        None => None,
+    };
+    if !schedule {
+        if let Some(api) = api {
+            api.await??;
+        }
+        return Ok(());
+    }
     let in_flight = Arc::new(Mutex::new(()));
     let make_job = {
         let (store, opts, cfg, last, in_flight) =
@@ -130,7 +153,10 @@ pub async fn serve(store: Store, opts: RunOptions, cfg: ScheduleConfig, run_now:
             nightly(store, opts, cfg, last).await;
         });
     }
-    shutdown_signal().await;
+    match api {
+        Some(api) => api.await??,
+        None => shutdown_signal().await,
+    }
     eprintln!("annuaire serve: stopping");
     Ok(())
 }

@@ -18,6 +18,10 @@
 //! **Architecture invariant:** pure functions of a record; no I/O, no HTTP.
 #![warn(missing_docs)]
 
+pub mod eligibility;
+
+pub use eligibility::{Decision, Policy};
+
 use annuaire_schemas::{Activity, Exercice, Person};
 use serde::Serialize;
 

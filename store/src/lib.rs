@@ -18,10 +18,12 @@ mod lock;
 #[cfg(test)]
 pub(crate) use lock::host as lock_host;
 mod runs;
+mod usage;
 
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
 pub use runs::{RunFinish, RunRecord, RunStatus};
+pub use usage::{UsageKey, UsageReport};
 
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -1,0 +1,127 @@
+//! Request counters and latency histograms (Prometheus text format), and the usage buffer that is
+//! flushed to the store's durable indicators in batches.
+
+use annuaire_store::{Store, UsageKey};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// Counters since the process started.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, &'static str, String), u64>>,
+    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Count one request.
+    pub fn observe(&self, client: &str, endpoint: &'static str, outcome: &str, elapsed: Duration) {
+        *lock(&self.requests).entry((client.to_string(), endpoint, outcome.to_string())).or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        let mut lat = lock(&self.latency);
+        let h = lat.entry(endpoint).or_default();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// The Prometheus text exposition, with extra gauges appended.
+    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP annuaire_requests_total API requests by client, endpoint and outcome.\n");
+        out.push_str("# TYPE annuaire_requests_total counter\n");
+        for ((client, endpoint, outcome), n) in lock(&self.requests).iter() {
+            let _ = writeln!(
+                out,
+                "annuaire_requests_total{{client=\"{}\",endpoint=\"{endpoint}\",outcome=\"{}\"}} {n}",
+                escape(client),
+                escape(outcome)
+            );
+        }
+        out.push_str("# HELP annuaire_request_duration_seconds API request latency by endpoint.\n");
+        out.push_str("# TYPE annuaire_request_duration_seconds histogram\n");
+        for (endpoint, h) in lock(&self.latency).iter() {
+            for (i, b) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "annuaire_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "annuaire_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "annuaire_request_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {}", h.sum);
+            let _ = writeln!(out, "annuaire_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} {}", h.count);
+        }
+        for (name, help, value) in gauges {
+            let base = name.split('{').next().unwrap_or(name);
+            let _ = writeln!(out, "# HELP {base} {help}\n# TYPE {base} gauge\n{name} {value}");
+        }
+        out
+    }
+}
+
+/// Usage waiting to be written.
+#[derive(Default)]
+pub struct UsageBuffer {
+    inner: Mutex<(HashMap<UsageKey, i64>, HashSet<(String, String, String)>)>,
+}
+
+impl UsageBuffer {
+    /// Count a call (and the professional it was about).
+    pub fn record(&self, client: &str, endpoint: &str, outcome: &str, subject: Option<&str>) {
+        let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let mut g = lock(&self.inner);
+        if let Some(s) = subject {
+            g.1.insert((day.clone(), client.to_string(), s.to_string()));
+        }
+        *g.0.entry(UsageKey { day, client: client.into(), endpoint: endpoint.into(), outcome: outcome.into() })
+            .or_default() += 1;
+    }
+
+    /// Write what is buffered to the store.
+    pub async fn flush(&self, store: &Store) -> anyhow::Result<()> {
+        let (counts, subjects) = {
+            let mut g = lock(&self.inner);
+            (std::mem::take(&mut g.0), std::mem::take(&mut g.1))
+        };
+        let counts: Vec<(UsageKey, i64)> = counts.into_iter().collect();
+        let subjects: Vec<(String, String, String)> = subjects.into_iter().collect();
+        if let Err(e) = store.record_usage(&counts, &subjects).await {
+            // Put them back: usage is a durable record, not best effort.
+            let mut g = lock(&self.inner);
+            for (k, n) in counts {
+                *g.0.entry(k).or_default() += n;
+            }
+            g.1.extend(subjects);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}

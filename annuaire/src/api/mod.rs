@@ -1,0 +1,423 @@
+//! The HTTP API the identity provider calls: claims, batch claims, eligibility, subject resolution,
+//! services, changes, health and metrics.
+//!
+//! [`app`] builds the router (tests call it without a socket); [`serve`] binds it. Every request reads
+//! the served generation **once** and answers from it alone (header `X-Annuaire-Generation`), so no
+//! response mixes two generations, even during a promotion.
+
+pub mod error;
+pub mod metrics;
+
+use crate::config::{Config, Scope};
+use crate::serve::LastRun;
+use annuaire_claims::{Profile, user_info};
+use annuaire_schemas::Person;
+use annuaire_store::Store;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use metrics::{Metrics, UsageBuffer};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+/// Largest request body.
+pub const MAX_BODY: usize = 256 * 1024;
+/// Most ids in one batch.
+pub const MAX_BATCH: usize = 1000;
+/// Header naming the generation an answer comes from.
+pub const GENERATION_HEADER: &str = "x-annuaire-generation";
+
+/// Shared state of the API.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub usage: Arc<UsageBuffer>,
+    pub last_run: Arc<tokio::sync::Mutex<LastRun>>,
+    /// The served generation, refreshed from the store every second (0 = none yet).
+    pub served: Arc<AtomicI64>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Arc<Config>, last_run: Arc<tokio::sync::Mutex<LastRun>>) -> AppState {
+        AppState {
+            store,
+            config,
+            metrics: Arc::default(),
+            usage: Arc::default(),
+            last_run,
+            served: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// Read the served generation from the store now.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        if let Some(s) = self.store.served().await? {
+            self.served.store(s.generation, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn generation(&self) -> Result<i64, ApiError> {
+        match self.served.load(Ordering::SeqCst) {
+            0 => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no generation is served yet")),
+            g => Ok(g),
+        }
+    }
+
+    /// The client a request's bearer token belongs to, if it has `scope`; on refusal, the client's name
+    /// when the token was valid.
+    fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<String, (Option<String>, ApiError)> {
+        let client = self.identify(headers).map_err(|e| (None, e))?;
+        if !client.scopes.contains(&scope) {
+            let name = match scope {
+                Scope::Claims => "claims",
+                Scope::Search => "search",
+                Scope::Admin => "admin",
+            };
+            return Err((Some(client.name.clone()), ApiError::forbidden(name)));
+        }
+        Ok(client.name.clone())
+    }
+
+    fn identify(&self, headers: &HeaderMap) -> Result<&crate::config::ClientConfig, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        // Compare with every client, in constant time, without stopping at the first match.
+        let mut found: Option<&crate::config::ClientConfig> = None;
+        for c in &self.config.clients {
+            let eq: bool = c.token_sha256.to_ascii_lowercase().as_bytes().ct_eq(digest.as_bytes()).into();
+            if eq {
+                found = Some(c);
+            }
+        }
+        found.ok_or_else(ApiError::unauthorized)
+    }
+
+    async fn person(&self, id: &str, generation: i64) -> Result<Option<Person>, ApiError> {
+        for candidate in annuaire_schemas::id::candidates(id) {
+            if let Some(stored) = self.store.person_at(&candidate, generation).await.map_err(ApiError::internal)? {
+                return serde_json::from_str(&stored.record).map(Some).map_err(ApiError::internal);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A JSON answer with the generation header.
+fn answer(generation: i64, value: &impl serde::Serialize) -> Response {
+    let body = match serde_json::to_vec(value) {
+        Ok(b) => b,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(&generation.to_string()) {
+        r.headers_mut().insert(GENERATION_HEADER, v);
+    }
+    r
+}
+
+/// Run one endpoint: authorise, time, count, record usage.
+async fn handle<F, Fut>(state: &AppState, headers: &HeaderMap, endpoint: &'static str, scope: Scope, f: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = (Result<Response, ApiError>, &'static str, Option<String>)>,
+{
+    let start = Instant::now();
+    let (client, result, outcome, subject) = match state.authorize(headers, scope) {
+        Err((client, e)) => (client.unwrap_or_else(|| "-".to_string()), Err(e.clone()), e.code, None),
+        Ok(client) => {
+            let (result, outcome, subject) = f(client.clone()).await;
+            let outcome = match &result {
+                Err(e) => e.code,
+                Ok(_) => outcome,
+            };
+            (client, result, outcome, subject)
+        }
+    };
+    state.metrics.observe(&client, endpoint, outcome, start.elapsed());
+    if client != "-" {
+        state.usage.record(&client, endpoint, outcome, subject.as_deref());
+    }
+    match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn profile(q: &HashMap<String, String>) -> Result<Profile, ApiError> {
+    match q.get("profile") {
+        None => Ok(Profile::default()),
+        Some(p) => Profile::parse(p)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown profile {p:?} (psc-2021 or psc-2023)"))),
+    }
+}
+
+async fn claims(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&s, &headers, "claims", Scope::Claims, |_| async {
+        let run = async {
+            let profile = profile(&q)?;
+            let g = s.generation()?;
+            let p = s.person(&id, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
+            Ok((answer(g, &user_info(&p, profile)), p.idnat.as_str().to_string()))
+        };
+        match run.await {
+            Ok((r, idnat)) => (Ok(r), "ok", Some(idnat)),
+            Err(e) => (Err(e), "", None),
+        }
+    })
+    .await
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large(format!("the body is larger than {MAX_BODY} bytes")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    ids: Vec<String>,
+    #[serde(default)]
+    profile: Option<String>,
+}
+
+async fn claims_batch(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(&s, &headers, "claims_batch", Scope::Claims, |_| async {
+        let run = async {
+            let req: BatchRequest = json_body(&read_body(body).await?)?;
+            if req.ids.len() > MAX_BATCH {
+                return Err(ApiError::too_large(format!("{} ids: at most {MAX_BATCH} per batch", req.ids.len())));
+            }
+            let profile = match req.profile {
+                None => Profile::default(),
+                Some(p) => Profile::parse(&p).ok_or_else(|| ApiError::bad_request(format!("unknown profile {p:?}")))?,
+            };
+            let g = s.generation()?;
+            let mut results = Vec::with_capacity(req.ids.len());
+            for id in &req.ids {
+                match s.person(id, g).await? {
+                    Some(p) => results.push(serde_json::json!({"id": id, "claims": user_info(&p, profile)})),
+                    None => results.push(serde_json::json!({"id": id, "error": {"code": "not_found", "message": format!("no professional {id}")}})),
+                }
+            }
+            Ok(answer(g, &serde_json::json!({"generation": g, "results": results})))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EligibilityRequest {
+    subject: String,
+    service: String,
+}
+
+async fn eligibility(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(&s, &headers, "eligibility", Scope::Claims, |_| async {
+        let run = async {
+            let req: EligibilityRequest = json_body(&read_body(body).await?)?;
+            let policy = s.config.services.get(&req.service).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_service",
+                    format!("no policy for service {:?}", req.service),
+                )
+            })?;
+            let g = s.generation()?;
+            let p = s
+                .person(&req.subject, g)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no professional {}", req.subject)))?;
+            let d = policy.decide(&p);
+            let outcome = if d.eligible { "eligible" } else { "refused" };
+            let body = serde_json::json!({
+                "eligible": d.eligible, "reasons": d.reasons, "exercice": d.exercice, "generation": g,
+                "subject": p.idnat.as_str(), "service": req.service,
+            });
+            Ok((answer(g, &body), outcome, p.idnat.as_str().to_string()))
+        };
+        match run.await {
+            Ok((r, outcome, idnat)) => (Ok(r), outcome, Some(idnat)),
+            Err(e) => (Err(e), "", None),
+        }
+    })
+    .await
+}
+
+async fn services(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "services", Scope::Claims, |_| async {
+        let body = serde_json::json!({"services": s.config.services});
+        let mut r = (StatusCode::OK, body.to_string()).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        (Ok(r), "ok", None)
+    })
+    .await
+}
+
+async fn resolve(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "resolve", Scope::Claims, |_| async {
+        let run = async {
+            let hint = q.get("hint").map(|h| h.trim()).filter(|h| !h.is_empty()).ok_or_else(|| ApiError::bad_request("hint is required"))?;
+            let g = s.generation()?;
+            let p = s.person(hint, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional for hint {hint}")))?;
+            let body = serde_json::json!({"subject": p.idnat.as_str(), "id_type": p.idnat.id_type().origine(), "generation": g});
+            Ok((answer(g, &body), p.idnat.as_str().to_string()))
+        };
+        match run.await {
+            Ok((r, idnat)) => (Ok(r), "ok", Some(idnat)),
+            Err(e) => (Err(e), "", None),
+        }
+    })
+    .await
+}
+
+async fn changes(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "changes", Scope::Admin, |_| async {
+        let run = async {
+            let since: i64 = q
+                .get("since")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| ApiError::bad_request("since must be a generation number"))?
+                .unwrap_or(0);
+            let limit: usize = q
+                .get("limit")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| ApiError::bad_request("limit must be a number"))?
+                .unwrap_or(1000)
+                .clamp(1, 10_000);
+            let offset: usize = q
+                .get("offset")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| ApiError::bad_request("offset must be a number"))?
+                .unwrap_or(0);
+            let all = s.store.changes_since(since).await.map_err(ApiError::internal)?;
+            let page: Vec<_> = all.iter().skip(offset).take(limit).collect();
+            let next = (offset + page.len() < all.len()).then_some(offset + page.len());
+            let g = s.generation().unwrap_or(0);
+            Ok(answer(g, &serde_json::json!({"changes": page, "total": all.len(), "next_offset": next})))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    let g = s.served.load(Ordering::SeqCst);
+    let body =
+        serde_json::json!({"status": if g > 0 { "ok" } else { "no_generation" }, "generation": (g > 0).then_some(g)});
+    let mut r =
+        (if g > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "metrics", Scope::Admin, |_| async {
+        let last = s.last_run.lock().await.clone();
+        let mut gauges = vec![(
+            "annuaire_served_generation",
+            "The generation being served.",
+            s.served.load(Ordering::SeqCst) as f64,
+        )];
+        let status_gauge = format!("annuaire_last_sync_status{{status=\"{}\"}}", last.status);
+        if !last.status.is_empty() {
+            gauges.push((
+                "annuaire_last_sync_timestamp_seconds",
+                "When the last scheduled sync ended.",
+                last.finished_at as f64,
+            ));
+            gauges.push((&status_gauge, "Outcome of the last scheduled sync (1 for its status).", 1.0));
+        }
+        let text = s.metrics.render(&gauges);
+        let mut r = (StatusCode::OK, text).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+        (Ok(r), "ok", None)
+    })
+    .await
+}
+
+async fn fallback() -> Response {
+    ApiError::not_found("no such route").into_response()
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/claims/batch", post(claims_batch))
+        .route("/v1/claims/{id}", get(claims))
+        .route("/v1/eligibility", post(eligibility))
+        .route("/v1/services", get(services))
+        .route("/v1/subjects/resolve", get(resolve))
+        .route("/v1/changes", get(changes))
+        .fallback(fallback)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Keep the served generation fresh and flush usage, until the process ends.
+pub fn spawn_background(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut n = 0u64;
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.refresh().await {
+                tracing::warn!(error = %e, "cannot read the served generation");
+            }
+            n += 1;
+            if n % 2 == 0
+                && let Err(e) = state.usage.flush(&state.store).await
+            {
+                tracing::warn!(error = %e, "cannot record usage; kept for the next flush");
+            }
+        }
+    });
+}
+
+/// Bind and serve until `shutdown` resolves; usage is flushed at the end.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    state.refresh().await?;
+    spawn_background(state.clone());
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    state.usage.flush(&state.store).await?;
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The HTTP API, served by the real binary on loopback.
+
+use crate::common::{annuaire, binary, sample_copy, samples, stderr};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const IDP: &str = "idp-secret-token";
+const ANALYST: &str = "analyst-secret-token";
+const OPS: &str = "ops-secret-token";
+
+fn sha(t: &str) -> String {
+    Sha256::digest(t.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("annuaire.toml");
+    let text = format!(
+        r#"version = 1
+[services.si-dep]
+professions = ["10", "21", "60", "50", "70", "40"]
+categories = ["C"]
+
+[services.liberal-doctors]
+professions = ["10"]
+modes = ["L"]
+
+[[clients]]
+name = "idp"
+token_sha256 = "{}"
+scopes = ["claims"]
+
+[[clients]]
+name = "analyst"
+token_sha256 = "{}"
+scopes = ["search"]
+
+[[clients]]
+name = "ops"
+token_sha256 = "{}"
+scopes = ["admin"]
+"#,
+        sha(IDP),
+        sha(ANALYST),
+        sha(OPS)
+    );
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn start(data: &Path, config: &Path) -> Server {
+    let port = free_port();
+    let child = Command::new(binary())
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--no-sync", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server { child, base };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not start");
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt")
+}
+
+struct Reply {
+    status: u16,
+    generation: Option<i64>,
+    body: Value,
+    text: String,
+}
+
+async fn call(client: &reqwest::Client, method: &str, url: &str, token: Option<&str>, body: Option<String>) -> Reply {
+    let mut req = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let generation =
+        resp.headers().get("x-annuaire-generation").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply { status, generation, body, text }
+}
+
+fn synced() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = annuaire(dir.path(), &["sync", "--source", samples().join("PS_LibreAcces").to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = write_config(dir.path());
+    (dir, config)
+}
+
+#[test]
+fn claims_over_http_for_every_kind_of_id_with_both_profiles_and_errors() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        let h = call(&c, "GET", &format!("{b}/healthz"), None, None).await;
+        assert_eq!((h.status, h.body["generation"].clone()), (200, json!(1)));
+
+        for id in ["810100271385", "10100271385"] {
+            let r = call(&c, "GET", &format!("{b}/v1/claims/{id}"), Some(IDP), None).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.generation, Some(1));
+            assert_eq!(r.body["SubjectNameID"], "810100271385");
+            assert_eq!(r.body["codeCivilite"], "M", "psc-2023 by default");
+        }
+        let r = call(&c, "GET", &format!("{b}/v1/claims/012800751"), Some(IDP), None).await;
+        assert_eq!(r.body["otherIds"][0]["origine"], "ADELI");
+        let r = call(&c, "GET", &format!("{b}/v1/claims/899700366240?profile=psc-2021"), Some(IDP), None).await;
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../claims/tests/golden/psc-2021_899700366240.json");
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(golden).expect("golden")).expect("json");
+        assert_eq!(r.body, want);
+
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810000000000"), Some(IDP), None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (404, json!("not_found")));
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810100271385?profile=psc-1999"), Some(IDP), None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (400, json!("bad_request")));
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810100271385"), None, None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (401, json!("unauthorized")));
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810100271385"), Some("wrong-token"), None).await;
+        assert_eq!(r.status, 401);
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810100271385"), Some(ANALYST), None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (403, json!("forbidden")));
+        let r = call(&c, "GET", &format!("{b}/v1/nothing-here"), Some(IDP), None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (404, json!("not_found")));
+
+        let r = call(&c, "GET", &format!("{b}/v1/subjects/resolve?hint=012800751"), Some(IDP), None).await;
+        assert_eq!((r.status, r.body["subject"].clone()), (200, json!("0012800751")));
+    });
+}
+
+#[test]
+fn batch_eligibility_services_metrics_and_usage() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        let body = json!({"ids": ["810100271385", "012800751", "810000000000"], "profile": "psc-2021"}).to_string();
+        let r = call(&c, "POST", &format!("{b}/v1/claims/batch"), Some(IDP), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let results = r.body["results"].as_array().expect("results");
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0]["claims"]["SubjectRefPro"]["codeCivilite"], "M");
+        assert_eq!(results[2]["error"]["code"], "not_found");
+        let many: Vec<String> = (0..1001).map(|i| format!("8{i:011}")).collect();
+        let r =
+            call(&c, "POST", &format!("{b}/v1/claims/batch"), Some(IDP), Some(json!({"ids": many}).to_string())).await;
+        assert_eq!((r.status, r.body["code"].clone()), (413, json!("payload_too_large")));
+        let r = call(&c, "POST", &format!("{b}/v1/claims/batch"), Some(IDP), Some("{not json".into())).await;
+        assert_eq!((r.status, r.body["code"].clone()), (400, json!("bad_request")));
+        let r = call(&c, "POST", &format!("{b}/v1/claims/batch"), Some(IDP), Some("x".repeat(300_000))).await;
+        assert_eq!(r.status, 413);
+
+        let ask = |subject: &str, service: &str| json!({"subject": subject, "service": service}).to_string();
+        let r = call(&c, "POST", &format!("{b}/v1/eligibility"), Some(IDP), Some(ask("10100271385", "si-dep"))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["eligible"], true);
+        assert_eq!(r.body["exercice"], json!({"profession": "10", "category": "C"}));
+        assert_eq!(r.body["generation"], 1);
+        let r = call(&c, "POST", &format!("{b}/v1/eligibility"), Some(IDP), Some(ask("012800751", "si-dep"))).await;
+        assert_eq!(r.body["eligible"], false);
+        assert_eq!(r.body["reasons"], json!(["exercice 28/C: profession 28 not in [10, 21, 60, 50, 70, 40]"]));
+        let r =
+            call(&c, "POST", &format!("{b}/v1/eligibility"), Some(IDP), Some(ask("10001045367", "liberal-doctors")))
+                .await;
+        assert_eq!(r.body["eligible"], false, "a salaried doctor is refused");
+        assert_eq!(r.body["reasons"], json!(["exercice 10/C: no activity with mode in [L]"]));
+        let r = call(&c, "POST", &format!("{b}/v1/eligibility"), Some(IDP), Some(ask("10100271385", "nope"))).await;
+        assert_eq!((r.status, r.body["code"].clone()), (404, json!("unknown_service")));
+
+        let r = call(&c, "GET", &format!("{b}/v1/services"), Some(IDP), None).await;
+        assert_eq!(r.body["services"]["si-dep"]["categories"], json!(["C"]));
+
+        let r = call(&c, "GET", &format!("{b}/metrics"), Some(IDP), None).await;
+        assert_eq!(r.status, 403, "metrics need the admin scope");
+        let r = call(&c, "GET", &format!("{b}/metrics"), Some(OPS), None).await;
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text.contains(r#"annuaire_requests_total{client="idp",endpoint="eligibility",outcome="eligible"} 1"#),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains(r#"annuaire_requests_total{client="idp",endpoint="metrics",outcome="forbidden"} 1"#));
+        assert!(r.text.contains("annuaire_request_duration_seconds_bucket{endpoint=\"claims_batch\""));
+        assert!(r.text.contains("annuaire_served_generation 1"));
+    });
+    // Usage is flushed every 2 seconds and at shutdown.
+    std::thread::sleep(Duration::from_millis(2500));
+    drop(server);
+    let cfg = config.to_str().expect("path");
+    let out = annuaire(dir.path(), &["--config", cfg, "eligible", "10100271385", "--service", "si-dep"]);
+    assert_eq!(crate::common::json(&out)["eligible"], true, "{}", stderr(&out));
+    let out = annuaire(dir.path(), &["--config", cfg, "eligible", "012800751", "--service", "si-dep"]);
+    assert_eq!(crate::common::json(&out)["reasons"][0], "exercice 28/C: profession 28 not in [10, 21, 60, 50, 70, 40]");
+    let usage = crate::common::json(&annuaire(dir.path(), &["usage", "--format", "json"]));
+    let idp = usage.as_array().and_then(|a| a.iter().find(|u| u["client"] == "idp")).cloned().expect("idp usage");
+    assert!(idp["calls"].as_i64().unwrap_or(0) >= 10, "{idp}");
+    assert_eq!(idp["eligible"], 1);
+    assert_eq!(idp["refused"], 2);
+    assert_eq!(idp["distinct_professionals"], 3);
+}
+
+#[test]
+fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    // Generation 2 renames every exercise given name: a mixed answer would show both spellings.
+    let renamed = sample_copy(&dir.path().join("renamed"), |_, _| true);
+    let pa = renamed.join("PS_LibreAcces_Personne_activite_202611280900.txt");
+    let text: String = std::fs::read_to_string(&pa)
+        .expect("read")
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut f: Vec<String> = l.split('|').map(str::to_string).collect();
+            if i > 0 && f.len() > 8 {
+                f[8] = format!("{}-G2", f[8]);
+            }
+            format!("{}\n", f.join("|"))
+        })
+        .collect();
+    std::fs::write(&pa, text).expect("write");
+    let ids: Vec<String> =
+        std::fs::read_to_string(samples().join("PS_LibreAcces/PS_LibreAcces_Personne_activite_202611280900.txt"))
+            .expect("read")
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split('|').nth(2).map(str::to_string))
+            .take(200)
+            .collect();
+    let mut sync = Command::new(binary())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["sync", "--source", renamed.to_str().expect("path"), "--max-update-rate", "100"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sync");
+    let seen = rt().block_on(async {
+        let c = reqwest::Client::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..400 {
+            let r = call(
+                &c,
+                "POST",
+                &format!("{}/v1/claims/batch", server.base),
+                Some(IDP),
+                Some(json!({"ids": ids}).to_string()),
+            )
+            .await;
+            assert_eq!(r.status, 200);
+            let g = r.generation.expect("generation header");
+            assert_eq!(r.body["generation"], json!(g));
+            for res in r.body["results"].as_array().expect("results") {
+                let name = res["claims"]["given_name"].as_str().unwrap_or("");
+                assert_eq!(name.ends_with("-G2"), g == 2, "generation {g} answered {name}");
+            }
+            seen.insert(g);
+            if seen.contains(&2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seen
+    });
+    assert!(sync.wait().expect("sync").success());
+    assert!(seen.contains(&2), "the server never switched to generation 2: {seen:?}");
+}
