@@ -1,15 +1,33 @@
-//! Reading a whole extract (the three files) into person records and a report.
+//! Reading a whole extract (the three files) into person records, with memory bounded by a partition.
+//!
+//! **Pass A** streams each file once (chunks parsed in parallel), checks every line's width, and spills it,
+//! with its line number, into one of [`PARTITIONS`] files chosen by a hash of its idNat. **Pass B** then
+//! takes one partition at a time: parses its lines into rows, groups them into persons, canonicalises
+//! them. Every line of a person lands in the same partition, so a partition is complete on its own; at
+//! most a few partitions are in memory at once, whatever the size of the extract.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::group::{GroupStats, Grouper};
-use crate::layout::FileKind;
-use crate::parse::{FileStats, read_file};
+use crate::layout::{FileKind, Header};
+use crate::parse::{Fields, FileStats, RowError, locate, read_file};
 use crate::rows::{DiplCols, PaCols, SfCols, parse_dipl, parse_pa, parse_sf};
 use crate::source::Source;
 use annuaire_schemas::Person;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// Number of partitions an extract is spilled into.
+pub const PARTITIONS: usize = 64;
+
+/// The partition of an idNat.
+pub fn partition_of(idnat: &str) -> usize {
+    (xxhash_rust::xxh3::xxh3_64(idnat.as_bytes()) % PARTITIONS as u64) as usize
+}
 
 /// What was read from an extract.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -29,7 +47,7 @@ pub struct ParseReport {
     pub group: GroupStats,
 }
 
-/// An extract read into memory: sorted person records and the report.
+/// An extract read into memory whole: sorted person records and the report (tests, small extracts).
 #[derive(Debug, Default)]
 pub struct Extract {
     /// Person records, canonical, sorted by idNat.
@@ -40,70 +58,232 @@ pub struct Extract {
     pub report: ParseReport,
 }
 
-fn lock(g: &Mutex<Grouper>) -> std::sync::MutexGuard<'_, Grouper> {
-    g.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// One partition, grouped.
+#[derive(Debug, Default)]
+pub struct Part {
+    /// Its persons, sorted by idNat.
+    pub persons: Vec<Person>,
+    /// Persons of this partition with a rejected line.
+    pub tainted: HashSet<String>,
+    /// Its counters.
+    pub stats: GroupStats,
 }
 
-/// Read every file of a source. `on_bytes(file, bytes_so_far)` reports progress.
-pub fn read_extract(source: &Source, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> Result<Extract> {
-    let grouper = Mutex::new(Grouper::new());
+/// An extract spilled into partition files (removed on drop).
+pub struct Partitioned {
+    dir: tempfile::TempDir,
+    members: Vec<(FileKind, String, Header)>,
+    /// What pass A read, per file.
+    pub files: Vec<FileStats>,
+    /// Lines rejected by pass A (wrong width), with the persons they name.
+    pub errors: GroupStats,
+    /// Persons named by a line rejected in pass A.
+    pub tainted: HashSet<String>,
+}
+
+struct Spill {
+    paths: Vec<PathBuf>,
+    buffers: Vec<Vec<u8>>,
+    files: Vec<Option<BufWriter<File>>>,
+}
+
+impl Spill {
+    fn new(dir: &Path, kind: FileKind) -> Spill {
+        Spill {
+            paths: (0..PARTITIONS).map(|p| dir.join(format!("{}-{p:02}", kind.name()))).collect(),
+            buffers: vec![Vec::new(); PARTITIONS],
+            files: (0..PARTITIONS).map(|_| None).collect(),
+        }
+    }
+
+    fn flush(&mut self, p: usize) -> std::io::Result<()> {
+        if self.buffers[p].is_empty() {
+            return Ok(());
+        }
+        if self.files[p].is_none() {
+            self.files[p] = Some(BufWriter::new(File::create(&self.paths[p])?));
+        }
+        if let Some(f) = self.files[p].as_mut() {
+            f.write_all(&self.buffers[p])?;
+        }
+        self.buffers[p].clear();
+        Ok(())
+    }
+
+    fn push(&mut self, rows: Vec<(u16, String)>) -> std::io::Result<()> {
+        for (p, line) in rows {
+            let p = usize::from(p);
+            self.buffers[p].extend_from_slice(line.as_bytes());
+            if self.buffers[p].len() > 256 * 1024 {
+                self.flush(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        for p in 0..PARTITIONS {
+            self.flush(p)?;
+            if let Some(f) = self.files[p].as_mut() {
+                f.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pass A: read every file of a source and spill its lines into partitions under `tmp_root`.
+pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> Result<Partitioned> {
+    std::fs::create_dir_all(tmp_root).map_err(|e| Error::io(tmp_root, e))?;
+    let dir = tempfile::Builder::new().prefix("ingest-").tempdir_in(tmp_root).map_err(|e| Error::io(tmp_root, e))?;
+    let mut members = Vec::new();
     let mut files = Vec::new();
+    let mut errors = GroupStats::default();
+    let mut tainted = HashSet::new();
     for kind in FileKind::ALL {
         let Some(member) = source.member(kind) else { continue };
+        let spill = Mutex::new(Spill::new(dir.path(), kind));
+        let failures: Mutex<Vec<RowError>> = Mutex::new(Vec::new());
+        let spill_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
+        let mut header_seen: Option<Header> = None;
         let progress = |b: u64| on_bytes(&member.name, b);
-        let stats = match kind {
-            FileKind::PersonneActivite => read_file(
-                member,
-                |h| {
-                    let c = PaCols::resolve(h);
-                    move |f: &_| parse_pa(&c, f)
-                },
-                |rows, errors| {
-                    let mut g = lock(&grouper);
-                    g.errors(errors);
-                    g.personne_activite(rows);
-                },
-                &progress,
-            )?,
-            // Savoir-faire and diplomas attach to persons of the main file, which is complete by now.
-            FileKind::SavoirFaire => read_file(
-                member,
-                |h| {
-                    let c = SfCols::resolve(h);
-                    move |f: &_| parse_sf(&c, f)
-                },
-                |rows, errors| {
-                    let mut g = lock(&grouper);
-                    g.errors(errors);
-                    g.savoir_faire(rows);
-                },
-                &progress,
-            )?,
-            FileKind::DiplAutExerc => read_file(
-                member,
-                |h| {
-                    let c = DiplCols::resolve(h);
-                    move |f: &_| parse_dipl(&c, f)
-                },
-                |rows, errors| {
-                    let mut g = lock(&grouper);
-                    g.errors(errors);
-                    g.diplomas(rows);
-                },
-                &progress,
-            )?,
-        };
+        let stats = read_file(
+            member,
+            |h| {
+                header_seen = Some(h.clone());
+                let (idnat, type_id, id) =
+                    (h.get(crate::layout::IDNAT), h.get(crate::layout::TYPE_ID), h.get(crate::layout::ID));
+                move |f: &Fields<'_>| {
+                    let n = f.at(idnat).trim();
+                    let key = if n.is_empty() {
+                        format!("{}{}", f.at(type_id).trim(), f.at(id).trim())
+                    } else {
+                        n.to_string()
+                    };
+                    let mut line = format!("{}\t", f.line());
+                    line.push_str(&f.joined());
+                    line.push('\n');
+                    Ok::<_, crate::parse::RowIssue>((partition_of(&key) as u16, line))
+                }
+            },
+            |rows, errs| {
+                if let Err(e) = lock(&spill).push(rows) {
+                    *lock(&spill_error) = Some(e);
+                }
+                lock(&failures).extend(errs);
+            },
+            &progress,
+        )?;
+        if let Some(e) = lock(&spill_error).take() {
+            return Err(Error::io(dir.path(), e));
+        }
+        spill
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .finish()
+            .map_err(|e| Error::io(dir.path(), e))?;
+        let mut g = Grouper::new();
+        let failures = failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tainted.extend(failures.iter().filter_map(|e| e.idnat.clone()));
+        g.errors(failures);
+        errors.merge(g.finish().2);
+        if let Some(h) = header_seen {
+            members.push((kind, member.name.clone(), h));
+        }
         files.push(stats);
     }
-    let grouper = grouper.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (persons, tainted, group) = grouper.finish();
-    let report = ParseReport {
-        rows_read: files.iter().map(|f| f.rows).sum(),
-        rows_rejected: files.iter().map(|f| f.rejected).sum(),
-        persons: persons.len() as u64,
-        persons_with_errors: tainted.len() as u64,
-        files,
-        group,
+    Ok(Partitioned { dir, members, files, errors, tainted })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Parse a partition file's lines (`N<TAB>fields`) with a row parser.
+fn parse_part<T>(
+    path: &Path,
+    name: &str,
+    header: &Header,
+    parse: impl Fn(&Fields<'_>) -> std::result::Result<T, crate::parse::RowIssue>,
+) -> Result<(Vec<T>, Vec<RowError>)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(Error::io(path, e)),
     };
+    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        let Some((n, body)) = l.split_once('\t') else { continue };
+        let line: u64 = n.parse().unwrap_or(0);
+        let record = csv::StringRecord::from(body.split('|').collect::<Vec<&str>>());
+        match parse(&Fields::new(&record, header, line)) {
+            Ok(r) => rows.push(r),
+            Err(issue) => errors.push(locate(name, line, header, issue)),
+        }
+    }
+    Ok((rows, errors))
+}
+
+impl Partitioned {
+    /// Pass B for one partition: its persons, grouped and canonical.
+    pub fn process(&self, p: usize) -> Result<Part> {
+        let mut g = Grouper::new();
+        for (kind, name, header) in &self.members {
+            let path = self.dir.path().join(format!("{}-{p:02}", kind.name()));
+            match kind {
+                FileKind::PersonneActivite => {
+                    let c = PaCols::resolve(header);
+                    let (rows, errors) = parse_part(&path, name, header, |f| parse_pa(&c, f))?;
+                    g.errors(errors);
+                    g.personne_activite(rows);
+                }
+                FileKind::SavoirFaire => {
+                    let c = SfCols::resolve(header);
+                    let (rows, errors) = parse_part(&path, name, header, |f| parse_sf(&c, f))?;
+                    g.errors(errors);
+                    g.savoir_faire(rows);
+                }
+                FileKind::DiplAutExerc => {
+                    let c = DiplCols::resolve(header);
+                    let (rows, errors) = parse_part(&path, name, header, |f| parse_dipl(&c, f))?;
+                    g.errors(errors);
+                    g.diplomas(rows);
+                }
+            }
+        }
+        let (persons, tainted, stats) = g.finish();
+        Ok(Part { persons, tainted, stats })
+    }
+
+    /// The report of pass A, before any partition is processed.
+    pub fn report(&self) -> ParseReport {
+        ParseReport {
+            files: self.files.clone(),
+            rows_read: self.files.iter().map(|f| f.rows).sum(),
+            rows_rejected: self.errors.errors_by_kind.values().sum(),
+            persons_with_errors: self.tainted.len() as u64,
+            group: self.errors.clone(),
+            ..ParseReport::default()
+        }
+    }
+}
+
+/// Read every file of a source into memory (both passes, all partitions). For tests and small extracts;
+/// the sync processes partitions one wave at a time instead.
+pub fn read_extract(source: &Source, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> Result<Extract> {
+    let parted = partition(source, &std::env::temp_dir(), on_bytes)?;
+    let mut report = parted.report();
+    let parts: Vec<Part> = (0..PARTITIONS).into_par_iter().map(|p| parted.process(p)).collect::<Result<_>>()?;
+    let mut persons = Vec::new();
+    let mut tainted = parted.tainted.clone();
+    for part in parts {
+        persons.extend(part.persons);
+        tainted.extend(part.tainted);
+        report.group.merge(part.stats);
+    }
+    persons.par_sort_unstable_by(|a, b| a.idnat.cmp(&b.idnat));
+    report.persons = persons.len() as u64;
+    report.persons_with_errors = tainted.len() as u64;
+    report.rows_rejected = report.group.errors_by_kind.values().sum();
     Ok(Extract { persons, tainted, report })
 }

@@ -44,6 +44,24 @@ pub struct GroupStats {
     pub unknown_codes: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+impl GroupStats {
+    /// Add another partition's counters.
+    pub fn merge(&mut self, o: GroupStats) {
+        self.rows += o.rows;
+        self.duplicate_rows += o.duplicate_rows;
+        for (k, v) in o.errors_by_kind {
+            *self.errors_by_kind.entry(k).or_default() += v;
+        }
+        for (k, v) in o.warnings_by_kind {
+            *self.warnings_by_kind.entry(k).or_default() += v;
+        }
+        merge_counts(&mut self.unknown_codes, o.unknown_codes);
+        self.first_errors.extend(o.first_errors);
+        self.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        self.first_errors.truncate(KEPT_ERRORS);
+    }
+}
+
 /// Folds rows into persons.
 #[derive(Default)]
 pub struct Grouper {

@@ -63,9 +63,32 @@ pub struct RowIssue {
 pub struct Fields<'a> {
     record: &'a csv::StringRecord,
     header: &'a Header,
+    line: u64,
 }
 
 impl<'a> Fields<'a> {
+    /// Fields of a record read elsewhere (a partition file).
+    pub(crate) fn new(record: &'a csv::StringRecord, header: &'a Header, line: u64) -> Fields<'a> {
+        Fields { record, header, line }
+    }
+
+    /// The 1-based line number in the file.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The line again, fields joined with `|` (as in the file, without its end of line).
+    pub fn joined(&self) -> String {
+        let mut out = String::with_capacity(self.record.as_slice().len() + self.record.len());
+        for (i, f) in self.record.iter().enumerate() {
+            if i > 0 {
+                out.push('|');
+            }
+            out.push_str(f);
+        }
+        out
+    }
+
     /// The value of a column by index (`""` when the column is absent from this file's layout).
     pub fn at(&self, index: Option<usize>) -> &'a str {
         index.and_then(|i| self.record.get(i)).unwrap_or("")
@@ -130,7 +153,7 @@ fn decode_header(raw: &[u8]) -> String {
 }
 
 /// Build a located [`RowError`] from an issue.
-fn locate(file: &str, line: u64, header: &Header, issue: RowIssue) -> RowError {
+pub(crate) fn locate(file: &str, line: u64, header: &Header, issue: RowIssue) -> RowError {
     RowError {
         file: file.to_string(),
         line,
@@ -301,7 +324,7 @@ where
                 if let Some(issue) = check_width(&header, &record, idnat_field) {
                     errors.push(locate(&file, line, &header, issue));
                 } else {
-                    match parse_row(&Fields { record: &record, header: &header }) {
+                    match parse_row(&Fields { record: &record, header: &header, line }) {
                         Ok(row) => rows.push(row),
                         Err(issue) => errors.push(locate(&file, line, &header, issue)),
                     }

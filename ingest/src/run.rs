@@ -6,7 +6,7 @@
 //! the next one ([`annuaire_store::Store::recover`]).
 
 use crate::error::{Error, Result};
-use crate::extract::{ParseReport, read_extract};
+use crate::extract::{PARTITIONS, ParseReport, partition_of};
 use crate::layout::FileKind;
 use crate::source::Source;
 use annuaire_schemas::Person;
@@ -315,125 +315,157 @@ async fn run_steps(
         });
     }
 
+    // Pass A: spill the extract into partitions (memory bounded by a chunk, whatever the file size).
     let progress = opts.progress.clone();
-    let extract = blocking(move || {
+    let tmp_root = store.path().parent().map(|p| p.join("tmp")).unwrap_or_else(|| PathBuf::from("tmp"));
+    // Partition files left by a killed sync: we hold the lock, nobody else is using them.
+    let _ = std::fs::remove_dir_all(&tmp_root);
+    let parted = blocking(move || {
         let totals: HashMap<String, u64> = source.members.iter().map(|m| (m.name.clone(), m.size)).collect();
         let on_bytes = |file: &str, done: u64| {
             if let Some(p) = &progress {
                 p(&format!("read {file}"), done, totals.get(file).copied().unwrap_or(0));
             }
         };
-        read_extract(&source, &on_bytes).map(|e| (e, source))
+        crate::extract::partition(&source, &tmp_root, &on_bytes)
     })
-    .await;
-    let (extract, source) = extract?;
-    let report = extract.report.clone();
+    .await?;
+    let parted = Arc::new(parted);
+    let mut report = parted.report();
     finish.rows_read = Some(report.rows_read as i64);
-    finish.rows_rejected = Some(report.rows_rejected as i64);
-    finish.duplicate_rows = Some(report.group.duplicate_rows as i64);
-    finish.persons = Some(report.persons as i64);
-    finish.report = serde_json::to_value(&report).ok();
-
-    if report.rows_read > 0 {
-        let rate = report.rows_rejected as f64 * 100.0 / report.rows_read as f64;
-        if rate > opts.max_error_rate {
-            return Err(Error::TooManyErrors {
-                rejected: report.rows_rejected,
-                rows: report.rows_read,
-                rate,
-                threshold: opts.max_error_rate,
-                first: report.group.first_errors.first().map(ToString::to_string).unwrap_or_default(),
-            });
+    let check_rate = |report: &ParseReport| -> Result<()> {
+        if report.rows_read > 0 {
+            let rate = report.rows_rejected as f64 * 100.0 / report.rows_read as f64;
+            if rate > opts.max_error_rate {
+                return Err(Error::TooManyErrors {
+                    rejected: report.rows_rejected,
+                    rows: report.rows_read,
+                    rate,
+                    threshold: opts.max_error_rate,
+                    first: report.group.first_errors.first().map(ToString::to_string).unwrap_or_default(),
+                });
+            }
         }
-    }
-    if report.persons == 0 {
-        return Err(Error::Source { path: path.clone(), message: "the extract holds no person".into() });
-    }
+        Ok(())
+    };
+    finish.report = serde_json::to_value(&report).ok();
+    finish.rows_rejected = Some(report.rows_rejected as i64);
+    check_rate(&report)?;
 
-    // Diff and write, in batches: memory stays bounded by one batch of serialised records.
-    let current = Arc::new(store.current_hashes().await?);
+    // Pass B, a wave of partitions at a time: group, hash, diff against the served generation, write.
+    let current = store.current_hashes().await?;
     let mut diff = Diff::default();
+    let mut current_by_part: Vec<Vec<String>> = vec![Vec::new(); PARTITIONS];
     for idnat in current.keys() {
         diff.group(id_group_of(idnat)).reference += 1;
+        current_by_part[partition_of(idnat)].push(idnat.clone());
     }
+    let current = Arc::new(current);
+    let tainted_a = Arc::new(parted.tainted.clone());
     let generation = store.begin_generation(run).await?;
     *generation_out = Some(generation);
-    let tainted = Arc::new(extract.tainted);
-    let persons = Arc::new(extract.persons);
-    let total = persons.len();
-    let mut seen: HashSet<String> = HashSet::with_capacity(total);
-    for (batch_no, start) in (0..total).step_by(opts.batch_size.max(1)).enumerate() {
-        let end = (start + opts.batch_size.max(1)).min(total);
-        let (p, c, t) = (persons.clone(), current.clone(), tainted.clone());
-        let batch: Vec<(Option<Change>, &'static str, Outcome, String)> = blocking(move || {
-            p[start..end]
+    let wave = rayon::current_num_threads().max(2);
+    let mut batches = 0usize;
+    let mut persons_seen = 0u64;
+    let mut tainted_count = parted.tainted.len() as u64;
+    for first in (0..PARTITIONS).step_by(wave) {
+        let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
+        let (pd, c, ta) = (parted.clone(), current.clone(), tainted_a.clone());
+        let results = blocking(move || {
+            parts
                 .par_iter()
-                .map(|person| {
-                    let idnat = person.idnat.as_str().to_string();
-                    let group = id_group(person);
-                    let old = c.get(&idnat);
-                    if old.is_some() && t.contains(&idnat) {
-                        return Ok((None, group, Outcome::KeptOnError, idnat));
+                .map(|&p| {
+                    let part = pd.process(p)?;
+                    let mut changes = Vec::new();
+                    let mut outcomes = Vec::with_capacity(part.persons.len());
+                    let mut seen = HashSet::with_capacity(part.persons.len());
+                    for person in &part.persons {
+                        let idnat = person.idnat.as_str();
+                        seen.insert(idnat.to_string());
+                        let group = id_group(person);
+                        let old = c.get(idnat);
+                        if old.is_some() && (part.tainted.contains(idnat) || ta.contains(idnat)) {
+                            outcomes.push((group, Outcome::KeptOnError));
+                            continue;
+                        }
+                        let (json, hash) = record_and_hash(person)?;
+                        match old {
+                            Some(h) if *h == hash => outcomes.push((group, Outcome::Unchanged)),
+                            Some(_) => {
+                                outcomes.push((group, Outcome::Updated));
+                                changes.push(change(idnat, ChangeKind::Update, group, json, hash));
+                            }
+                            None => {
+                                outcomes.push((group, Outcome::Created));
+                                changes.push(change(idnat, ChangeKind::Create, group, json, hash));
+                            }
+                        }
                     }
-                    let (json, hash) = record_and_hash(person)?;
-                    Ok(match old {
-                        Some(h) if *h == hash => (None, group, Outcome::Unchanged, idnat),
-                        Some(_) => (
-                            Some(change(&idnat, ChangeKind::Update, group, json, hash)),
-                            group,
-                            Outcome::Updated,
-                            idnat,
-                        ),
-                        None => (
-                            Some(change(&idnat, ChangeKind::Create, group, json, hash)),
-                            group,
-                            Outcome::Created,
-                            idnat,
-                        ),
-                    })
+                    let n = part.persons.len() as u64;
+                    Ok((p, changes, outcomes, seen, part.tainted, part.stats, n))
                 })
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-        let mut changes = Vec::new();
-        for (ch, group, outcome, idnat) in batch {
-            let g = diff.group(group);
-            match outcome {
-                Outcome::Created => g.created += 1,
-                Outcome::Updated => g.updated += 1,
-                Outcome::Unchanged => g.unchanged += 1,
-                Outcome::KeptOnError => g.kept_on_error += 1,
+        for (p, changes, outcomes, seen, tainted, stats, n) in results {
+            for (group, outcome) in outcomes {
+                let g = diff.group(group);
+                match outcome {
+                    Outcome::Created => g.created += 1,
+                    Outcome::Updated => g.updated += 1,
+                    Outcome::Unchanged => g.unchanged += 1,
+                    Outcome::KeptOnError => g.kept_on_error += 1,
+                }
             }
-            changes.extend(ch);
-            seen.insert(idnat);
-        }
-        store.write_changes(generation, &changes).await?;
-        let written = end;
-        if let Some(p) = &opts.progress {
-            p("write", written as u64, total as u64);
-        }
-        if opts.fail_after_batches.is_some_and(|n| batch_no + 1 >= n) {
-            return Err(Error::Interrupted(format!("stopped on purpose after {written} persons")));
+            // Persons served but absent from the extract are deleted (soft), unless a line of theirs was rejected.
+            let mut deletions = Vec::new();
+            for idnat in &current_by_part[p] {
+                if seen.contains(idnat) {
+                    continue;
+                }
+                let group = id_group_of(idnat);
+                if tainted.contains(idnat) || tainted_a.contains(idnat) {
+                    diff.group(group).kept_on_error += 1;
+                    continue;
+                }
+                diff.group(group).deleted += 1;
+                deletions.push(Change {
+                    idnat: idnat.clone(),
+                    kind: ChangeKind::Delete,
+                    id_group: group,
+                    record: None,
+                });
+            }
+            tainted_count += tainted.len() as u64;
+            persons_seen += n;
+            report.group.merge(stats);
+            for chunk in changes.chunks(opts.batch_size.max(1)) {
+                store.write_changes(generation, chunk).await?;
+                batches += 1;
+                if opts.fail_after_batches.is_some_and(|n| batches >= n) {
+                    return Err(Error::Interrupted(format!("stopped on purpose after {batches} batches")));
+                }
+            }
+            store.write_changes(generation, &deletions).await?;
+            if let Some(pr) = &opts.progress {
+                pr("write", persons_seen, 0);
+            }
         }
     }
-    // Persons served but absent from the extract are deleted (soft), unless one of their lines was rejected.
-    let mut deletions = Vec::new();
-    let mut ids: Vec<&String> = current.keys().filter(|id| !seen.contains(*id)).collect();
-    ids.sort();
-    for idnat in ids {
-        let group = id_group_of(idnat);
-        if tainted.contains(idnat.as_str()) {
-            diff.group(group).kept_on_error += 1;
-            continue;
-        }
-        diff.group(group).deleted += 1;
-        deletions.push(Change { idnat: idnat.clone(), kind: ChangeKind::Delete, id_group: group, record: None });
-    }
-    for chunk in deletions.chunks(opts.batch_size.max(1)) {
-        store.write_changes(generation, chunk).await?;
+    report.persons = persons_seen;
+    report.persons_with_errors = tainted_count;
+    report.rows_rejected = report.group.errors_by_kind.values().sum();
+    finish.rows_rejected = Some(report.rows_rejected as i64);
+    finish.duplicate_rows = Some(report.group.duplicate_rows as i64);
+    finish.persons = Some(report.persons as i64);
+    finish.report = serde_json::to_value(&report).ok();
+    check_rate(&report)?;
+    if report.persons == 0 {
+        return Err(Error::Source { path: path.clone(), message: "the extract holds no person".into() });
     }
     let totals = diff.total();
     let persons_now = current.len() as u64 + totals.created - totals.deleted;
+    drop(parted);
     store.finish_generation(generation, persons_now as i64).await?;
     finish.created = Some(totals.created as i64);
     finish.updated = Some(totals.updated as i64);
@@ -454,7 +486,6 @@ async fn run_steps(
         store.save_download_state(state).await?;
         remove_older_downloads(&path);
     }
-    drop(source);
     Ok(RunOutcome {
         run,
         status,

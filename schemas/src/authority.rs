@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 /// The ordres (and the SSA) that register professionals themselves.
 pub const ORDRES: [&str; 8] = ["CNOM", "CNOP", "ONCD", "CNOSF", "ONI", "CNOMK", "CNOPP", "SSA"];
 
-/// The three parts of the raw field. Parts are empty strings when absent.
+/// The three parts of the raw field. Parts are empty strings when absent. Serialised as the raw string.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
 pub struct RegistrationField {
     /// The value as written in the file.
     pub raw: String,
@@ -48,9 +49,26 @@ impl RegistrationField {
         RegistrationField { raw: raw.to_string(), exercice, situation, structure }
     }
 
+    /// True when the raw value is empty.
+    pub fn is_blank(&self) -> bool {
+        self.raw.is_empty()
+    }
+
     /// True when the field is empty or only slashes.
     pub fn is_empty(&self) -> bool {
         self.exercice.is_empty() && self.situation.is_empty() && self.structure.is_empty()
+    }
+}
+
+impl From<String> for RegistrationField {
+    fn from(raw: String) -> RegistrationField {
+        RegistrationField::parse(&raw)
+    }
+}
+
+impl From<RegistrationField> for String {
+    fn from(f: RegistrationField) -> String {
+        f.raw
     }
 }
 
@@ -111,6 +129,7 @@ pub struct Authority {
     /// `ordre`, `ars`, `local` or `unknown`.
     pub kind: AuthorityKind,
     /// The authority's short name: the ordre (`CNOM` ...), `ARS`, the local authority's name, or `""`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Where this was read from.
     pub source: AuthoritySource,

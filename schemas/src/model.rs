@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Coded {
     /// The code, `""` when absent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub code: String,
     /// The label as written in the file, `""` when absent.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -32,6 +33,11 @@ impl Coded {
     pub fn is_empty(&self) -> bool {
         self.code.is_empty()
     }
+
+    /// True when there is neither code nor label.
+    pub fn is_blank(&self) -> bool {
+        self.code.is_empty() && self.label.is_empty()
+    }
 }
 
 /// A health professional, as the directory knows them.
@@ -40,10 +46,13 @@ pub struct Person {
     /// National id (`Identification nationale PP`): type prefix + identifier.
     pub idnat: IdNat,
     /// `Type d'identifiant PP` (TRE_G08): `8` RPPS, `0` ADELI ...
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id_type: String,
     /// `Identifiant PP`: the RPPS or ADELI number as written.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// `Code civilité` / `Libellé civilité` (TRE_R81).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub civilite: Coded,
     /// One per (profession, category), sorted by profession then category.
     pub exercices: Vec<Exercice>,
@@ -56,20 +65,27 @@ pub struct Person {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Exercice {
     /// `Code profession` (TRE_G15 / R94 / R95).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub profession: Coded,
     /// `Code catégorie professionnelle` (TRE_R09).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub category: Coded,
     /// `Code civilité d'exercice` (TRE_R11).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub civilite_exercice: Coded,
     /// `Nom d'exercice`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub family_name: String,
     /// `Prénom d'exercice`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub given_name: String,
     /// Registration authority of this exercice.
     pub authority: Authority,
     /// Savoir-faire (specialties, competences ...), sorted by type then code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub savoir_faire: Vec<SavoirFaire>,
     /// Activities (situations d'exercice), liberal first then salaried, then by content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activities: Vec<Activity>,
 }
 
@@ -77,8 +93,10 @@ pub struct Exercice {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SavoirFaire {
     /// `Code type savoir-faire` (TRE_R04): `S`, `CEX`, `PAC`, `C`, `DEC` ...
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub kind: Coded,
     /// `Code savoir-faire` (TRE_R38 for type `S` ...).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub code: Coded,
 }
 
@@ -86,18 +104,25 @@ pub struct SavoirFaire {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Activity {
     /// `Code mode exercice` (TRE_R23): `L`, `S`, `B`.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub mode: Coded,
     /// `Code secteur d'activité` (TRE_R02).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub sector: Coded,
     /// `Code section tableau pharmaciens` (TRE_R06 / G05).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub pharmacist_section: Coded,
     /// `Code rôle` (TRE_R21), 56-column files only.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub role: Coded,
     /// `Code genre activité` (TRE_R22), 56-column files only.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub genre: Coded,
-    /// `Autorité d'enregistrement` of the row, raw and split.
+    /// `Autorité d'enregistrement` of the row, raw and split (stored as the raw string).
+    #[serde(default, skip_serializing_if = "RegistrationField::is_blank")]
     pub registration: RegistrationField,
     /// The place of practice.
+    #[serde(default, skip_serializing_if = "Structure::is_empty")]
     pub structure: Structure,
 }
 
@@ -105,52 +130,76 @@ pub struct Activity {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Structure {
     /// `Numéro SIRET site`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub siret: String,
     /// `Numéro SIREN site`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub siren: String,
     /// `Numéro FINESS site`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub finess_site: String,
     /// `Numéro FINESS établissement juridique`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub finess_ej: String,
     /// `Identifiant technique de la structure` (join key only, not stable).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub technical_id: String,
     /// `Raison sociale site`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// `Enseigne commerciale site`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub commercial_name: String,
     /// `Complément destinataire`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub recipient_complement: String,
     /// `Complément point géographique`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub geo_complement: String,
     /// `Numéro Voie` (not always numeric).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub street_number: String,
     /// `Indice répétition voie`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub street_repetition: String,
     /// `Code type de voie` (TRE_R35) and its label.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub street_type: Coded,
     /// `Libellé Voie`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub street_label: String,
     /// `Mention distribution`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub distribution: String,
     /// `Bureau cedex`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cedex_office: String,
     /// `Code postal` (not always 5 digits: foreign addresses).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub postal_code: String,
     /// `Code commune` (INSEE) and its label.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub commune: Coded,
     /// `Code pays` (INSEE 99xxx) and its label.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub country: Coded,
     /// `Téléphone`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phone: String,
     /// `Téléphone 2`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub phone2: String,
     /// `Télécopie`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fax: String,
     /// `Adresse e-mail`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub email: String,
     /// `Code Département (structure)` and its label (often empty in the file).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub department: Coded,
     /// `Ancien identifiant de la structure` (TRE_G07 digit + identifier).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub old_id: String,
 }
 
@@ -158,12 +207,16 @@ pub struct Structure {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Diploma {
     /// `Code type diplôme obtenu` (TRE_R14).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub diploma_type: Coded,
     /// `Code diplôme obtenu`.
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub diploma: Coded,
     /// `Code type autorisation` (TRE_R17).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub authorisation_type: Coded,
     /// `Code discipline autorisation` (TRE_R18).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
     pub authorisation_discipline: Coded,
 }
 
@@ -319,5 +372,37 @@ mod tests {
         assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("PAC00"));
         let ex = Exercice { savoir_faire: vec![sf("DEC", "X")], ..Default::default() };
         assert!(ex.claim_savoir_faire().is_none());
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+    use crate::authority::RegistrationField;
+
+    #[test]
+    fn records_round_trip_and_omit_empty_fields() {
+        let p = Person {
+            idnat: IdNat::new("810100271385"),
+            id_type: "8".into(),
+            id: "10100271385".into(),
+            exercices: vec![Exercice {
+                profession: Coded::new("10", "Médecin"),
+                activities: vec![Activity {
+                    mode: Coded::new("L", ""),
+                    registration: RegistrationField::parse("CNOM/CNOM/CNOM"),
+                    structure: Structure { name: "CABINET".into(), ..Default::default() },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&p).expect("json");
+        assert!(!json.contains("\"\""), "no empty strings stored: {json}");
+        assert!(json.contains("\"registration\":\"CNOM/CNOM/CNOM\""), "{json}");
+        let back: Person = serde_json::from_str(&json).expect("back");
+        assert_eq!(back, p);
+        assert_eq!(back.exercices[0].activities[0].registration.situation, "CNOM");
     }
 }
