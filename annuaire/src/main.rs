@@ -19,6 +19,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The ingest allocates and frees millions of small strings: mimalloc is markedly faster at it than the
+/// system allocator (profiled: malloc and free were a fifth of the national load's CPU).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status of a sync held by the safety gate.
 const EXIT_HELD: u8 = 3;
 

@@ -938,13 +938,31 @@ pub fn national(
     sf: &mut dyn Write,
     dipl: &mut dyn Write,
 ) -> std::io::Result<u64> {
+    national_changed(persons, seed, 0, pa, sf, dipl)
+}
+
+/// Like [`national`], with `change_permille` ‰ of the persons (chosen by their number, the same ones for
+/// the same arguments) given another exercise name: the next night's extract of a benchmark re-sync.
+pub fn national_changed(
+    persons: u64,
+    seed: u64,
+    change_permille: u64,
+    pa: &mut dyn Write,
+    sf: &mut dyn Write,
+    dipl: &mut dyn Write,
+) -> std::io::Result<u64> {
     let mut rng = Rng::new(seed);
     writeln!(pa, "{HEADER_56}")?;
     writeln!(sf, "{HEADER_SAVOIR_FAIRE}")?;
     writeln!(dipl, "{HEADER_DIPLOMES}")?;
     let mut lines = 0;
     for n in 0..persons {
-        let s = synthetic(&mut rng, n);
+        let mut s = synthetic(&mut rng, n);
+        if change_permille > 0 && Rng::new(n ^ 0x5EED).below(1000) < change_permille {
+            for ex in &mut s.exercices {
+                ex.family.push_str("-MODIFIÉ");
+            }
+        }
         for l in s.lines() {
             pa.write_all(l.render().as_bytes())?;
             lines += 1;

@@ -5,7 +5,7 @@
 //! gen-extract --persons 1700000 --out /tmp/PS_LibreAcces_national.zip
 //! ```
 
-use annuaire_data_samples::{ExtractFiles, SAMPLE_TIMESTAMP, national, sample};
+use annuaire_data_samples::{ExtractFiles, SAMPLE_TIMESTAMP, national_changed, sample};
 use anyhow::{Context, bail};
 use std::io::{BufWriter, Write, sink};
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ const SAMPLE_PERSONS: u64 = 300;
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut persons, mut out, mut seed, mut columns, mut is_sample) = (None, None, 42u64, 56u32, false);
+    let mut change_permille = 0u64;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--persons" => persons = Some(args.next().context("--persons N")?.parse::<u64>()?),
@@ -23,8 +24,11 @@ fn main() -> anyhow::Result<()> {
             "--seed" => seed = args.next().context("--seed N")?.parse()?,
             "--columns" => columns = args.next().context("--columns 52|56")?.parse()?,
             "--sample" => is_sample = true,
+            "--change-permille" => change_permille = args.next().context("--change-permille N")?.parse()?,
             "-h" | "--help" => {
-                println!("gen-extract [--sample | --persons N] --out DIR|FILE.zip [--seed N] [--columns 52|56]");
+                println!(
+                    "gen-extract [--sample | --persons N] --out DIR|FILE.zip [--seed N] [--columns 52|56] [--change-permille N]"
+                );
                 return Ok(());
             }
             other => bail!("unknown argument {other} (see --help)"),
@@ -57,11 +61,11 @@ fn main() -> anyhow::Result<()> {
     let [pa, sf, dipl] = ExtractFiles::names(ts);
     // Three passes with the same seed: the generator is deterministic, so the files agree.
     zw.start_file(dipl, opts)?;
-    national(persons, seed, &mut sink(), &mut sink(), &mut zw)?;
+    national_changed(persons, seed, change_permille, &mut sink(), &mut sink(), &mut zw)?;
     zw.start_file(pa, opts)?;
-    let lines = national(persons, seed, &mut zw, &mut sink(), &mut sink())?;
+    let lines = national_changed(persons, seed, change_permille, &mut zw, &mut sink(), &mut sink())?;
     zw.start_file(sf, opts)?;
-    national(persons, seed, &mut sink(), &mut zw, &mut sink())?;
+    national_changed(persons, seed, change_permille, &mut sink(), &mut zw, &mut sink())?;
     zw.finish()?.flush()?;
     eprintln!("wrote {} ({persons} persons, {lines} Personne_activite lines)", out.display());
     Ok(())

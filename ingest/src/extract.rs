@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Number of partitions an extract is spilled into.
-pub const PARTITIONS: usize = 64;
+pub const PARTITIONS: usize = 128;
 
 /// The partition of an idNat.
 pub fn partition_of(idnat: &str) -> usize {

@@ -69,9 +69,8 @@ pub struct RunOptions {
     pub force: bool,
     /// Progress reports.
     pub progress: Option<ProgressFn>,
-    /// Persons serialised and written per batch.
-    pub batch_size: usize,
-    /// Test hook: fail after writing this many batches (proves a half-written generation is never served).
+    /// Test hook: fail after writing this many waves of partitions (proves a half-written generation is
+    /// never served).
     #[doc(hidden)]
     pub fail_after_batches: Option<usize>,
 }
@@ -89,7 +88,6 @@ impl RunOptions {
             max_update_rate: 5.0,
             force: false,
             progress: None,
-            batch_size: 20_000,
             fail_after_batches: None,
         }
     }
@@ -316,6 +314,7 @@ async fn run_steps(
     }
 
     // Pass A: spill the extract into partitions (memory bounded by a chunk, whatever the file size).
+    let phase = std::time::Instant::now();
     let progress = opts.progress.clone();
     let tmp_root = store.path().parent().map(|p| p.join("tmp")).unwrap_or_else(|| PathBuf::from("tmp"));
     // Partition files left by a killed sync: we hold the lock, nobody else is using them.
@@ -330,6 +329,7 @@ async fn run_steps(
         crate::extract::partition(&source, &tmp_root, &on_bytes)
     })
     .await?;
+    tracing::info!(elapsed = ?phase.elapsed(), "pass A (inflate, parse, partition) done");
     let parted = Arc::new(parted);
     let mut report = parted.report();
     finish.rows_read = Some(report.rows_read as i64);
@@ -353,26 +353,35 @@ async fn run_steps(
     check_rate(&report)?;
 
     // Pass B, a wave of partitions at a time: group, hash, diff against the served generation, write.
-    let current = store.current_hashes().await?;
+    // The served hashes, one compact map per partition (1.7 million entries at national size).
     let mut diff = Diff::default();
-    let mut current_by_part: Vec<Vec<String>> = vec![Vec::new(); PARTITIONS];
-    for idnat in current.keys() {
-        diff.group(id_group_of(idnat)).reference += 1;
-        current_by_part[partition_of(idnat)].push(idnat.clone());
-    }
+    let mut current: Vec<HashMap<Box<str>, u128>> = vec![HashMap::new(); PARTITIONS];
+    let mut served_count = 0u64;
+    store
+        .for_each_current_hash(|idnat, hash| {
+            diff.group(id_group_of(&idnat)).reference += 1;
+            served_count += 1;
+            let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
+            current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
+        })
+        .await?;
     let current = Arc::new(current);
     let tainted_a = Arc::new(parted.tainted.clone());
     let generation = store.begin_generation(run).await?;
     *generation_out = Some(generation);
     let wave = rayon::current_num_threads().max(2);
+    let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut batches = 0usize;
     let mut persons_seen = 0u64;
     let mut tainted_count = parted.tainted.len() as u64;
-    for first in (0..PARTITIONS).step_by(wave) {
+    // Compute wave k+1 while wave k is being written: grouping is CPU work on the rayon pool, writing is the
+    // database's, and the two overlap.
+    let spawn_wave = |first: usize| {
         let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
         let (pd, c, ta) = (parted.clone(), current.clone(), tainted_a.clone());
-        let results = blocking(move || {
-            parts
+        tokio::task::spawn_blocking(move || {
+            let t = std::time::Instant::now();
+            let r = parts
                 .par_iter()
                 .map(|&p| {
                     let part = pd.process(p)?;
@@ -383,14 +392,14 @@ async fn run_steps(
                         let idnat = person.idnat.as_str();
                         seen.insert(idnat.to_string());
                         let group = id_group(person);
-                        let old = c.get(idnat);
+                        let old = c[p].get(idnat);
                         if old.is_some() && (part.tainted.contains(idnat) || ta.contains(idnat)) {
                             outcomes.push((group, Outcome::KeptOnError));
                             continue;
                         }
                         let (json, hash) = record_and_hash(person)?;
                         match old {
-                            Some(h) if *h == hash => outcomes.push((group, Outcome::Unchanged)),
+                            Some(h) if format!("{h:032x}") == hash => outcomes.push((group, Outcome::Unchanged)),
                             Some(_) => {
                                 outcomes.push((group, Outcome::Updated));
                                 changes.push(change(idnat, ChangeKind::Update, group, json, hash));
@@ -404,9 +413,22 @@ async fn run_steps(
                     let n = part.persons.len() as u64;
                     Ok((p, changes, outcomes, seen, part.tainted, part.stats, n))
                 })
-                .collect::<Result<Vec<_>>>()
+                .collect::<Result<Vec<_>>>();
+            (r, t.elapsed())
         })
-        .await?;
+    };
+    let starts: Vec<usize> = (0..PARTITIONS).step_by(wave).collect();
+    let mut pending = Some(spawn_wave(starts[0]));
+    for (k, _) in starts.iter().enumerate() {
+        let Some(handle) = pending.take() else { break };
+        let (results, took) = handle.await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?;
+        let results = results?;
+        if let Some(&next) = starts.get(k + 1) {
+            pending = Some(spawn_wave(next));
+        }
+        compute += took;
+        let t = std::time::Instant::now();
+        let mut wave_changes = Vec::new();
         for (p, changes, outcomes, seen, tainted, stats, n) in results {
             for (group, outcome) in outcomes {
                 let g = diff.group(group);
@@ -419,10 +441,9 @@ async fn run_steps(
             }
             // Persons served but absent from the extract are deleted (soft), unless a line of theirs was rejected.
             let mut deletions = Vec::new();
-            for idnat in &current_by_part[p] {
-                if seen.contains(idnat) {
-                    continue;
-                }
+            let mut gone: Vec<&str> = current[p].keys().map(|k| &**k).filter(|id| !seen.contains(*id)).collect();
+            gone.sort_unstable();
+            for idnat in gone {
                 let group = id_group_of(idnat);
                 if tainted.contains(idnat) || tainted_a.contains(idnat) {
                     diff.group(group).kept_on_error += 1;
@@ -430,7 +451,7 @@ async fn run_steps(
                 }
                 diff.group(group).deleted += 1;
                 deletions.push(Change {
-                    idnat: idnat.clone(),
+                    idnat: idnat.to_string(),
                     kind: ChangeKind::Delete,
                     id_group: group,
                     record: None,
@@ -439,19 +460,21 @@ async fn run_steps(
             tainted_count += tainted.len() as u64;
             persons_seen += n;
             report.group.merge(stats);
-            for chunk in changes.chunks(opts.batch_size.max(1)) {
-                store.write_changes(generation, chunk).await?;
-                batches += 1;
-                if opts.fail_after_batches.is_some_and(|n| batches >= n) {
-                    return Err(Error::Interrupted(format!("stopped on purpose after {batches} batches")));
-                }
-            }
-            store.write_changes(generation, &deletions).await?;
-            if let Some(pr) = &opts.progress {
-                pr("write", persons_seen, 0);
-            }
+            wave_changes.extend(changes);
+            wave_changes.extend(deletions);
         }
+        // One transaction per wave of partitions.
+        store.write_changes(generation, &wave_changes).await?;
+        batches += 1;
+        if opts.fail_after_batches.is_some_and(|n| batches >= n) {
+            return Err(Error::Interrupted(format!("stopped on purpose after {batches} waves")));
+        }
+        if let Some(pr) = &opts.progress {
+            pr("write", persons_seen, 0);
+        }
+        writing += t.elapsed();
     }
+    tracing::info!(?compute, ?writing, "pass B (group, hash, diff) and store writes done");
     report.persons = persons_seen;
     report.persons_with_errors = tainted_count;
     report.rows_rejected = report.group.errors_by_kind.values().sum();
@@ -464,7 +487,7 @@ async fn run_steps(
         return Err(Error::Source { path: path.clone(), message: "the extract holds no person".into() });
     }
     let totals = diff.total();
-    let persons_now = current.len() as u64 + totals.created - totals.deleted;
+    let persons_now = served_count + totals.created - totals.deleted;
     drop(parted);
     store.finish_generation(generation, persons_now as i64).await?;
     finish.created = Some(totals.created as i64);

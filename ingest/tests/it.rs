@@ -230,7 +230,6 @@ fn a_failed_or_interrupted_ingest_leaves_the_served_generation_served() {
     // A new extract where every doctor changed, stopped half-way through writing.
     let changed = edited_sample(dir.path(), |t| t.replace("|Médecin|", "|Medecin|").into_bytes());
     let mut opts = RunOptions::new(&changed);
-    opts.batch_size = 50;
     opts.fail_after_batches = Some(2);
     opts.max_update_rate = 100.0;
     let err = rt.block_on(run_once(&store, &opts)).expect_err("interrupted");
