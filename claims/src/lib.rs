@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod eligibility;
+pub mod fhir;
 
 pub use eligibility::{Decision, Policy};
 

@@ -36,3 +36,28 @@ fn ans_example_b_two_activities_psc_2021() {
 fn ans_example_c_podologue_psc_2023() {
     check("810000237041", Profile::Psc2023, "psc-2023_810000237041.json");
 }
+
+/// FHIR resources of the doctor with two activities, compared with a reviewed golden file. When the file is
+/// missing (or `UPDATE_GOLDEN=1`), it is written and the test fails, so a change is always looked at.
+#[test]
+fn fhir_practitioner_and_roles_of_a_doctor_with_two_activities() {
+    let persons = sample();
+    let p = persons.iter().find(|p| p.idnat.as_str() == "810100271385").expect("person");
+    let got = serde_json::json!({
+        "Practitioner": annuaire_claims::fhir::practitioner(p),
+        "PractitionerRole": annuaire_claims::fhir::practitioner_roles(p),
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fhir_810100271385.json");
+    let text = serde_json::to_string_pretty(&got).unwrap_or_default() + "\n";
+    if std::env::var_os("UPDATE_GOLDEN").is_some() || !path.exists() {
+        std::fs::write(&path, &text).expect("write golden");
+        panic!("wrote {}: review it and run again", path.display());
+    }
+    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden")).expect("json");
+    assert_eq!(got, want, "FHIR resources differ from {}", path.display());
+    // The facts the golden file must show, whatever else changes:
+    assert_eq!(got["Practitioner"]["identifier"][0]["system"], "urn:oid:1.2.250.1.71.4.2.1");
+    assert_eq!(got["Practitioner"]["identifier"][1]["value"], "10100271385");
+    assert_eq!(got["PractitionerRole"].as_array().map(Vec::len), Some(2));
+    assert_eq!(got["PractitionerRole"][0]["practitioner"]["reference"], "Practitioner/810100271385");
+}

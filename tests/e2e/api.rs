@@ -308,3 +308,46 @@ fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
     assert!(sync.wait().expect("sync").success());
     assert!(seen.contains(&2), "the server never switched to generation 2: {seen:?}");
 }
+
+#[test]
+fn fhir_resources_and_the_openapi_document() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../claims/tests/golden/fhir_810100271385.json");
+        let want: Value = serde_json::from_str(&std::fs::read_to_string(golden).expect("golden")).expect("json");
+        let r = call(&c, "GET", &format!("{b}/fhir/Practitioner/10100271385"), Some(IDP), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, want["Practitioner"]);
+        let r = call(&c, "GET", &format!("{b}/fhir/PractitionerRole?practitioner=810100271385"), Some(IDP), None).await;
+        assert_eq!(r.body["resourceType"], "Bundle");
+        assert_eq!(r.body["total"], 2);
+        let roles: Vec<Value> = r.body["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect();
+        assert_eq!(Value::Array(roles), want["PractitionerRole"]);
+        let r = call(&c, "GET", &format!("{b}/fhir/Practitioner/810000000000"), Some(IDP), None).await;
+        assert_eq!((r.status, r.body["resourceType"].clone()), (404, json!("OperationOutcome")));
+
+        // The OpenAPI document lists every route the server answers, and each one is served.
+        let doc = call(&c, "GET", &format!("{b}/openapi.json"), None, None).await.body;
+        assert_eq!(doc["openapi"], "3.1.0");
+        let routes = [
+            ("get", "/healthz"), ("get", "/metrics"), ("get", "/openapi.json"), ("get", "/v1/claims/{id}"),
+            ("post", "/v1/claims/batch"), ("post", "/v1/eligibility"), ("get", "/v1/services"),
+            ("get", "/v1/subjects/resolve"), ("get", "/v1/changes"), ("get", "/fhir/Practitioner/{id}"),
+            ("get", "/fhir/PractitionerRole"),
+        ];
+        let paths = doc["paths"].as_object().expect("paths");
+        let documented: usize = paths.values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();
+        assert_eq!(documented, routes.len());
+        for (method, path) in routes {
+            assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
+            let url = format!("{b}{}", path.replace("{id}", "810100271385"));
+            let r = call(&c, &method.to_uppercase(), &url, Some(OPS), Some("{}".into())).await;
+            assert!(!r.text.contains("no such route"), "{method} {path} is not served");
+        }
+        assert_eq!(doc["paths"]["/v1/claims/{id}"]["get"]["x-scope"], "claims");
+        assert!(doc["components"]["schemas"]["Activity"]["required"].as_array().is_some_and(|a| a.len() == 30));
+    });
+}

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 
 use crate::config::{Config, Scope};
 use crate::serve::LastRun;
@@ -369,6 +370,77 @@ async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) -> Response
     .await
 }
 
+fn fhir_answer(generation: i64, status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut r = (status, value.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));
+    if let Ok(v) = HeaderValue::from_str(&generation.to_string()) {
+        r.headers_mut().insert(GENERATION_HEADER, v);
+    }
+    r
+}
+
+fn operation_outcome(code: &str, diagnostics: &str) -> serde_json::Value {
+    serde_json::json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]})
+}
+
+async fn fhir_practitioner(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "fhir_practitioner", Scope::Claims, |_| async {
+        let run = async {
+            let g = s.generation()?;
+            Ok(match s.person(&id, g).await? {
+                Some(p) => (
+                    fhir_answer(g, StatusCode::OK, &annuaire_claims::fhir::practitioner(&p)),
+                    "ok",
+                    Some(p.idnat.as_str().to_string()),
+                ),
+                None => (
+                    fhir_answer(
+                        g,
+                        StatusCode::NOT_FOUND,
+                        &operation_outcome("not-found", &format!("no professional {id}")),
+                    ),
+                    "not_found",
+                    None,
+                ),
+            })
+        };
+        match run.await {
+            Ok((r, outcome, subject)) => (Ok(r), outcome, subject),
+            Err(e) => (Err(e), "", None),
+        }
+    })
+    .await
+}
+
+async fn fhir_roles(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    handle(&s, &headers, "fhir_practitioner_role", Scope::Claims, |_| async {
+        let run = async {
+            let id = q
+                .get("practitioner")
+                .map(|v| v.trim_start_matches("Practitioner/").to_string())
+                .ok_or_else(|| ApiError::bad_request("practitioner is required"))?;
+            let g = s.generation()?;
+            let roles = match s.person(&id, g).await? {
+                Some(p) => annuaire_claims::fhir::practitioner_roles(&p),
+                None => Vec::new(),
+            };
+            Ok(fhir_answer(g, StatusCode::OK, &annuaire_claims::fhir::bundle("fhir", roles)))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
+async fn openapi_json() -> Response {
+    let mut r = (StatusCode::OK, openapi::document().to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 async fn fallback() -> Response {
     ApiError::not_found("no such route").into_response()
 }
@@ -384,6 +456,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/services", get(services))
         .route("/v1/subjects/resolve", get(resolve))
         .route("/v1/changes", get(changes))
+        .route("/fhir/Practitioner/{id}", get(fhir_practitioner))
+        .route("/fhir/PractitionerRole", get(fhir_roles))
+        .route("/openapi.json", get(openapi_json))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)

@@ -1,0 +1,248 @@
+//! The OpenAPI 3.1 document of the API, generated from [`ROUTES`]: the table every route of the router is
+//! declared in (a test checks that each listed route is served and that the router serves no other).
+
+use serde_json::{Value, json};
+
+/// One documented route.
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// `claims`, `search`, `admin`, or `""` for none.
+    pub scope: &'static str,
+    pub summary: &'static str,
+    /// Request body schema (a `#/components/schemas` name), if any.
+    pub request: Option<&'static str>,
+    /// Response schema name.
+    pub response: &'static str,
+    /// Query parameters: (name, required, description).
+    pub query: &'static [(&'static str, bool, &'static str)],
+}
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "get",
+        path: "/healthz",
+        scope: "",
+        summary: "Liveness and the served generation",
+        request: None,
+        response: "Health",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/metrics",
+        scope: "admin",
+        summary: "Prometheus metrics",
+        request: None,
+        response: "Text",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/openapi.json",
+        scope: "",
+        summary: "This document",
+        request: None,
+        response: "Object",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/v1/claims/{id}",
+        scope: "claims",
+        summary: "PSC UserInfo claims of a professional (idNat, RPPS or ADELI)",
+        request: None,
+        response: "UserInfo",
+        query: &[("profile", false, "psc-2021 or psc-2023 (default)")],
+    },
+    Route {
+        method: "post",
+        path: "/v1/claims/batch",
+        scope: "claims",
+        summary: "Claims of up to 1,000 professionals, from one generation",
+        request: Some("BatchRequest"),
+        response: "BatchResponse",
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/v1/eligibility",
+        scope: "claims",
+        summary: "Eligibility of a professional for a client service",
+        request: Some("EligibilityRequest"),
+        response: "EligibilityResponse",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/v1/services",
+        scope: "claims",
+        summary: "The client services' policies",
+        request: None,
+        response: "Object",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/v1/subjects/resolve",
+        scope: "claims",
+        summary: "Resolve a login hint to one subject",
+        request: None,
+        response: "Resolved",
+        query: &[("hint", true, "idNat, RPPS or ADELI")],
+    },
+    Route {
+        method: "get",
+        path: "/v1/changes",
+        scope: "admin",
+        summary: "Changes of promoted generations, paged in a stable order",
+        request: None,
+        response: "Changes",
+        query: &[
+            ("since", false, "generation to start after"),
+            ("limit", false, "page size, 1 to 10000"),
+            ("offset", false, "entries skipped"),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/Practitioner/{id}",
+        scope: "claims",
+        summary: "FHIR R4 Practitioner (Annuaire Santé profile)",
+        request: None,
+        response: "FhirResource",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/PractitionerRole",
+        scope: "claims",
+        summary: "FHIR R4 PractitionerRoles of a practitioner, as a searchset Bundle",
+        request: None,
+        response: "FhirResource",
+        query: &[("practitioner", true, "idNat, RPPS or ADELI")],
+    },
+];
+
+fn schemas() -> Value {
+    let s = json!({"type": "string"});
+    let activity_keys = [
+        "codeModeExercice",
+        "codeSecteurDactivite",
+        "codeSectionPharmacien",
+        "codeRole",
+        "codeGenreActivite",
+        "numeroSiretSite",
+        "numeroSirenSite",
+        "numeroFinessSite",
+        "numeroFinessetablissementJuridique",
+        "identifiantTechniqueDeLaStructure",
+        "raisonSocialeSite",
+        "enseigneCommercialeSite",
+        "complementDestinataire",
+        "complementPointGeographique",
+        "numeroVoie",
+        "indiceRepetitionVoie",
+        "codeTypeDeVoie",
+        "libelleVoie",
+        "mentionDistribution",
+        "bureauCedex",
+        "codePostal",
+        "codeCommune",
+        "codePays",
+        "telephone",
+        "telephone2",
+        "telecopie",
+        "adresseEMail",
+        "codeDepartement",
+        "ancienIdentifiantDeLaStructure",
+        "autoriteDenregistrement",
+    ];
+    let activity_props: serde_json::Map<String, Value> =
+        activity_keys.iter().map(|k| (k.to_string(), s.clone())).collect();
+    json!({
+        "Error": {"type": "object", "required": ["code", "message"], "properties": {"code": s, "message": s}},
+        "Health": {"type": "object", "properties": {"status": s, "generation": {"type": ["integer", "null"]}}},
+        "Text": {"type": "string"},
+        "Object": {"type": "object"},
+        "FhirResource": {"type": "object", "required": ["resourceType"], "properties": {"resourceType": s}},
+        "Activity": {"type": "object", "required": activity_keys, "properties": activity_props},
+        "Exercice": {"type": "object",
+            "required": ["codeProfession", "codeCategorieProfessionnelle", "codeCiviliteDexercice", "nomDexercice", "prenomDexercice", "codeTypeSavoirFaire", "codeSavoirFaire", "activities"],
+            "properties": {"codeProfession": s, "codeCategorieProfessionnelle": s, "codeCiviliteDexercice": s, "nomDexercice": s,
+                "prenomDexercice": s, "codeTypeSavoirFaire": s, "codeSavoirFaire": s,
+                "activities": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}}}},
+        "UserInfo": {"type": "object",
+            "required": ["Secteur_Activite", "SubjectOrganization", "Mode_Acces_Raison", "preferred_username", "given_name", "Acces_Regulation_Medicale", "UITVersion", "Palier_Authentification", "SubjectRefPro", "SubjectRole", "PSI_Locale", "otherIds", "SubjectNameID", "family_name"],
+            "properties": {"Secteur_Activite": s, "codeGenreActivite": s, "email_verified": {"type": "boolean"}, "SubjectOrganization": s,
+                "Mode_Acces_Raison": s, "preferred_username": s, "codeCivilite": s, "given_name": s, "Acces_Regulation_Medicale": s,
+                "UITVersion": s, "Palier_Authentification": s,
+                "SubjectRefPro": {"type": "object", "properties": {"codeCivilite": s, "exercices": {"type": "array", "items": {"$ref": "#/components/schemas/Exercice"}}}},
+                "SubjectOrganizationID": s, "SubjectRole": {"type": "array", "items": s}, "PSI_Locale": s,
+                "otherIds": {"type": "array", "items": {"type": "object", "required": ["identifiant", "origine", "qualite"],
+                    "properties": {"identifiant": s, "origine": s, "qualite": {"type": "integer"}}}},
+                "SubjectNameID": s, "family_name": s}},
+        "BatchRequest": {"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array", "maxItems": 1000, "items": s}, "profile": s}},
+        "BatchResponse": {"type": "object", "properties": {"generation": {"type": "integer"}, "results": {"type": "array", "items": {"type": "object",
+            "properties": {"id": s, "claims": {"$ref": "#/components/schemas/UserInfo"}, "error": {"$ref": "#/components/schemas/Error"}}}}}},
+        "EligibilityRequest": {"type": "object", "required": ["subject", "service"], "properties": {"subject": s, "service": s}},
+        "EligibilityResponse": {"type": "object", "required": ["eligible", "reasons", "exercice", "generation"],
+            "properties": {"eligible": {"type": "boolean"}, "reasons": {"type": "array", "items": s},
+                "exercice": {"type": ["object", "null"], "properties": {"profession": s, "category": s}},
+                "generation": {"type": "integer"}, "subject": s, "service": s}},
+        "Resolved": {"type": "object", "properties": {"subject": s, "id_type": s, "generation": {"type": "integer"}}},
+        "Changes": {"type": "object", "properties": {"total": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]},
+            "changes": {"type": "array", "items": {"type": "object", "required": ["id", "change", "generation"],
+                "properties": {"id": s, "change": {"enum": ["create", "update", "delete"]}, "generation": {"type": "integer"}, "id_group": s}}}}},
+    })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let mut params: Vec<Value> = r
+            .query
+            .iter()
+            .map(|(name, required, description)| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}}))
+            .collect();
+        if r.path.contains("{id}") {
+            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}));
+        }
+        let content_type = if r.path.starts_with("/fhir") {
+            "application/fhir+json"
+        } else if r.response == "Text" {
+            "text/plain"
+        } else {
+            "application/json"
+        };
+        let mut op = json!({
+            "summary": r.summary,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "OK", "content": {content_type: {"schema": {"$ref": format!("#/components/schemas/{}", r.response)}}}},
+                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        });
+        if !r.scope.is_empty() {
+            op["security"] = json!([{"bearer": [r.scope]}]);
+            op["x-scope"] = json!(r.scope);
+        }
+        if let Some(req) = r.request {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{req}")}}}});
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "annuaire", "version": env!("CARGO_PKG_VERSION"),
+            "description": "Claims and eligibility of French health professionals (Annuaire Santé), for Pro Santé Connect and its client services."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A client token declared (as its sha256) in the config file."}},
+        },
+    })
+}
