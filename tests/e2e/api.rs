@@ -324,7 +324,8 @@ fn fhir_resources_and_the_openapi_document() {
         let r = call(&c, "GET", &format!("{b}/fhir/PractitionerRole?practitioner=810100271385"), Some(IDP), None).await;
         assert_eq!(r.body["resourceType"], "Bundle");
         assert_eq!(r.body["total"], 2);
-        let roles: Vec<Value> = r.body["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect();
+        let roles: Vec<Value> =
+            r.body["entry"].as_array().expect("entries").iter().map(|e| e["resource"].clone()).collect();
         assert_eq!(Value::Array(roles), want["PractitionerRole"]);
         let r = call(&c, "GET", &format!("{b}/fhir/Practitioner/810000000000"), Some(IDP), None).await;
         assert_eq!((r.status, r.body["resourceType"].clone()), (404, json!("OperationOutcome")));
@@ -333,9 +334,16 @@ fn fhir_resources_and_the_openapi_document() {
         let doc = call(&c, "GET", &format!("{b}/openapi.json"), None, None).await.body;
         assert_eq!(doc["openapi"], "3.1.0");
         let routes = [
-            ("get", "/healthz"), ("get", "/metrics"), ("get", "/openapi.json"), ("get", "/v1/claims/{id}"),
-            ("post", "/v1/claims/batch"), ("post", "/v1/eligibility"), ("get", "/v1/services"),
-            ("get", "/v1/subjects/resolve"), ("get", "/v1/changes"), ("get", "/fhir/Practitioner/{id}"),
+            ("get", "/healthz"),
+            ("get", "/metrics"),
+            ("get", "/openapi.json"),
+            ("get", "/v1/claims/{id}"),
+            ("post", "/v1/claims/batch"),
+            ("post", "/v1/eligibility"),
+            ("get", "/v1/services"),
+            ("get", "/v1/subjects/resolve"),
+            ("get", "/v1/changes"),
+            ("get", "/fhir/Practitioner/{id}"),
             ("get", "/fhir/PractitionerRole"),
         ];
         let paths = doc["paths"].as_object().expect("paths");

@@ -47,7 +47,13 @@ pub struct AppState {
     pub last_run: Arc<tokio::sync::Mutex<LastRun>>,
     /// The served generation, refreshed from the store every second (0 = none yet).
     pub served: Arc<AtomicI64>,
+    /// Rendered claims by (generation, id as asked, profile). Keyed by generation, so a promotion never
+    /// serves a stale entry; entries of old generations age out.
+    pub claims_cache: Arc<quick_cache::sync::Cache<(i64, String, &'static str), (Bytes, String)>>,
 }
+
+/// Claims kept rendered in memory (about 2 KB each).
+pub const CLAIMS_CACHE_ENTRIES: usize = 100_000;
 
 impl AppState {
     pub fn new(store: Store, config: Arc<Config>, last_run: Arc<tokio::sync::Mutex<LastRun>>) -> AppState {
@@ -58,6 +64,7 @@ impl AppState {
             usage: Arc::default(),
             last_run,
             served: Arc::new(AtomicI64::new(0)),
+            claims_cache: Arc::new(quick_cache::sync::Cache::new(CLAIMS_CACHE_ENTRIES)),
         }
     }
 
@@ -123,10 +130,14 @@ impl AppState {
 
 /// A JSON answer with the generation header.
 fn answer(generation: i64, value: &impl serde::Serialize) -> Response {
-    let body = match serde_json::to_vec(value) {
-        Ok(b) => b,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    match serde_json::to_vec(value) {
+        Ok(b) => answer_bytes(generation, Bytes::from(b)),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// Already serialised JSON with the generation header.
+fn answer_bytes(generation: i64, body: Bytes) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(&generation.to_string()) {
@@ -181,8 +192,15 @@ async fn claims(
         let run = async {
             let profile = profile(&q)?;
             let g = s.generation()?;
+            let key = (g, id.clone(), profile.as_str());
+            if let Some((body, idnat)) = s.claims_cache.get(&key) {
+                return Ok((answer_bytes(g, body), idnat));
+            }
             let p = s.person(&id, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
-            Ok((answer(g, &user_info(&p, profile)), p.idnat.as_str().to_string()))
+            let body = Bytes::from(serde_json::to_vec(&user_info(&p, profile)).map_err(ApiError::internal)?);
+            let idnat = p.idnat.as_str().to_string();
+            s.claims_cache.insert(key, (body.clone(), idnat.clone()));
+            Ok((answer_bytes(g, body), idnat))
         };
         match run.await {
             Ok((r, idnat)) => (Ok(r), "ok", Some(idnat)),
