@@ -5,9 +5,8 @@
 //! gen-extract --persons 1700000 --out /tmp/PS_LibreAcces_national.zip
 //! ```
 
-use annuaire_data_samples::{ExtractFiles, SAMPLE_TIMESTAMP, national_changed, sample};
+use annuaire_data_samples::{SAMPLE_TIMESTAMP, sample, write_national_zip};
 use anyhow::{Context, bail};
-use std::io::{BufWriter, Write, sink};
 use std::path::PathBuf;
 
 /// Persons generated on top of the handmade ones for the committed sample.
@@ -53,20 +52,8 @@ fn main() -> anyhow::Result<()> {
     if !zip {
         bail!("a national-size extract is written as a zip: give --out FILE.zip");
     }
-    let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut zw = zip::ZipWriter::new(BufWriter::new(file));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(true);
-    let ts = "202611280900";
-    let [pa, sf, dipl] = ExtractFiles::names(ts);
-    // Three passes with the same seed: the generator is deterministic, so the files agree.
-    zw.start_file(dipl, opts)?;
-    national_changed(persons, seed, change_permille, &mut sink(), &mut sink(), &mut zw)?;
-    zw.start_file(pa, opts)?;
-    let lines = national_changed(persons, seed, change_permille, &mut zw, &mut sink(), &mut sink())?;
-    zw.start_file(sf, opts)?;
-    national_changed(persons, seed, change_permille, &mut sink(), &mut zw, &mut sink())?;
-    zw.finish()?.flush()?;
+    let lines = write_national_zip(&out, persons, seed, change_permille)
+        .with_context(|| format!("cannot write {}", out.display()))?;
     eprintln!("wrote {} ({persons} persons, {lines} Personne_activite lines)", out.display());
     Ok(())
 }

@@ -1,0 +1,369 @@
+//! `bench`: issue 8's benchmark on a national-size synthetic extract.
+//!
+//! ```text
+//! cargo build --release -p annuaire -p annuaire-bench
+//! target/release/bench [--persons 1700000] [--runs 3] [--seconds 10] [--work target/bench-work] [--write-doc docs/benchmarks.md]
+//! ```
+//!
+//! It generates (and caches in the work folder) the extract and its next night's version (0.5 % of persons
+//! changed), then measures, each `--runs` times where it matters (median and spread reported):
+//! the floor (inflate only; read the unzipped main file once), the full ingest (`annuaire sync` as a child
+//! process: wall, CPU, peak RSS), the re-sync, claims over HTTP on loopback with its own load generator (16
+//! and 64 connections; a 10,000-professional working set and uniform over everyone), and claims in process
+//! (lookup, parse, render). With `--write-doc` it replaces the generated section of the benchmark document.
+
+use anyhow::{Context, bail};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Args {
+    persons: u64,
+    runs: usize,
+    seconds: u64,
+    work: PathBuf,
+    write_doc: Option<PathBuf>,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a =
+        Args { persons: 1_700_000, runs: 3, seconds: 10, work: PathBuf::from("target/bench-work"), write_doc: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--persons" => a.persons = it.next().context("--persons N")?.parse()?,
+            "--runs" => a.runs = it.next().context("--runs N")?.parse()?,
+            "--seconds" => a.seconds = it.next().context("--seconds N")?.parse()?,
+            "--work" => a.work = PathBuf::from(it.next().context("--work DIR")?),
+            "--write-doc" => a.write_doc = Some(PathBuf::from(it.next().context("--write-doc FILE")?)),
+            "-h" | "--help" => {
+                println!("bench [--persons N] [--runs N] [--seconds N] [--work DIR] [--write-doc FILE]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(a)
+}
+
+/// The `annuaire` binary next to this one.
+fn annuaire_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name(format!("annuaire{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        bail!("{} not found: build it with `cargo build --release -p annuaire -p annuaire-bench`", bin.display());
+    }
+    Ok(bin)
+}
+
+/// Wall time, CPU time and peak RSS of a child process, read from /proc while it runs.
+struct Usage {
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_mb: f64,
+}
+
+fn proc_sample(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((hwm, ticks))
+}
+
+fn run_measured(cmd: &mut Command) -> anyhow::Result<(Usage, String)> {
+    let start = Instant::now();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let pid = child.id();
+    let (mut hwm, mut ticks) = (0u64, 0u64);
+    loop {
+        if let Some((h, t)) = proc_sample(pid) {
+            hwm = hwm.max(h);
+            ticks = ticks.max(t);
+        }
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let wall = start.elapsed();
+    let out = child.wait_with_output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && out.status.code() != Some(3) {
+        bail!("command failed: {text}");
+    }
+    // /proc reports CPU in clock ticks (100 per second on Linux).
+    Ok((Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0 }, text))
+}
+
+fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let m = v[v.len() / 2];
+    (m, v[0], v[v.len() - 1])
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64
+}
+
+/// Inflate every member of a zip to nowhere.
+fn inflate(zip_path: &Path) -> anyhow::Result<u64> {
+    let mut z = zip::ZipArchive::new(std::io::BufReader::new(std::fs::File::open(zip_path)?))?;
+    let mut total = 0;
+    for i in 0..z.len() {
+        total += std::io::copy(&mut z.by_index(i)?, &mut std::io::sink())?;
+    }
+    Ok(total)
+}
+
+struct HttpResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+async fn load(base: &str, token: &str, ids: &[String], connections: usize, seconds: u64) -> HttpResult {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (client, base, token, ids) = (client.clone(), base.to_string(), token.to_string(), ids.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut x = 0x9E37_79B9u64.wrapping_mul(c as u64 + 1);
+            while Instant::now() < deadline {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let id = &ids[(x % ids.len() as u64) as usize];
+                let t = Instant::now();
+                match client.get(format!("{base}/v1/claims/{id}")).bearer_auth(&token).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed().as_micros() as u32);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let start = Instant::now();
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        if let Ok((l, e)) = t.await {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64().max(seconds as f64);
+    all.sort_unstable();
+    HttpResult {
+        rps: all.len() as f64 / secs,
+        p50_ms: percentile(&all, 0.5) / 1000.0,
+        p99_ms: percentile(&all, 0.99) / 1000.0,
+        errors,
+    }
+}
+
+fn ids_of(zip_path: &Path) -> anyhow::Result<Vec<String>> {
+    let mut z = zip::ZipArchive::new(std::io::BufReader::new(std::fs::File::open(zip_path)?))?;
+    let name = (0..z.len())
+        .filter_map(|i| z.name_for_index(i).and_then(Result::ok).map(|n| n.into_owned()))
+        .find(|n| n.contains("Personne_activite"))
+        .context("no Personne_activite member")?;
+    let mut text = String::new();
+    z.by_name(&name)?.read_to_string(&mut text)?;
+    let mut ids: Vec<String> = text.lines().skip(1).filter_map(|l| l.split('|').nth(2)).map(str::to_string).collect();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    let bin = annuaire_bin()?;
+    std::fs::create_dir_all(&a.work)?;
+    let national = a.work.join(format!("PS_LibreAcces_{}.zip", a.persons));
+    let changed = a.work.join(format!("PS_LibreAcces_{}_changed.zip", a.persons));
+    for (path, permille) in [(&national, 0), (&changed, 5)] {
+        if !path.exists() {
+            eprintln!("generating {} ...", path.display());
+            let tmp = path.with_extension("zip.part");
+            annuaire_data_samples::write_national_zip(&tmp, a.persons, 42, permille)?;
+            std::fs::rename(&tmp, path)?;
+        }
+    }
+    let mut report = Vec::new();
+    let mut line = |s: String| {
+        println!("{s}");
+        report.push(s);
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    line(format!(
+        "Run of {} on {} cores, {mem_gib:.0} GiB, commit `{commit}`: {} persons, {} runs per ingest figure.",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        cores,
+        a.persons,
+        a.runs
+    ));
+    line(String::new());
+    line("| measure | median | min – max | notes |".into());
+    line("|---|---|---|---|".into());
+
+    // 6. The floor.
+    let mut inflate_s = Vec::new();
+    for _ in 0..a.runs {
+        let t = Instant::now();
+        let bytes = inflate(&national)?;
+        inflate_s.push(t.elapsed().as_secs_f64());
+        if bytes == 0 {
+            bail!("empty extract");
+        }
+    }
+    let (floor, lo, hi) = median(inflate_s);
+    line(format!("| floor: inflate the zip | {floor:.2} s | {lo:.2} – {hi:.2} s | every member to nowhere |"));
+
+    // 1. Full ingest, then 2. re-sync of 0.5 % changed (alternating between the two extracts).
+    let (mut wall, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rwall, mut rrss) = (Vec::new(), Vec::new());
+    let data = a.work.join("data");
+    for _ in 0..a.runs {
+        let _ = std::fs::remove_dir_all(&data);
+        let (u, _) =
+            run_measured(Command::new(&bin).arg("--data-dir").arg(&data).arg("sync").arg("--source").arg(&national))?;
+        wall.push(u.wall.as_secs_f64());
+        cpu.push(u.cpu.as_secs_f64());
+        rss.push(u.peak_rss_mb);
+    }
+    for k in 0..a.runs {
+        let src = if k % 2 == 0 { &changed } else { &national };
+        let (u, out) =
+            run_measured(Command::new(&bin).arg("--data-dir").arg(&data).arg("sync").arg("--source").arg(src))?;
+        if !out.contains("promoted") {
+            bail!("the re-sync was not promoted: {out}");
+        }
+        rwall.push(u.wall.as_secs_f64());
+        rrss.push(u.peak_rss_mb);
+    }
+    let (w, wlo, whi) = median(wall);
+    let (c, _, _) = median(cpu);
+    let (r, rlo, rhi) = median(rss);
+    line(format!(
+        "| full ingest: zip to promoted generation | {w:.1} s | {wlo:.1} – {whi:.1} s | {:.1} × the inflate floor; CPU {c:.1} s |",
+        w / floor
+    ));
+    line(format!("| full ingest: peak RSS | {r:.0} MB | {rlo:.0} – {rhi:.0} MB | target 1,000 MB |"));
+    let (rw, rwlo, rwhi) = median(rwall);
+    let (rr, _, _) = median(rrss);
+    line(format!(
+        "| re-sync, 0.5 % of persons changed | {rw:.1} s | {rwlo:.1} – {rwhi:.1} s | {:.2} × the full ingest; peak RSS {rr:.0} MB |",
+        rw / w
+    ));
+
+    // 3. Claims over HTTP.
+    let ids = ids_of(&national)?;
+    let token = "bench-token";
+    let digest: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let config = a.work.join("bench.toml");
+    std::fs::write(
+        &config,
+        format!("version = 1\n[[clients]]\nname = \"bench\"\ntoken_sha256 = \"{digest}\"\nscopes = [\"claims\"]\n"),
+    )?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut server = Command::new(&bin)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--no-sync", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let working_set: Vec<String> = ids.iter().step_by((ids.len() / 10_000).max(1)).cloned().collect();
+    for (label, set) in [("10,000-professional working set", &working_set), ("uniform over everyone", &ids)] {
+        for c in [16, 64] {
+            let r = rt.block_on(load(&base, token, set, c, a.seconds));
+            line(format!(
+                "| claims over HTTP, {c} connections, {label} | {:.0} req/s | p50 {:.2} ms, p99 {:.2} ms | {} errors; load generator in the same process, same cores |",
+                r.rps, r.p50_ms, r.p99_ms, r.errors
+            ));
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+
+    // 4. Claims in process: lookup + parse + render, and render alone.
+    let (lookup, render) = rt.block_on(async {
+        let store = annuaire_store::Store::open(&data).await?;
+        let g = store.served().await?.context("nothing served")?.generation;
+        let (mut lookup, mut render) = (Vec::new(), Vec::new());
+        for id in ids.iter().step_by((ids.len() / 20_000).max(1)) {
+            let t = Instant::now();
+            let stored = store.person_at(id, g).await?.context("missing person")?;
+            let p: annuaire_schemas::Person = serde_json::from_str(&stored.record)?;
+            let t2 = Instant::now();
+            let body = serde_json::to_vec(&annuaire_claims::user_info(&p, annuaire_claims::Profile::Psc2023))?;
+            let end = Instant::now();
+            lookup.push((end - t).as_micros() as u32);
+            render.push((end - t2).as_micros() as u32);
+            std::hint::black_box(body);
+        }
+        lookup.sort_unstable();
+        render.sort_unstable();
+        anyhow::Ok((lookup, render))
+    })?;
+    line(format!(
+        "| claims in process: lookup + parse + render | p50 {:.0} µs | p99 {:.0} µs | {} random professionals, SQLite through sqlx |",
+        percentile(&lookup, 0.5),
+        percentile(&lookup, 0.99),
+        lookup.len()
+    ));
+    line(format!(
+        "| claims in process: render from a record in memory (the cache's miss cost without the lookup) | p50 {:.0} µs | p99 {:.0} µs | |",
+        percentile(&render, 0.5),
+        percentile(&render, 0.99)
+    ));
+
+    if let Some(doc) = a.write_doc {
+        let text = std::fs::read_to_string(&doc).unwrap_or_default();
+        let (begin, end) = ("<!-- bench:begin -->", "<!-- bench:end -->");
+        let body = format!("{begin}\n{}\n{end}", report.join("\n"));
+        let new = match (text.find(begin), text.find(end)) {
+            (Some(b), Some(e)) if e > b => format!("{}{body}{}", &text[..b], &text[e + end.len()..]),
+            _ => format!("{text}\n## Last run of the benchmark command\n\n{body}\n"),
+        };
+        std::fs::write(&doc, new)?;
+        eprintln!("wrote {}", doc.display());
+    }
+    Ok(())
+}
