@@ -7,6 +7,7 @@
 mod api;
 mod config;
 mod progress;
+mod search;
 mod serve;
 
 use annuaire_claims::{Profile, user_info};
@@ -48,6 +49,13 @@ struct Cli {
 enum Format {
     Table,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum SearchFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +157,35 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Search professionals by name (accents, case, prefixes and one typo forgiven) and filters.
+    Search {
+        /// Words of the names to look for.
+        text: Vec<String>,
+        /// Profession code (10 médecin, 60 infirmier ...).
+        #[arg(long)]
+        profession: Option<String>,
+        /// Authority kind (ordre, ars, local, unknown) or name (CNOM, ONI, ARS ...).
+        #[arg(long)]
+        authority: Option<String>,
+        /// Department code (75, 2A, 974 ...).
+        #[arg(long)]
+        department: Option<String>,
+        /// INSEE commune code.
+        #[arg(long)]
+        commune: Option<String>,
+        /// Savoir-faire code (SM53 ...).
+        #[arg(long)]
+        savoir_faire: Option<String>,
+        /// Hits per page (1 to 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Hits skipped.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+        format: SearchFormat,
+    },
     /// List the ingest runs, oldest first.
     Runs {
         /// Output format.
@@ -190,6 +227,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS // `annuaire search ... | head`: the reader left, nothing to report
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -334,6 +378,73 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Search { text, profession, authority, department, commune, savoir_faire, limit, offset, format } => {
+            let req = annuaire_search::SearchRequest {
+                text: (!text.is_empty()).then(|| text.join(" ")),
+                profession,
+                authority,
+                department,
+                commune,
+                savoir_faire,
+                limit,
+                offset,
+            };
+            let (generation, index) = search::served_index(&store).await?;
+            let r = index.search(&req)?;
+            match format {
+                SearchFormat::Json => {
+                    let mut v = serde_json::to_value(&r)?;
+                    v["generation"] = generation.into();
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                SearchFormat::Csv => {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "idnat,family_name,given_name,professions,authorities,place")?;
+                    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+                    for h in &r.hits {
+                        writeln!(
+                            out,
+                            "{},{},{},{},{},{}",
+                            h.idnat,
+                            q(&h.family_name),
+                            q(&h.given_name),
+                            q(&h.professions.join(" ")),
+                            q(&h.authorities.join(" ")),
+                            q(&h.place)
+                        )?;
+                    }
+                }
+                SearchFormat::Table => {
+                    let mut out = std::io::stdout().lock();
+                    writeln!(
+                        out,
+                        "{} professionals (generation {generation}); showing {} from {}",
+                        r.total,
+                        r.hits.len(),
+                        req.offset
+                    )?;
+                    for h in &r.hits {
+                        writeln!(
+                            out,
+                            "{:<13} {:<28} {:<20} {:<8} {:<10} {}",
+                            h.idnat,
+                            h.family_name,
+                            h.given_name,
+                            h.professions.join(","),
+                            h.authorities.join(","),
+                            h.place
+                        )?;
+                    }
+                    for (facet, counts) in &r.facets {
+                        let mut top: Vec<(&String, &u64)> = counts.iter().collect();
+                        top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                        let shown: Vec<String> = top.iter().take(8).map(|(k, v)| format!("{k}: {v}")).collect();
+                        writeln!(out, "  {facet}: {}", shown.join(", "))?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Runs { format } => {
             let runs = store.runs().await?;
             match format {
@@ -376,6 +487,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             let lock = store.lock_sync(&format!("approve {generation}")).await?;
             let result = store.approve(generation, &kinds).await;
+            if result.is_ok()
+                && let Err(e) = annuaire_ingest::index::build_index(&store, generation).await
+            {
+                eprintln!(
+                    "warning: the search index of generation {generation} could not be built ({e}); searches will build it"
+                );
+            }
             lock.release().await?;
             let kept = result?;
             let n = |k| kept.get(&k).copied().unwrap_or(0);

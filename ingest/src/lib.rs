@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod fetch;
 pub mod group;
+pub mod index;
 pub mod layout;
 pub mod parse;
 mod rows;

@@ -500,7 +500,11 @@ async fn run_steps(
         store.hold(generation).await?;
         RunStatus::Held
     } else {
+        // The search index of the new generation is complete before the generation is served.
+        let previous = store.served().await?.map(|s| s.generation);
+        crate::index::build_index(store, generation).await?;
         store.promote(generation).await?;
+        crate::index::prune_indexes(store, &[Some(generation), previous].into_iter().flatten().collect::<Vec<_>>());
         RunStatus::Promoted
     };
     let served = store.served().await?.map(|s| s.generation);

@@ -1,8 +1,13 @@
-//! Search for analysts. Today: the engine-free request type and the name folding every search path
-//! shares; the tantivy index and polars analytics arrive with their issue and build on these.
+//! Search for analysts: a tantivy index per generation ([`index`]), the engine-free [`SearchRequest`], and
+//! the name folding every search path shares. Polars analytics arrive with their part of issue 5.
 //!
-//! **Architecture invariant:** no HTTP here; the HTTP layer turns query strings into a [`SearchRequest`].
+//! **Architecture invariant:** no HTTP and no store here: the ingest feeds [`index::IndexBuilder`] the
+//! persons of a generation, the HTTP layer turns query strings into a [`SearchRequest`].
 #![warn(missing_docs)]
+
+pub mod index;
+
+pub use index::{Hit, IndexBuilder, SearchIndex, SearchResponse};
 
 /// What an analyst asks for. Filters combine with AND; an empty request matches everyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

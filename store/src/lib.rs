@@ -540,6 +540,27 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    /// Stream every record visible in a generation, in idNat order, into `f` (for building an index).
+    pub async fn for_each_person_at<E>(
+        &self,
+        generation: i64,
+        mut f: impl FnMut(&str) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT record FROM person_version WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?) ORDER BY idnat",
+        )
+        .bind(generation)
+        .bind(generation)
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            if let Err(e) = f(r.get::<&str, _>(0)) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
     pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
         let rows = sqlx::query(

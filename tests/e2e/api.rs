@@ -343,6 +343,7 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/v1/services"),
             ("get", "/v1/subjects/resolve"),
             ("get", "/v1/changes"),
+            ("get", "/v1/search"),
             ("get", "/fhir/Practitioner/{id}"),
             ("get", "/fhir/PractitionerRole"),
         ];
@@ -358,4 +359,57 @@ fn fhir_resources_and_the_openapi_document() {
         assert_eq!(doc["paths"]["/v1/claims/{id}"]["get"]["x-scope"], "claims");
         assert!(doc["components"]["schemas"]["Activity"]["required"].as_array().is_some_and(|a| a.len() == 30));
     });
+}
+
+#[test]
+fn search_over_http_follows_the_served_generation() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        let r = call(&c, "GET", &format!("{b}/v1/search?text=etienne%20lefevre"), Some(ANALYST), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.generation, Some(1));
+        assert_eq!(r.body["hits"][0]["idnat"], "810100271385");
+        assert_eq!(r.body["hits"][0]["family_name"], "LEFÈVRE");
+        let r =
+            call(&c, "GET", &format!("{b}/v1/search?profession=10&authority=ordre&limit=1"), Some(ANALYST), None).await;
+        let doctors = r.body["total"].as_u64().unwrap_or(0);
+        assert!(doctors > 10);
+        assert_eq!(r.body["facets"]["profession"]["10"], json!(doctors));
+        assert_eq!(r.body["hits"].as_array().map(Vec::len), Some(1));
+        let r = call(&c, "GET", &format!("{b}/v1/search?text=martin"), Some(IDP), None).await;
+        assert_eq!(r.status, 403, "the claims scope does not give search");
+        let r = call(&c, "GET", &format!("{b}/v1/search?limit=abc"), Some(ANALYST), None).await;
+        assert_eq!(r.status, 400);
+    });
+    // The CLI gives the same total.
+    let out = annuaire(dir.path(), &["search", "--profession", "10", "--authority", "ordre", "--format", "json"]);
+    let cli = crate::common::json(&out);
+    // A new generation renames a doctor: the search switches with the claims.
+    let renamed = sample_copy(&dir.path().join("renamed"), |_, _| true);
+    let pa = renamed.join("PS_LibreAcces_Personne_activite_202611280900.txt");
+    let text = std::fs::read_to_string(&pa).expect("read").replace("|LEFÈVRE|", "|LEFEUVRE-DURAND|");
+    std::fs::write(&pa, text).expect("write");
+    let out = annuaire(dir.path(), &["sync", "--source", renamed.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(1500));
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let r = call(&c, "GET", &format!("{}/v1/search?text=durand%20etienne", server.base), Some(ANALYST), None).await;
+        assert_eq!(r.generation, Some(2));
+        assert_eq!(r.body["hits"][0]["idnat"], "810100271385");
+        assert_eq!(r.body["total"], 1);
+        let r = call(
+            &c,
+            "GET",
+            &format!("{}/v1/search?profession=10&authority=ordre&limit=1", server.base),
+            Some(ANALYST),
+            None,
+        )
+        .await;
+        assert_eq!(r.body["total"], cli["total"]);
+    });
+    assert!(dir.path().join("index/gen-2").exists());
 }

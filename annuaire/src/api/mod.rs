@@ -50,6 +50,8 @@ pub struct AppState {
     /// Rendered claims by (generation, id as asked, profile). Keyed by generation, so a promotion never
     /// serves a stale entry; entries of old generations age out.
     pub claims_cache: Arc<quick_cache::sync::Cache<(i64, String, &'static str), (Bytes, String)>>,
+    /// The search index of the generation last searched.
+    pub search: Arc<tokio::sync::Mutex<Option<(i64, Arc<annuaire_search::SearchIndex>)>>>,
 }
 
 /// Claims kept rendered in memory (about 2 KB each).
@@ -65,6 +67,7 @@ impl AppState {
             last_run,
             served: Arc::new(AtomicI64::new(0)),
             claims_cache: Arc::new(quick_cache::sync::Cache::new(CLAIMS_CACHE_ENTRIES)),
+            search: Arc::default(),
         }
     }
 
@@ -353,6 +356,54 @@ async fn changes(State(s): State<AppState>, Query(q): Query<HashMap<String, Stri
     .await
 }
 
+fn query_usize(q: &HashMap<String, String>, name: &str, default: usize) -> Result<usize, ApiError> {
+    q.get(name)
+        .map(|v| v.parse())
+        .transpose()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be a number")))
+        .map(|v| v.unwrap_or(default))
+}
+
+async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "search", Scope::Search, |_| async {
+        let run = async {
+            let g = s.generation()?;
+            let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+            let req = annuaire_search::SearchRequest {
+                text: text("text").or_else(|| text("q")),
+                profession: text("profession"),
+                authority: text("authority"),
+                department: text("department"),
+                commune: text("commune"),
+                savoir_faire: text("savoir_faire").or_else(|| text("savoir-faire")),
+                limit: query_usize(&q, "limit", 20)?,
+                offset: query_usize(&q, "offset", 0)?,
+            };
+            let index = {
+                let mut cached = s.search.lock().await;
+                match cached.as_ref() {
+                    Some((cg, idx)) if *cg == g => idx.clone(),
+                    _ => {
+                        let dir = annuaire_ingest::index::build_index(&s.store, g).await.map_err(ApiError::internal)?;
+                        let idx = Arc::new(annuaire_search::SearchIndex::open(&dir).map_err(ApiError::internal)?);
+                        *cached = Some((g, idx.clone()));
+                        idx
+                    }
+                }
+            };
+            let r = tokio::task::spawn_blocking(move || index.search(&req))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            let mut v = serde_json::to_value(&r).map_err(ApiError::internal)?;
+            v["generation"] = g.into();
+            Ok(answer(g, &v))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
 async fn healthz(State(s): State<AppState>) -> Response {
     let g = s.served.load(Ordering::SeqCst);
     let body =
@@ -474,6 +525,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/services", get(services))
         .route("/v1/subjects/resolve", get(resolve))
         .route("/v1/changes", get(changes))
+        .route("/v1/search", get(search))
         .route("/fhir/Practitioner/{id}", get(fhir_practitioner))
         .route("/fhir/PractitionerRole", get(fhir_roles))
         .route("/openapi.json", get(openapi_json))

@@ -1,0 +1,68 @@
+//! The search index of each generation, in `DATA_DIR/index/gen-N`: built from the store before the
+//! generation is promoted (so a search never sees another generation than the claims), swapped into place by
+//! a rename, and pruned to the served generation and the one before it.
+
+use crate::error::{Error, Result};
+use annuaire_schemas::Person;
+use annuaire_search::IndexBuilder;
+use annuaire_store::Store;
+use std::path::{Path, PathBuf};
+
+/// The index folder of a store.
+pub fn index_root(store: &Store) -> PathBuf {
+    store.path().parent().map(|p| p.join("index")).unwrap_or_else(|| PathBuf::from("index"))
+}
+
+/// The folder of a generation's index.
+pub fn index_dir(store: &Store, generation: i64) -> PathBuf {
+    index_root(store).join(format!("gen-{generation}"))
+}
+
+/// Build the index of a generation from its records (streamed from the store), unless it exists.
+pub async fn build_index(store: &Store, generation: i64) -> Result<PathBuf> {
+    let dir = index_dir(store, generation);
+    if dir.exists() {
+        return Ok(dir);
+    }
+    let root = index_root(store);
+    let tmp = root.join(format!(".gen-{generation}.building"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let t = std::time::Instant::now();
+    let mut builder = IndexBuilder::create(&tmp)?;
+    let mut count = 0u64;
+    let streamed = store
+        .for_each_person_at(generation, |record| -> Result<()> {
+            let p: Person = serde_json::from_str(record)?;
+            builder.add(&p)?;
+            count += 1;
+            Ok(())
+        })
+        .await?;
+    streamed?;
+    let tmp2 = tmp.clone();
+    tokio::task::spawn_blocking(move || builder.finish())
+        .await
+        .map_err(|e| Error::Interrupted(format!("index thread failed: {e}")))??;
+    std::fs::rename(&tmp2, &dir).map_err(|e| Error::io(&dir, e))?;
+    tracing::info!(generation, persons = count, elapsed = ?t.elapsed(), "search index built");
+    Ok(dir)
+}
+
+/// Remove the indexes of generations other than `keep` (and unfinished builds).
+pub fn prune_indexes(store: &Store, keep: &[i64]) {
+    let root = index_root(store);
+    let Ok(entries) = std::fs::read_dir(&root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let generation = name.strip_prefix("gen-").and_then(|g| g.parse::<i64>().ok());
+        if generation.is_none_or(|g| !keep.contains(&g)) && !name.ends_with(".building") {
+            remove(&e.path());
+        }
+    }
+}
+
+fn remove(path: &Path) {
+    if let Err(err) = std::fs::remove_dir_all(path) {
+        tracing::warn!(path = %path.display(), %err, "cannot remove an old index");
+    }
+}

@@ -1,0 +1,350 @@
+//! The tantivy index of one generation: one document per person.
+//!
+//! Names are searchable accent- and case-insensitively (tokenizer `folded`: simple split, lower case, ASCII
+//! folding) with prefix and one-typo tolerance; profession, category, savoir-faire, authority kind and name,
+//! department, commune, postal code, mode, sector and id type are exact filters, and the first three of
+//! the facets (`profession`, `authority_kind`, `department`) are counted with terms aggregations.
+
+use crate::{SearchRequest, fold};
+use annuaire_schemas::{AuthorityKind, Person};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::{AggContextParams, AggregationCollector};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+/// What can go wrong with an index.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// The index directory cannot be used.
+    #[error("search index {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Facet results could not be read.
+    #[error("search index: facets: {0}")]
+    Facets(String),
+}
+
+/// Result with the index's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    idnat: Field,
+    names: Field,
+    family_name: Field,
+    given_name: Field,
+    profession: Field,
+    category: Field,
+    savoir_faire: Field,
+    authority_kind: Field,
+    authority: Field,
+    department: Field,
+    commune: Field,
+    postal_code: Field,
+    mode: Field,
+    sector: Field,
+    id_type: Field,
+    place: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let folded = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let facet = STRING | FAST | STORED;
+    let f = Fields {
+        idnat: b.add_text_field("idnat", STRING | STORED | FAST),
+        names: b.add_text_field("names", folded),
+        family_name: b.add_text_field("family_name", STORED),
+        given_name: b.add_text_field("given_name", STORED),
+        profession: b.add_text_field("profession", facet.clone()),
+        category: b.add_text_field("category", STRING),
+        savoir_faire: b.add_text_field("savoir_faire", STRING),
+        authority_kind: b.add_text_field("authority_kind", facet.clone()),
+        authority: b.add_text_field("authority", STRING | STORED),
+        department: b.add_text_field("department", facet),
+        commune: b.add_text_field("commune", STRING),
+        postal_code: b.add_text_field("postal_code", STRING),
+        mode: b.add_text_field("mode", STRING),
+        sector: b.add_text_field("sector", STRING),
+        id_type: b.add_text_field("id_type", STRING),
+        place: b.add_text_field("place", STORED),
+    };
+    (b.build(), f)
+}
+
+fn fields_of(schema: &Schema) -> Result<Fields> {
+    let g = |n: &str| schema.get_field(n).map_err(Error::from);
+    Ok(Fields {
+        idnat: g("idnat")?,
+        names: g("names")?,
+        family_name: g("family_name")?,
+        given_name: g("given_name")?,
+        profession: g("profession")?,
+        category: g("category")?,
+        savoir_faire: g("savoir_faire")?,
+        authority_kind: g("authority_kind")?,
+        authority: g("authority")?,
+        department: g("department")?,
+        commune: g("commune")?,
+        postal_code: g("postal_code")?,
+        mode: g("mode")?,
+        sector: g("sector")?,
+        id_type: g("id_type")?,
+        place: g("place")?,
+    })
+}
+
+fn register(index: &Index) {
+    let folded =
+        TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).filter(AsciiFoldingFilter).build();
+    index.tokenizers().register("folded", folded);
+}
+
+/// Writes the index of one generation into an empty directory.
+pub struct IndexBuilder {
+    writer: IndexWriter,
+    fields: Fields,
+}
+
+fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = values.into_iter().filter(|s| !s.is_empty()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl IndexBuilder {
+    /// Create the index in `dir` (created; must be empty).
+    pub fn create(dir: &Path) -> Result<IndexBuilder> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
+        let (schema, fields) = schema();
+        let index = Index::create_in_dir(dir, schema)?;
+        register(&index);
+        let writer = index.writer(200_000_000)?;
+        Ok(IndexBuilder { writer, fields })
+    }
+
+    /// Add one person.
+    pub fn add(&mut self, p: &Person) -> Result<()> {
+        let f = self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.idnat, p.idnat.as_str());
+        let names: Vec<String> = distinct(p.exercices.iter().map(|e| format!("{} {}", e.family_name, e.given_name)));
+        doc.add_text(f.names, names.join(" "));
+        let first = p.exercices.first();
+        doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
+        doc.add_text(f.given_name, first.map(|e| e.given_name.as_str()).unwrap_or(""));
+        let ex = &p.exercices;
+        for v in distinct(ex.iter().map(|e| e.profession.code.clone())) {
+            doc.add_text(f.profession, v);
+        }
+        for v in distinct(ex.iter().map(|e| e.category.code.clone())) {
+            doc.add_text(f.category, v);
+        }
+        for v in distinct(ex.iter().flat_map(|e| e.savoir_faire.iter().map(|s| s.code.code.clone()))) {
+            doc.add_text(f.savoir_faire, v);
+        }
+        for v in distinct(ex.iter().map(|e| e.authority.kind.as_str().to_string())) {
+            doc.add_text(f.authority_kind, v);
+        }
+        for v in distinct(ex.iter().map(|e| e.authority.name.clone())) {
+            doc.add_text(f.authority, v);
+        }
+        for v in p.departments() {
+            doc.add_text(f.department, v);
+        }
+        let acts: Vec<_> = ex.iter().flat_map(|e| &e.activities).collect();
+        for v in distinct(acts.iter().map(|a| a.structure.commune.code.clone())) {
+            doc.add_text(f.commune, v);
+        }
+        for v in distinct(acts.iter().map(|a| a.structure.postal_code.clone())) {
+            doc.add_text(f.postal_code, v);
+        }
+        for v in distinct(acts.iter().map(|a| a.mode.code.clone())) {
+            doc.add_text(f.mode, v);
+        }
+        for v in distinct(acts.iter().map(|a| a.sector.code.clone())) {
+            doc.add_text(f.sector, v);
+        }
+        doc.add_text(f.id_type, p.idnat.id_type().code());
+        if let Some((_, a)) = p.main_activity() {
+            let s = &a.structure;
+            let town = if s.commune.label.is_empty() {
+                s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim()
+            } else {
+                s.commune.label.as_str()
+            };
+            doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim().to_string());
+        }
+        self.writer.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Commit and wait for merges: the index is complete on disk.
+    pub fn finish(mut self) -> Result<()> {
+        self.writer.commit()?;
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hit {
+    /// National id.
+    pub idnat: String,
+    /// Exercise family name (first exercice).
+    pub family_name: String,
+    /// Exercise given name (first exercice).
+    pub given_name: String,
+    /// Profession codes.
+    pub professions: Vec<String>,
+    /// Authority names.
+    pub authorities: Vec<String>,
+    /// Main activity place: postal code and town.
+    pub place: String,
+}
+
+/// What a search returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SearchResponse {
+    /// Persons matching.
+    pub total: u64,
+    /// The page asked for.
+    pub hits: Vec<Hit>,
+    /// Counts of matching persons per value: `profession`, `authority_kind`, `department`.
+    pub facets: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// An index open for searching.
+pub struct SearchIndex {
+    reader: IndexReader,
+    index: Index,
+    fields: Fields,
+}
+
+/// Facets counted for every search.
+pub const FACETS: [&str; 3] = ["profession", "authority_kind", "department"];
+
+impl SearchIndex {
+    /// Open the index in `dir`.
+    pub fn open(dir: &Path) -> Result<SearchIndex> {
+        let index = Index::open_in_dir(dir)?;
+        register(&index);
+        let fields = fields_of(&index.schema())?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(SearchIndex { reader, index, fields })
+    }
+
+    fn query(&self, r: &SearchRequest) -> Box<dyn Query> {
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(text) = &r.text {
+            for token in fold(text).split_whitespace() {
+                let term = Term::from_field_text(f.names, token);
+                // Every word must match a name: as a prefix (ranked first), or, from four letters on, as a
+                // prefix with one typo.
+                let exact: Box<dyn Query> =
+                    Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), 3.0));
+                let word: Box<dyn Query> = if token.chars().count() >= 4 {
+                    Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, exact),
+                        (Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term, 1, true))),
+                    ]))
+                } else {
+                    exact
+                };
+                clauses.push((Occur::Must, word));
+            }
+        }
+        let mut exact = |field: Field, value: &Option<String>| {
+            if let Some(v) = value {
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(Term::from_field_text(field, v.trim()), IndexRecordOption::Basic)),
+                ));
+            }
+        };
+        exact(f.profession, &r.profession);
+        exact(f.department, &r.department.as_ref().map(|d| d.to_uppercase()));
+        exact(f.commune, &r.commune);
+        exact(f.savoir_faire, &r.savoir_faire);
+        if let Some(a) = &r.authority {
+            let (field, value) = match AuthorityKind::parse(a) {
+                Some(k) => (f.authority_kind, k.as_str().to_string()),
+                None => (f.authority, a.trim().to_ascii_uppercase()),
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_text(field, &value), IndexRecordOption::Basic)),
+            ));
+        }
+        if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
+    }
+
+    /// Run a search: total, one page of hits (by relevance, then index order, which is idNat order), facets.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
+        let r = request.clone().normalized();
+        let searcher = self.reader.searcher();
+        let query = self.query(&r);
+        let aggs: Aggregations = serde_json::from_value(serde_json::json!({
+            "profession": {"terms": {"field": "profession", "size": 1000}},
+            "authority_kind": {"terms": {"field": "authority_kind", "size": 10}},
+            "department": {"terms": {"field": "department", "size": 1000}},
+        }))
+        .map_err(|e| Error::Facets(e.to_string()))?;
+        let agg = AggregationCollector::from_aggs(
+            aggs,
+            AggContextParams::new(Default::default(), self.index.tokenizers().clone()),
+        );
+        let (total, top, aggs) = searcher
+            .search(&*query, &(Count, TopDocs::with_limit(r.limit).and_offset(r.offset).order_by_score(), agg))?;
+        let f = self.fields;
+        let text = |d: &TantivyDocument, field: Field| -> String {
+            d.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string()
+        };
+        let all = |d: &TantivyDocument, field: Field| -> Vec<String> {
+            d.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect()
+        };
+        let mut hits = Vec::with_capacity(top.len());
+        for (_score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr)?;
+            hits.push(Hit {
+                idnat: text(&d, f.idnat),
+                family_name: text(&d, f.family_name),
+                given_name: text(&d, f.given_name),
+                professions: all(&d, f.profession),
+                authorities: all(&d, f.authority),
+                place: text(&d, f.place),
+            });
+        }
+        let json = serde_json::to_value(&aggs).map_err(|e| Error::Facets(e.to_string()))?;
+        let mut facets = BTreeMap::new();
+        for name in FACETS {
+            let mut counts = BTreeMap::new();
+            for b in json[name]["buckets"].as_array().into_iter().flatten() {
+                let key = b["key"].as_str().map(str::to_string).unwrap_or_else(|| b["key"].to_string());
+                counts.insert(key, b["doc_count"].as_u64().unwrap_or(0));
+            }
+            facets.insert(name.to_string(), counts);
+        }
+        Ok(SearchResponse { total: total as u64, hits, facets })
+    }
+}

@@ -1,0 +1,119 @@
+//! Search over the sample extract, checked against counts computed directly from the records.
+
+use annuaire_ingest::{Source, read_extract};
+use annuaire_schemas::Person;
+use annuaire_search::{IndexBuilder, SearchIndex, SearchRequest, fold};
+use std::path::Path;
+
+fn setup() -> (tempfile::TempDir, SearchIndex, Vec<Person>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
+    let persons = read_extract(&Source::open(&dir).expect("source"), &|_, _| {}).expect("read").persons;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut b = IndexBuilder::create(&tmp.path().join("idx")).expect("create");
+    for p in &persons {
+        b.add(p).expect("add");
+    }
+    b.finish().expect("finish");
+    let idx = SearchIndex::open(&tmp.path().join("idx")).expect("open");
+    (tmp, idx, persons)
+}
+
+fn text(t: &str) -> SearchRequest {
+    SearchRequest { text: Some(t.into()), limit: 1000, ..Default::default() }
+}
+
+fn ids(r: &annuaire_search::SearchResponse) -> Vec<String> {
+    r.hits.iter().map(|h| h.idnat.clone()).collect()
+}
+
+#[test]
+fn names_match_without_accents_case_or_the_end_of_the_word_and_with_one_typo() {
+    let (_t, idx, persons) = setup();
+    let r = idx.search(&text("etienne lefevre")).expect("search");
+    assert!(ids(&r).contains(&"810100271385".to_string()), "{r:?}");
+    let r = idx.search(&text("LEFÈVRE")).expect("search");
+    assert!(ids(&r).contains(&"810100271385".to_string()));
+    let r = idx.search(&text("lefebre")).expect("one typo");
+    assert!(ids(&r).contains(&"810100271385".to_string()));
+    // `marti` finds every MARTIN and MARTINEZ of the sample, counted from the records themselves.
+    let r = idx.search(&text("marti")).expect("search");
+    let want: Vec<&Person> = persons
+        .iter()
+        .filter(|p| {
+            p.exercices
+                .iter()
+                .any(|e| fold(&e.family_name).starts_with("marti") || fold(&e.given_name).starts_with("marti"))
+        })
+        .collect();
+    assert!(
+        want.iter().any(|p| p.exercices[0].family_name == "MARTINEZ")
+            || want.iter().any(|p| p.exercices[0].family_name == "MARTIN")
+    );
+    for p in &want {
+        assert!(ids(&r).contains(&p.idnat.as_str().to_string()), "{} missing", p.idnat);
+    }
+    // Exact prefixes come before one-typo matches.
+    let first: Vec<String> = ids(&r).into_iter().take(want.len()).collect();
+    for p in &want {
+        assert!(first.contains(&p.idnat.as_str().to_string()), "{} is ranked after a typo match", p.idnat);
+    }
+    let r = idx.search(&text("d'artagnan")).expect("apostrophes");
+    assert_eq!(ids(&r), vec!["810006122583".to_string()]);
+}
+
+#[test]
+fn filters_facets_and_paging_agree_with_the_records() {
+    let (_t, idx, persons) = setup();
+    let all = idx.search(&SearchRequest { limit: 5, ..Default::default() }).expect("all");
+    assert_eq!(all.total, persons.len() as u64);
+    // Facet counts equal a count over the records.
+    let doctors = persons.iter().filter(|p| p.exercices.iter().any(|e| e.profession.code == "10")).count() as u64;
+    assert_eq!(all.facets["profession"].get("10"), Some(&doctors));
+    let ordre =
+        persons.iter().filter(|p| p.exercices.iter().any(|e| e.authority.kind.as_str() == "ordre")).count() as u64;
+    assert_eq!(all.facets["authority_kind"].get("ordre"), Some(&ordre));
+    let in_25 = persons.iter().filter(|p| p.departments().contains(&"25".to_string())).count() as u64;
+    assert_eq!(all.facets["department"].get("25"), Some(&in_25));
+    assert_eq!(all.facets["department"].get("2A").copied().unwrap_or(0) > 0, true, "Corsica is a department");
+
+    let r = idx
+        .search(&SearchRequest { profession: Some("10".into()), limit: 1000, ..Default::default() })
+        .expect("filter");
+    assert_eq!(r.total, doctors);
+    let r = idx
+        .search(&SearchRequest { authority: Some("CNOMK".into()), limit: 1000, ..Default::default() })
+        .expect("by name");
+    let kines = persons.iter().filter(|p| p.exercices.iter().any(|e| e.authority.name == "CNOMK")).count() as u64;
+    assert_eq!(r.total, kines);
+    let r = idx
+        .search(&SearchRequest {
+            authority: Some("ars".into()),
+            department: Some("25".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .expect("kind");
+    let want = persons
+        .iter()
+        .filter(|p| {
+            p.exercices.iter().any(|e| e.authority.kind.as_str() == "ars")
+                && p.departments().contains(&"25".to_string())
+        })
+        .count() as u64;
+    assert_eq!(r.total, want);
+
+    // Paging: stable, no overlap, covers everyone.
+    let mut seen = Vec::new();
+    for offset in (0..persons.len()).step_by(100) {
+        let page = idx.search(&SearchRequest { limit: 100, offset, ..Default::default() }).expect("page");
+        seen.extend(ids(&page));
+    }
+    let again: Vec<String> = (0..persons.len())
+        .step_by(100)
+        .flat_map(|offset| ids(&idx.search(&SearchRequest { limit: 100, offset, ..Default::default() }).expect("page")))
+        .collect();
+    assert_eq!(seen, again, "stable order");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), persons.len());
+}
