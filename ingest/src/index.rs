@@ -28,6 +28,29 @@ pub async fn build_index(store: &Store, generation: i64) -> Result<PathBuf> {
     let tmp = root.join(format!(".gen-{generation}.building"));
     let _ = std::fs::remove_dir_all(&tmp);
     let t = std::time::Instant::now();
+    // A generation's changes are relative to the last generation promoted before it: when that one's
+    // index exists, copy it and apply the changes (work proportional to the changes, as for the store).
+    if let Some(base) = store.promoted_before(generation).await?
+        && index_dir(store, base).exists()
+    {
+        copy_dir(&index_dir(store, base), &tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut builder = IndexBuilder::open(&tmp)?;
+        let changes = store.changes_of(generation).await?;
+        for (idnat, kind) in &changes {
+            builder.remove(idnat);
+            if *kind != annuaire_store::ChangeKind::Delete
+                && let Some(stored) = store.person_at(idnat, generation).await?
+            {
+                builder.add(&serde_json::from_str::<Person>(&stored.record)?)?;
+            }
+        }
+        tokio::task::spawn_blocking(move || builder.finish())
+            .await
+            .map_err(|e| Error::Interrupted(format!("index thread failed: {e}")))??;
+        std::fs::rename(&tmp, &dir).map_err(|e| Error::io(&dir, e))?;
+        tracing::info!(generation, base, changes = changes.len(), elapsed = ?t.elapsed(), "search index updated");
+        return Ok(dir);
+    }
     let mut builder = IndexBuilder::create(&tmp)?;
     let mut count = 0u64;
     let streamed = store
@@ -59,6 +82,21 @@ pub fn prune_indexes(store: &Store, keep: &[i64]) {
             remove(&e.path());
         }
     }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            // Segment files are immutable: a hard link is enough when the filesystem allows it.
+            let target = to.join(e.file_name());
+            if std::fs::hard_link(e.path(), &target).is_err() {
+                std::fs::copy(e.path(), &target)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn remove(path: &Path) {

@@ -141,6 +141,20 @@ impl IndexBuilder {
         Ok(IndexBuilder { writer, fields })
     }
 
+    /// Open an existing index (a copy of the previous generation's) to update it.
+    pub fn open(dir: &Path) -> Result<IndexBuilder> {
+        let index = Index::open_in_dir(dir)?;
+        register(&index);
+        let fields = fields_of(&index.schema())?;
+        let writer = index.writer(200_000_000)?;
+        Ok(IndexBuilder { writer, fields })
+    }
+
+    /// Remove a person's document (before adding their new record, or for a deletion).
+    pub fn remove(&mut self, idnat: &str) {
+        self.writer.delete_term(Term::from_field_text(self.fields.idnat, idnat));
+    }
+
     /// Add one person.
     pub fn add(&mut self, p: &Person) -> Result<()> {
         let f = self.fields;

@@ -561,6 +561,23 @@ impl Store {
         Ok(Ok(()))
     }
 
+    /// The changes a generation made (promoted or not), by idNat.
+    pub async fn changes_of(&self, generation: i64) -> Result<Vec<(String, ChangeKind)>> {
+        let rows = sqlx::query("SELECT idnat, change FROM change_log WHERE generation = ? ORDER BY idnat")
+            .bind(generation)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().filter_map(|r| Some((r.get(0), ChangeKind::parse(r.get::<&str, _>(1))?))).collect())
+    }
+
+    /// The last generation promoted before `generation`: the state its changes were computed against.
+    pub async fn promoted_before(&self, generation: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT MAX(generation) FROM generation WHERE generation < ? AND state = 'promoted'")
+            .bind(generation)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
     pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
         let rows = sqlx::query(

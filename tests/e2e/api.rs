@@ -401,6 +401,11 @@ fn search_over_http_follows_the_served_generation() {
         assert_eq!(r.generation, Some(2));
         assert_eq!(r.body["hits"][0]["idnat"], "810100271385");
         assert_eq!(r.body["total"], 1);
+        // `lefevre` still finds LEFEUVRE (one typo), but only once: the old document was replaced.
+        let r =
+            call(&c, "GET", &format!("{}/v1/search?text=lefevre%20etienne", server.base), Some(ANALYST), None).await;
+        assert_eq!(r.body["total"], 1, "{}", r.text);
+        assert_eq!(r.body["hits"][0]["family_name"], "LEFEUVRE-DURAND");
         let r = call(
             &c,
             "GET",
