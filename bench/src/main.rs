@@ -354,6 +354,53 @@ fn main() -> anyhow::Result<()> {
         percentile(&render, 0.99)
     ));
 
+    // 5. Search: name prefixes (3 to 6 letters of family names drawn from the extract), bare and with a
+    // profession filter, on the served generation's index.
+    let index_root = data.join("index");
+    let served_dir = std::fs::read_dir(&index_root)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("gen-")))
+        .max_by_key(|p| {
+            p.file_name().map(|n| n.to_string_lossy().trim_start_matches("gen-").parse::<i64>().unwrap_or(0))
+        })
+        .context("no search index")?;
+    let index = annuaire_search::SearchIndex::open(&served_dir)?;
+    let names: Vec<String> = {
+        let mut z = zip::ZipArchive::new(std::io::BufReader::new(std::fs::File::open(&national)?))?;
+        let name = (0..z.len())
+            .filter_map(|i| z.name_for_index(i).and_then(Result::ok).map(|n| n.into_owned()))
+            .find(|n| n.contains("Personne_activite"))
+            .context("no Personne_activite member")?;
+        let mut text = String::new();
+        z.by_name(&name)?.read_to_string(&mut text)?;
+        text.lines().skip(1).step_by(997).filter_map(|l| l.split('|').nth(7)).map(str::to_string).take(2000).collect()
+    };
+    for (label, profession) in [("name prefix", None), ("name prefix + profession 10", Some("10".to_string()))] {
+        let mut lat = Vec::new();
+        for (k, n) in names.iter().enumerate() {
+            let folded = annuaire_search::fold(n);
+            let len = 3 + k % 4;
+            let prefix: String = folded.chars().take(len).collect();
+            let req = annuaire_search::SearchRequest {
+                text: Some(prefix),
+                profession: profession.clone(),
+                limit: 20,
+                ..Default::default()
+            };
+            let t = Instant::now();
+            let r = index.search(&req)?;
+            lat.push(t.elapsed().as_micros() as u32);
+            std::hint::black_box(r);
+        }
+        lat.sort_unstable();
+        line(format!(
+            "| search: {label} (with facet counts) | p50 {:.2} ms | p95 {:.2} ms | {} queries of 3 to 6 letters, top 20 |",
+            percentile(&lat, 0.5) / 1000.0,
+            percentile(&lat, 0.95) / 1000.0,
+            lat.len()
+        ));
+    }
+
     if let Some(doc) = a.write_doc {
         let text = std::fs::read_to_string(&doc).unwrap_or_default();
         let (begin, end) = ("<!-- bench:begin -->", "<!-- bench:end -->");
