@@ -174,7 +174,8 @@ async fn load(base: &str, token: &str, ids: &[String], connections: usize, secon
     }
 }
 
-fn ids_of(zip_path: &Path) -> anyhow::Result<Vec<String>> {
+/// The Personne_activite member of an extract zip, as text.
+fn personne_activite(zip_path: &Path) -> anyhow::Result<String> {
     let mut z = zip::ZipArchive::new(std::io::BufReader::new(std::fs::File::open(zip_path)?))?;
     let name = (0..z.len())
         .filter_map(|i| z.name_for_index(i).and_then(Result::ok).map(|n| n.into_owned()))
@@ -182,6 +183,11 @@ fn ids_of(zip_path: &Path) -> anyhow::Result<Vec<String>> {
         .context("no Personne_activite member")?;
     let mut text = String::new();
     z.by_name(&name)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+fn ids_of(zip_path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = personne_activite(zip_path)?;
     let mut ids: Vec<String> = text.lines().skip(1).filter_map(|l| l.split('|').nth(2)).map(str::to_string).collect();
     ids.dedup();
     Ok(ids)
@@ -366,13 +372,7 @@ fn main() -> anyhow::Result<()> {
         .context("no search index")?;
     let index = annuaire_search::SearchIndex::open(&served_dir)?;
     let names: Vec<String> = {
-        let mut z = zip::ZipArchive::new(std::io::BufReader::new(std::fs::File::open(&national)?))?;
-        let name = (0..z.len())
-            .filter_map(|i| z.name_for_index(i).and_then(Result::ok).map(|n| n.into_owned()))
-            .find(|n| n.contains("Personne_activite"))
-            .context("no Personne_activite member")?;
-        let mut text = String::new();
-        z.by_name(&name)?.read_to_string(&mut text)?;
+        let text = personne_activite(&national)?;
         text.lines().skip(1).step_by(997).filter_map(|l| l.split('|').nth(7)).map(str::to_string).take(2000).collect()
     };
     for (label, profession) in [("name prefix", None), ("name prefix + profession 10", Some("10".to_string()))] {

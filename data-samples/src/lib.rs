@@ -977,6 +977,31 @@ pub fn national_changed(
     Ok(lines)
 }
 
+/// Write a national-size zip as ANS publishes it (three members), streaming: the generator runs once per
+/// member with the same seed, so the files agree. Returns the number of Personne_activite lines.
+pub fn write_national_zip(
+    path: &std::path::Path,
+    persons: u64,
+    seed: u64,
+    change_permille: u64,
+) -> anyhow::Result<u64> {
+    use std::io::sink;
+    let file = std::fs::File::create(path)?;
+    let mut zw = ::zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let opts = ::zip::write::SimpleFileOptions::default()
+        .compression_method(::zip::CompressionMethod::Deflated)
+        .large_file(true);
+    let [pa, sf, dipl] = ExtractFiles::names("202611280900");
+    zw.start_file(dipl, opts)?;
+    national_changed(persons, seed, change_permille, &mut sink(), &mut sink(), &mut zw)?;
+    zw.start_file(pa, opts)?;
+    let lines = national_changed(persons, seed, change_permille, &mut zw, &mut sink(), &mut sink())?;
+    zw.start_file(sf, opts)?;
+    national_changed(persons, seed, change_permille, &mut sink(), &mut zw, &mut sink())?;
+    zw.finish()?.flush()?;
+    Ok(lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1002,29 +1027,4 @@ mod tests {
     fn luhn_helper() {
         assert_eq!(with_luhn("1010027138"), "10100271385");
     }
-}
-
-/// Write a national-size zip as ANS publishes it (three members), streaming: the generator runs once per
-/// member with the same seed, so the files agree. Returns the number of Personne_activite lines.
-pub fn write_national_zip(
-    path: &std::path::Path,
-    persons: u64,
-    seed: u64,
-    change_permille: u64,
-) -> anyhow::Result<u64> {
-    use std::io::sink;
-    let file = std::fs::File::create(path)?;
-    let mut zw = ::zip::ZipWriter::new(std::io::BufWriter::new(file));
-    let opts = ::zip::write::SimpleFileOptions::default()
-        .compression_method(::zip::CompressionMethod::Deflated)
-        .large_file(true);
-    let [pa, sf, dipl] = ExtractFiles::names("202611280900");
-    zw.start_file(dipl, opts)?;
-    national_changed(persons, seed, change_permille, &mut sink(), &mut sink(), &mut zw)?;
-    zw.start_file(pa, opts)?;
-    let lines = national_changed(persons, seed, change_permille, &mut zw, &mut sink(), &mut sink())?;
-    zw.start_file(sf, opts)?;
-    national_changed(persons, seed, change_permille, &mut sink(), &mut zw, &mut sink())?;
-    zw.finish()?.flush()?;
-    Ok(lines)
 }

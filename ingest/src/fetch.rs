@@ -131,6 +131,8 @@ fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option
     resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
+type ResponseMeta = (String, Option<String>, Option<String>, Option<u64>);
+
 /// Fetch `url` into `dir`. Returns [`Fetched::NoNewExtract`] on 304 or 503.
 pub async fn fetch(
     url: &str,
@@ -148,7 +150,8 @@ pub async fn fetch(
     let mut hasher = Sha256::new();
     let mut resume_etag: Option<String> = None;
     let mut last_error = String::new();
-    let mut meta: Option<(String, Option<String>, Option<String>, Option<u64>)> = None;
+    // (file name, ETag, Last-Modified, Content-Length) of the full response being downloaded.
+    let mut meta: Option<ResponseMeta> = None;
 
     for attempt in 0..=opts.retries {
         if attempt > 0 {

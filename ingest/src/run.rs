@@ -185,6 +185,21 @@ pub struct RunOutcome {
     pub sha256: String,
 }
 
+impl RunOutcome {
+    fn unchanged(run: i64, served: Option<annuaire_store::Served>, reason: String, sha256: String) -> RunOutcome {
+        RunOutcome {
+            run,
+            status: RunStatus::Unchanged,
+            generation: None,
+            served: served.map(|s| s.generation),
+            diff: Diff::default(),
+            report: ParseReport::default(),
+            reason: Some(reason),
+            sha256,
+        }
+    }
+}
+
 fn id_group(p: &Person) -> &'static str {
     p.idnat.id_type().group()
 }
@@ -262,19 +277,13 @@ async fn run_steps(
             });
             match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
                 crate::fetch::Fetched::NoNewExtract { status } => {
-                    return Ok(RunOutcome {
+                    let why = if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" };
+                    return Ok(RunOutcome::unchanged(
                         run,
-                        status: RunStatus::Unchanged,
-                        generation: None,
-                        served: served.map(|s| s.generation),
-                        diff: Diff::default(),
-                        report: ParseReport::default(),
-                        reason: Some(format!(
-                            "no new extract (HTTP {status}{})",
-                            if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" }
-                        )),
-                        sha256: String::new(),
-                    });
+                        served,
+                        format!("no new extract (HTTP {status}{why})"),
+                        String::new(),
+                    ));
                 }
                 crate::fetch::Fetched::File { path, file_name, sha256, bytes, etag, last_modified } => {
                     let state = annuaire_store::DownloadState {
@@ -301,16 +310,7 @@ async fn run_steps(
         if let Some(state) = &download {
             store.save_download_state(state).await?;
         }
-        return Ok(RunOutcome {
-            run,
-            status: RunStatus::Unchanged,
-            generation: None,
-            served: served.map(|s| s.generation),
-            diff: Diff::default(),
-            report: ParseReport::default(),
-            reason: Some("the extract is the one already served".into()),
-            sha256: source.sha256,
-        });
+        return Ok(RunOutcome::unchanged(run, served, "the extract is the one already served".into(), source.sha256));
     }
 
     // Pass A: spill the extract into partitions (memory bounded by a chunk, whatever the file size).
@@ -543,10 +543,11 @@ fn remove_older_downloads(current: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();
-        if p != current && p.is_file() {
-            if let Err(err) = std::fs::remove_file(&p) {
-                tracing::warn!(path = %p.display(), %err, "cannot remove an old download");
-            }
+        if p != current
+            && p.is_file()
+            && let Err(err) = std::fs::remove_file(&p)
+        {
+            tracing::warn!(path = %p.display(), %err, "cannot remove an old download");
         }
     }
 }

@@ -10,18 +10,21 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// Requests seen: path and headers.
+type Seen = Arc<Mutex<Vec<(String, HashMap<String, String>)>>>;
+
 /// A tiny HTTP/1.1 server: one behaviour per path, counting requests and recording their headers.
 struct Server {
     base: String,
     hits: Arc<Mutex<HashMap<String, usize>>>,
-    seen: Arc<Mutex<Vec<(String, HashMap<String, String>)>>>,
+    seen: Seen,
 }
 
 async fn start(body: Arc<Vec<u8>>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let seen: Arc<Mutex<Vec<(String, HashMap<String, String>)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let (h, s) = (hits.clone(), seen.clone());
     tokio::spawn(async move {
         loop {

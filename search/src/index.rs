@@ -205,7 +205,7 @@ impl IndexBuilder {
             } else {
                 s.commune.label.as_str()
             };
-            doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim().to_string());
+            doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim());
         }
         self.writer.add_document(doc)?;
         Ok(())

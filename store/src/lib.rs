@@ -169,6 +169,31 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Mark a generation promoted (with its person count when given) and point `serving` at it, inside the
+/// caller's transaction. Returns the promotion time.
+async fn serve_generation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    generation: i64,
+    persons: Option<i64>,
+) -> Result<String> {
+    let at = now();
+    sqlx::query("UPDATE generation SET state = 'promoted', promoted_at = ?, persons = COALESCE(?, persons) WHERE generation = ?")
+        .bind(&at)
+        .bind(persons)
+        .bind(generation)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO serving (id, generation, promoted_at) VALUES (1, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, promoted_at = excluded.promoted_at",
+    )
+    .bind(generation)
+    .bind(&at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(at)
+}
+
 /// How many rows one multi-row INSERT carries (5 bound values each; SQLite allows 32,766).
 const BATCH: usize = 1000;
 
@@ -364,20 +389,7 @@ impl Store {
                 state.as_deref().unwrap_or("unknown")
             )));
         }
-        let at = now();
-        sqlx::query("UPDATE generation SET state = 'promoted', promoted_at = ? WHERE generation = ?")
-            .bind(&at)
-            .bind(generation)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO serving (id, generation, promoted_at) VALUES (1, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, promoted_at = excluded.promoted_at",
-        )
-        .bind(generation)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        serve_generation(&mut tx, generation, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -449,21 +461,7 @@ impl Store {
         .bind(generation)
         .fetch_one(&mut *tx)
         .await?;
-        let at = now();
-        sqlx::query("UPDATE generation SET state = 'promoted', promoted_at = ?, persons = ? WHERE generation = ?")
-            .bind(&at)
-            .bind(persons)
-            .bind(generation)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO serving (id, generation, promoted_at) VALUES (1, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, promoted_at = excluded.promoted_at",
-        )
-        .bind(generation)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        let at = serve_generation(&mut tx, generation, Some(persons)).await?;
         let excluded: Vec<&str> = exclude.iter().map(|k| k.as_str()).collect();
         let note = if excluded.is_empty() {
             format!("; approved at {at}")

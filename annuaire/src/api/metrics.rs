@@ -87,10 +87,13 @@ impl Metrics {
     }
 }
 
+/// (day, client, idNat).
+type Subject = (String, String, String);
+
 /// Usage waiting to be written.
 #[derive(Default)]
 pub struct UsageBuffer {
-    inner: Mutex<(HashMap<UsageKey, i64>, HashSet<(String, String, String)>)>,
+    inner: Mutex<(HashMap<UsageKey, i64>, HashSet<Subject>)>,
 }
 
 impl UsageBuffer {

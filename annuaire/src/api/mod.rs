@@ -37,6 +37,11 @@ pub const MAX_BATCH: usize = 1000;
 /// Header naming the generation an answer comes from.
 pub const GENERATION_HEADER: &str = "x-annuaire-generation";
 
+/// Rendered claims (JSON, idNat) by (generation, id as asked, profile).
+pub type ClaimsCache = quick_cache::sync::Cache<(i64, String, &'static str), (Bytes, String)>;
+/// The index of the generation last searched.
+pub type SearchSlot = tokio::sync::Mutex<Option<(i64, Arc<annuaire_search::SearchIndex>)>>;
+
 /// Shared state of the API.
 #[derive(Clone)]
 pub struct AppState {
@@ -49,9 +54,9 @@ pub struct AppState {
     pub served: Arc<AtomicI64>,
     /// Rendered claims by (generation, id as asked, profile). Keyed by generation, so a promotion never
     /// serves a stale entry; entries of old generations age out.
-    pub claims_cache: Arc<quick_cache::sync::Cache<(i64, String, &'static str), (Bytes, String)>>,
+    pub claims_cache: Arc<ClaimsCache>,
     /// The search index of the generation last searched.
-    pub search: Arc<tokio::sync::Mutex<Option<(i64, Arc<annuaire_search::SearchIndex>)>>>,
+    pub search: Arc<SearchSlot>,
 }
 
 /// Claims kept rendered in memory (about 2 KB each).
@@ -545,7 +550,7 @@ pub fn spawn_background(state: AppState) {
                 tracing::warn!(error = %e, "cannot read the served generation");
             }
             n += 1;
-            if n % 2 == 0
+            if n.is_multiple_of(2)
                 && let Err(e) = state.usage.flush(&state.store).await
             {
                 tracing::warn!(error = %e, "cannot record usage; kept for the next flush");
