@@ -169,6 +169,14 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The state of a generation, read inside the caller's transaction.
+async fn state_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, generation: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
+        .bind(generation)
+        .fetch_optional(&mut **tx)
+        .await?)
+}
+
 /// Mark a generation promoted (with its person count when given) and point `serving` at it, inside the
 /// caller's transaction. Returns the promotion time.
 async fn serve_generation(
@@ -322,10 +330,7 @@ impl Store {
     /// times as needed; nothing written is visible to readers until [`Store::promote`].
     pub async fn write_changes(&self, generation: i64, changes: &[Change]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
-            .bind(generation)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let state: Option<String> = state_in(&mut tx, generation).await?;
         if state.as_deref() != Some("building") {
             return Err(Error::Invalid(format!("generation {generation} is not being built")));
         }
@@ -379,10 +384,7 @@ impl Store {
     /// Serve a generation (`ready` or `held`): one statement moves the pointer.
     pub async fn promote(&self, generation: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
-            .bind(generation)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let state: Option<String> = state_in(&mut tx, generation).await?;
         if !matches!(state.as_deref(), Some("ready" | "held")) {
             return Err(Error::Invalid(format!(
                 "generation {generation} cannot be promoted (state {})",
@@ -408,10 +410,7 @@ impl Store {
     /// excluded creation leaves the person out. Returns the changes kept, by kind. One transaction.
     pub async fn approve(&self, generation: i64, exclude: &[ChangeKind]) -> Result<HashMap<ChangeKind, i64>> {
         let mut tx = self.pool.begin().await?;
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
-            .bind(generation)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let state: Option<String> = state_in(&mut tx, generation).await?;
         if state.as_deref() != Some("held") {
             return Err(Error::Invalid(format!(
                 "generation {generation} is not held (state {}); `annuaire runs` lists held generations",
@@ -483,10 +482,7 @@ impl Store {
     /// changes, and mark it `state` (`failed` or `superseded`). One transaction.
     pub async fn abandon(&self, generation: i64, state: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let current: Option<String> = sqlx::query_scalar("SELECT state FROM generation WHERE generation = ?")
-            .bind(generation)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let current: Option<String> = state_in(&mut tx, generation).await?;
         if current.as_deref() == Some("promoted") {
             return Err(Error::Invalid(format!("generation {generation} is served and cannot be abandoned")));
         }
