@@ -58,6 +58,45 @@ enum SearchFormat {
     Csv,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportFormatArg {
+    Parquet,
+    Csv,
+}
+
+/// The filters shared by search, stats and export.
+#[derive(Debug, Clone, clap::Args)]
+struct Filters {
+    /// Profession code.
+    #[arg(long)]
+    profession: Option<String>,
+    /// Authority kind (ordre, ars, local, unknown) or name (CNOM, ONI, ARS ...).
+    #[arg(long)]
+    authority: Option<String>,
+    /// Department code.
+    #[arg(long)]
+    department: Option<String>,
+    /// INSEE commune code.
+    #[arg(long)]
+    commune: Option<String>,
+    /// Savoir-faire code.
+    #[arg(long)]
+    savoir_faire: Option<String>,
+}
+
+impl Filters {
+    fn request(self) -> annuaire_search::SearchRequest {
+        annuaire_search::SearchRequest {
+            profession: self.profession,
+            authority: self.authority,
+            department: self.department,
+            commune: self.commune,
+            savoir_faire: self.savoir_faire,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Ingest an extract and promote it as the served generation (or hold it when too much changes).
@@ -185,6 +224,29 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
         format: SearchFormat,
+    },
+    /// Count distinct professionals per group (comma-separated: profession, authority, authority_kind,
+    /// department, savoir_faire, mode, sector), with the search filters.
+    Stats {
+        /// Group columns, e.g. `profession,authority_kind`.
+        #[arg(long, default_value = "profession")]
+        by: String,
+        #[command(flatten)]
+        filters: Filters,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+        format: SearchFormat,
+    },
+    /// Write the served generation's flattened rows (person x exercice x activity, codes and labels).
+    Export {
+        /// parquet or csv.
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        filters: Filters,
     },
     /// List the ingest runs, oldest first.
     Runs {
@@ -443,6 +505,38 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats { by, filters, format } => {
+            let (generation, groups) = search::stats(&store, &by, filters.request()).await?;
+            match format {
+                SearchFormat::Json => println!("{}", serde_json::to_string_pretty(&groups)?),
+                SearchFormat::Csv | SearchFormat::Table => {
+                    let keys: Vec<String> =
+                        by.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                    let sep = if format == SearchFormat::Csv { "," } else { "\t" };
+                    let mut out = std::io::stdout().lock();
+                    if format == SearchFormat::Table {
+                        writeln!(out, "generation {generation}")?;
+                    }
+                    writeln!(out, "{}{sep}persons", keys.join(sep))?;
+                    for g in &groups {
+                        let vals: Vec<String> = keys.iter().map(|k| g[k].as_str().unwrap_or("").to_string()).collect();
+                        writeln!(out, "{}{sep}{}", vals.join(sep), g["persons"])?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { format, out, filters } => {
+            let mut table = annuaire_search::analytics::ExportTable::new(filters.request());
+            let generation = search::for_each_served_person(&store, |p| table.push(p)).await?;
+            let f = match format {
+                ExportFormatArg::Parquet => annuaire_search::analytics::ExportFormat::Parquet,
+                ExportFormatArg::Csv => annuaire_search::analytics::ExportFormat::Csv,
+            };
+            let rows = table.write(&out, f)?;
+            eprintln!("wrote {rows} rows of generation {generation} to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Runs { format } => {

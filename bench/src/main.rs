@@ -401,6 +401,23 @@ fn main() -> anyhow::Result<()> {
         ));
     }
 
+    // Counts by profession x authority, as a whole CLI process.
+    let mut stats_s = Vec::new();
+    for _ in 0..a.runs {
+        let (u, _) = run_measured(Command::new(&bin).arg("--data-dir").arg(&data).args([
+            "stats",
+            "--by",
+            "profession,authority",
+            "--format",
+            "json",
+        ]))?;
+        stats_s.push(u.wall.as_secs_f64());
+    }
+    let (sm, slo, shi) = median(stats_s);
+    line(format!(
+        "| counts by profession x authority, whole CLI process | {sm:.2} s | {slo:.2} – {shi:.2} s | `annuaire stats --by profession,authority` |"
+    ));
+
     if let Some(doc) = a.write_doc {
         let text = std::fs::read_to_string(&doc).unwrap_or_default();
         let (begin, end) = ("<!-- bench:begin -->", "<!-- bench:end -->");

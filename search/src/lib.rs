@@ -1,10 +1,11 @@
-//! Search for analysts: a tantivy index per generation ([`index`]), the engine-free [`SearchRequest`], and
-//! the name folding every search path shares. Polars analytics arrive with their part of issue 5.
+//! Search for analysts: a tantivy index per generation ([`index`]), distinct-person counts and exports with
+//! polars ([`analytics`]), the engine-free [`SearchRequest`], and the name folding every search path shares.
 //!
 //! **Architecture invariant:** no HTTP and no store here: the ingest feeds [`index::IndexBuilder`] the
 //! persons of a generation, the HTTP layer turns query strings into a [`SearchRequest`].
 #![warn(missing_docs)]
 
+pub mod analytics;
 pub mod index;
 
 pub use index::{Hit, IndexBuilder, SearchIndex, SearchResponse};

@@ -344,6 +344,7 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/v1/subjects/resolve"),
             ("get", "/v1/changes"),
             ("get", "/v1/search"),
+            ("get", "/v1/stats"),
             ("get", "/fhir/Practitioner/{id}"),
             ("get", "/fhir/PractitionerRole"),
         ];
@@ -417,4 +418,38 @@ fn search_over_http_follows_the_served_generation() {
         assert_eq!(r.body["total"], cli["total"]);
     });
     assert!(dir.path().join("index/gen-2").exists());
+}
+
+#[test]
+fn stats_and_export_for_analysts() {
+    let (dir, config) = synced();
+    let cli =
+        crate::common::json(&annuaire(dir.path(), &["stats", "--by", "profession,authority_kind", "--format", "json"]));
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let r = call(&c, "GET", &format!("{}/v1/stats?by=profession,authority_kind", server.base), Some(ANALYST), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, cli);
+        let doctors = r
+            .body
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| g["profession"] == "10" && g["authority_kind"] == "ordre")
+            .cloned();
+        assert!(doctors.is_some_and(|d| d["persons"].as_u64().unwrap_or(0) > 10));
+        let r = call(&c, "GET", &format!("{}/v1/stats?by=shoe_size", server.base), Some(ANALYST), None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (400, json!("bad_request")));
+    });
+    let out_file = dir.path().join("export.csv");
+    let out = annuaire(
+        dir.path(),
+        &["export", "--format", "csv", "--out", out_file.to_str().expect("path"), "--profession", "10"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&out_file).expect("csv");
+    assert!(text.lines().next().is_some_and(|h| h.starts_with("idnat,id_type,family_name")));
+    assert!(text.lines().skip(1).all(|l| l.split(',').nth(4) == Some("10")), "only doctors");
 }

@@ -409,6 +409,35 @@ async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
     .await
 }
 
+async fn stats(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "stats", Scope::Search, |_| async {
+        let run = async {
+            let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+            let filter = annuaire_search::SearchRequest {
+                profession: text("profession"),
+                authority: text("authority"),
+                department: text("department"),
+                commune: text("commune"),
+                savoir_faire: text("savoir_faire"),
+                ..Default::default()
+            };
+            let by = text("by").unwrap_or_else(|| "profession".into());
+            let (g, groups) = crate::search::stats(&s.store, &by, filter).await.map_err(|e| {
+                if e.downcast_ref::<annuaire_search::analytics::Error>()
+                    .is_some_and(|a| matches!(a, annuaire_search::analytics::Error::UnknownGroup(_)))
+                {
+                    ApiError::bad_request(e.to_string())
+                } else {
+                    ApiError::internal(e)
+                }
+            })?;
+            Ok(answer(g, &groups))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
 async fn healthz(State(s): State<AppState>) -> Response {
     let g = s.served.load(Ordering::SeqCst);
     let body =
@@ -531,6 +560,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/subjects/resolve", get(resolve))
         .route("/v1/changes", get(changes))
         .route("/v1/search", get(search))
+        .route("/v1/stats", get(stats))
         .route("/fhir/Practitioner/{id}", get(fhir_practitioner))
         .route("/fhir/PractitionerRole", get(fhir_roles))
         .route("/openapi.json", get(openapi_json))

@@ -1,0 +1,266 @@
+//! Analytics with polars (the only module that uses it): distinct-person counts by groups, and exports.
+//!
+//! Records are flattened as they stream in (no list of persons is held): [`StatsTable`] keeps one row per
+//! person x exercice x activity x savoir-faire with the group columns only, [`ExportTable`] one row per
+//! person x exercice x activity with codes and labels. Counting distinct idNats per group gives the
+//! semantics analysts expect: a person with activities in two departments counts once in each, a person
+//! with two professions once in each. Filters apply to rows (a person counts in a group when one of their
+//! rows matches every filter).
+
+use crate::SearchRequest;
+use annuaire_schemas::{AuthorityKind, Person};
+use polars::prelude::{
+    Column, CsvWriter, DataFrame, DataType, IntoLazy, ParquetWriter, PolarsError, SerWriter, SortMultipleOptions, col,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The columns `stats --by` accepts.
+pub const GROUPS: [&str; 7] =
+    ["profession", "authority", "authority_kind", "department", "savoir_faire", "mode", "sector"];
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// polars failed.
+    #[error("analytics: {0}")]
+    Polars(#[from] PolarsError),
+    /// A group name is not one of [`GROUPS`].
+    #[error("cannot group by {0:?}: choose among {GROUPS:?}")]
+    UnknownGroup(String),
+    /// The output file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Result with the analytics [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The row filters of a [`SearchRequest`] (its text and paging are ignored).
+fn matches(r: &SearchRequest, row: &BTreeMap<&'static str, String>) -> bool {
+    let eq =
+        |key: &str, want: &Option<String>| want.as_ref().is_none_or(|w| row.get(key).is_some_and(|v| v == w.trim()));
+    let authority = match &r.authority {
+        None => true,
+        Some(a) => match AuthorityKind::parse(a) {
+            Some(k) => row.get("authority_kind").is_some_and(|v| v == k.as_str()),
+            None => row.get("authority").is_some_and(|v| v.eq_ignore_ascii_case(a.trim())),
+        },
+    };
+    authority
+        && eq("profession", &r.profession)
+        && eq("department", &r.department.as_ref().map(|d| d.to_uppercase()))
+        && eq("commune", &r.commune)
+        && eq("savoir_faire", &r.savoir_faire)
+}
+
+/// Rows of a person: one per exercice x activity (a row without activity columns when there is none),
+/// with codes and labels. `sf` is `None` for the export grain (savoir-faire joined), `Some` to split by it.
+fn rows(p: &Person, split_savoir_faire: bool) -> Vec<BTreeMap<&'static str, String>> {
+    let mut out = Vec::new();
+    for ex in &p.exercices {
+        let acts: Vec<Option<&annuaire_schemas::Activity>> =
+            if ex.activities.is_empty() { vec![None] } else { ex.activities.iter().map(Some).collect() };
+        let sfs: Vec<String> = if split_savoir_faire {
+            if ex.savoir_faire.is_empty() {
+                vec![String::new()]
+            } else {
+                ex.savoir_faire.iter().map(|s| s.code.code.clone()).collect()
+            }
+        } else {
+            vec![ex.savoir_faire.iter().map(|s| s.code.code.as_str()).collect::<Vec<_>>().join(";")]
+        };
+        for a in &acts {
+            for sf in &sfs {
+                let mut r = BTreeMap::new();
+                r.insert("idnat", p.idnat.as_str().to_string());
+                r.insert("id_type", p.idnat.id_type().origine().to_string());
+                r.insert("family_name", ex.family_name.clone());
+                r.insert("given_name", ex.given_name.clone());
+                r.insert("profession", ex.profession.code.clone());
+                r.insert("profession_label", ex.profession.label.clone());
+                r.insert("category", ex.category.code.clone());
+                r.insert("authority_kind", ex.authority.kind.as_str().to_string());
+                r.insert("authority", ex.authority.name.clone());
+                r.insert("savoir_faire", sf.clone());
+                let get = |f: fn(&annuaire_schemas::Activity) -> String| a.map(f).unwrap_or_default();
+                r.insert("mode", get(|a| a.mode.code.clone()));
+                r.insert("mode_label", get(|a| a.mode.label.clone()));
+                r.insert("sector", get(|a| a.sector.code.clone()));
+                r.insert("sector_label", get(|a| a.sector.label.clone()));
+                r.insert("role", get(|a| a.role.code.clone()));
+                r.insert("genre", get(|a| a.genre.code.clone()));
+                r.insert("structure", get(|a| a.structure.name.clone()));
+                r.insert("technical_id", get(|a| a.structure.technical_id.clone()));
+                r.insert("siret", get(|a| a.structure.siret.clone()));
+                r.insert("finess_site", get(|a| a.structure.finess_site.clone()));
+                r.insert("postal_code", get(|a| a.structure.postal_code.clone()));
+                r.insert("commune", get(|a| a.structure.commune.code.clone()));
+                r.insert("commune_label", get(|a| a.structure.commune.label.clone()));
+                r.insert("department", get(|a| a.structure.department_code().unwrap_or_default()));
+                r.insert("registration", get(|a| a.registration.raw.clone()));
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// Columns kept, in order.
+struct Table {
+    names: &'static [&'static str],
+    columns: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(names: &'static [&'static str]) -> Table {
+        Table { names, columns: vec![Vec::new(); names.len()] }
+    }
+
+    fn push(&mut self, row: &BTreeMap<&'static str, String>) {
+        for (i, n) in self.names.iter().enumerate() {
+            self.columns[i].push(row.get(n).cloned().unwrap_or_default());
+        }
+    }
+
+    fn frame(self) -> Result<DataFrame> {
+        let cols: Vec<Column> = self.names.iter().zip(self.columns).map(|(n, v)| Column::new((*n).into(), v)).collect();
+        Ok(DataFrame::new_infer_height(cols)?)
+    }
+}
+
+const STATS_COLUMNS: &[&str] =
+    &["idnat", "profession", "authority", "authority_kind", "department", "savoir_faire", "mode", "sector"];
+const EXPORT_COLUMNS: &[&str] = &[
+    "idnat",
+    "id_type",
+    "family_name",
+    "given_name",
+    "profession",
+    "profession_label",
+    "category",
+    "authority_kind",
+    "authority",
+    "savoir_faire",
+    "mode",
+    "mode_label",
+    "sector",
+    "sector_label",
+    "role",
+    "genre",
+    "structure",
+    "technical_id",
+    "siret",
+    "finess_site",
+    "postal_code",
+    "commune",
+    "commune_label",
+    "department",
+    "registration",
+];
+
+/// Rows for counting.
+pub struct StatsTable {
+    table: Table,
+    filter: SearchRequest,
+}
+
+impl StatsTable {
+    /// An empty table keeping the rows that match `filter`.
+    pub fn new(filter: SearchRequest) -> StatsTable {
+        StatsTable { table: Table::new(STATS_COLUMNS), filter }
+    }
+
+    /// Add a person's rows.
+    pub fn push(&mut self, p: &Person) {
+        for r in rows(p, true) {
+            if matches(&self.filter, &r) {
+                self.table.push(&r);
+            }
+        }
+    }
+
+    /// Distinct persons per group, sorted by the group keys: one object per group with the keys and `persons`.
+    pub fn count_by(self, by: &[String]) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+        if by.is_empty() {
+            return Err(Error::UnknownGroup(String::new()));
+        }
+        for b in by {
+            if !GROUPS.contains(&b.as_str()) {
+                return Err(Error::UnknownGroup(b.clone()));
+            }
+        }
+        let keys: Vec<polars::prelude::Expr> = by.iter().map(|b| col(b.as_str())).collect();
+        let df = self
+            .table
+            .frame()?
+            .lazy()
+            .group_by(keys)
+            .agg([col("idnat").n_unique().alias("persons")])
+            .sort(by.iter().map(|b| b.as_str()).collect::<Vec<_>>(), SortMultipleOptions::default())
+            .collect()?;
+        let persons = df.column("persons")?.cast(&DataType::UInt64)?;
+        let persons = persons.u64()?;
+        let mut out = Vec::with_capacity(df.height());
+        for i in 0..df.height() {
+            let mut o = serde_json::Map::new();
+            for b in by {
+                let v = df.column(b)?.str()?.get(i).unwrap_or("").to_string();
+                o.insert(b.clone(), v.into());
+            }
+            o.insert("persons".into(), persons.get(i).unwrap_or(0).into());
+            out.push(o);
+        }
+        Ok(out)
+    }
+}
+
+/// Rows for exporting.
+pub struct ExportTable {
+    table: Table,
+    filter: SearchRequest,
+}
+
+/// Export file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Apache Parquet.
+    Parquet,
+    /// Comma-separated values with a header.
+    Csv,
+}
+
+impl ExportTable {
+    /// An empty table keeping the rows that match `filter`.
+    pub fn new(filter: SearchRequest) -> ExportTable {
+        ExportTable { table: Table::new(EXPORT_COLUMNS), filter }
+    }
+
+    /// Add a person's rows.
+    pub fn push(&mut self, p: &Person) {
+        for r in rows(p, false) {
+            if matches(&self.filter, &r) {
+                self.table.push(&r);
+            }
+        }
+    }
+
+    /// Write the rows; returns their number.
+    pub fn write(self, path: &Path, format: ExportFormat) -> Result<usize> {
+        let mut df = self.table.frame()?;
+        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
+        let mut file = std::fs::File::create(path).map_err(io)?;
+        match format {
+            ExportFormat::Parquet => {
+                ParquetWriter::new(&mut file).finish(&mut df)?;
+            }
+            ExportFormat::Csv => CsvWriter::new(&mut file).finish(&mut df)?,
+        }
+        Ok(df.height())
+    }
+}

@@ -1,0 +1,108 @@
+//! Counts and exports over the sample extract, checked against counts made directly from the records.
+
+use annuaire_ingest::{Source, read_extract};
+use annuaire_schemas::Person;
+use annuaire_search::SearchRequest;
+use annuaire_search::analytics::{ExportFormat, ExportTable, StatsTable};
+use polars::prelude::{ParquetReader, SerReader};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn persons() -> Vec<Person> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
+    read_extract(&Source::open(&dir).expect("source"), &|_, _| {}).expect("read").persons
+}
+
+fn stats(persons: &[Person], filter: SearchRequest, by: &[&str]) -> BTreeMap<Vec<String>, u64> {
+    let mut t = StatsTable::new(filter);
+    for p in persons {
+        t.push(p);
+    }
+    let by: Vec<String> = by.iter().map(|s| s.to_string()).collect();
+    t.count_by(&by)
+        .expect("stats")
+        .into_iter()
+        .map(|o| {
+            (by.iter().map(|b| o[b].as_str().unwrap_or("").to_string()).collect(), o["persons"].as_u64().unwrap_or(0))
+        })
+        .collect()
+}
+
+#[test]
+fn counts_by_profession_and_authority_kind_equal_a_count_by_hand() {
+    let persons = persons();
+    let got = stats(&persons, SearchRequest::default(), &["profession", "authority_kind"]);
+    let mut want: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    for p in &persons {
+        for e in &p.exercices {
+            want.entry(vec![e.profession.code.clone(), e.authority.kind.as_str().to_string()])
+                .or_default()
+                .insert(p.idnat.as_str().to_string());
+        }
+    }
+    let want: BTreeMap<Vec<String>, u64> = want.into_iter().map(|(k, v)| (k, v.len() as u64)).collect();
+    assert_eq!(got, want);
+    assert!(got.get(&vec!["10".to_string(), "ordre".to_string()]).copied().unwrap_or(0) > 10);
+}
+
+#[test]
+fn a_person_counts_once_in_each_department_and_filters_apply() {
+    let persons = persons();
+    let got = stats(&persons, SearchRequest::default(), &["department"]);
+    for (dept, n) in &got {
+        let by_hand = persons
+            .iter()
+            .filter(|p| {
+                if dept[0].is_empty() {
+                    p.exercices.iter().any(|e| {
+                        e.activities.is_empty() || e.activities.iter().any(|a| a.structure.department_code().is_none())
+                    })
+                } else {
+                    p.departments().contains(&dept[0])
+                }
+            })
+            .count() as u64;
+        assert_eq!(*n, by_hand, "department {dept:?}");
+    }
+    let doctors_in_25 = stats(
+        &persons,
+        SearchRequest { profession: Some("10".into()), department: Some("25".into()), ..Default::default() },
+        &["profession"],
+    );
+    let by_hand = persons
+        .iter()
+        .filter(|p| {
+            p.exercices.iter().any(|e| {
+                e.profession.code == "10"
+                    && e.activities.iter().any(|a| a.structure.department_code().as_deref() == Some("25"))
+            })
+        })
+        .count() as u64;
+    assert_eq!(doctors_in_25.get(&vec!["10".to_string()]).copied().unwrap_or(0), by_hand);
+    let mut t = StatsTable::new(SearchRequest::default());
+    t.push(&persons[0]);
+    assert!(t.count_by(&["nope".to_string()]).is_err());
+}
+
+#[test]
+fn an_export_reads_back_with_one_row_per_person_exercice_and_activity() {
+    let persons = persons();
+    let want: usize = persons.iter().flat_map(|p| &p.exercices).map(|e| e.activities.len().max(1)).sum();
+    let dir = tempfile::tempdir().expect("tmp");
+    for (format, name) in [(ExportFormat::Parquet, "x.parquet"), (ExportFormat::Csv, "x.csv")] {
+        let mut t = ExportTable::new(SearchRequest::default());
+        for p in &persons {
+            t.push(p);
+        }
+        let path = dir.path().join(name);
+        assert_eq!(t.write(&path, format).expect("write"), want);
+        if format == ExportFormat::Parquet {
+            let df = ParquetReader::new(std::fs::File::open(&path).expect("open")).finish().expect("read back");
+            assert_eq!(df.height(), want);
+            assert!(df.column("profession_label").is_ok());
+        } else {
+            let text = std::fs::read_to_string(&path).expect("csv");
+            assert_eq!(text.lines().count(), want + 1, "header + rows");
+        }
+    }
+}
