@@ -27,7 +27,7 @@ pub use usage::{UsageKey, UsageReport};
 
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{ConnectOptions, QueryBuilder, Row, SqlitePool};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -228,7 +228,9 @@ impl Store {
             // every 64 MiB of WAL instead of 4 MiB stops rewriting the same pages (profiled).
             .pragma("cache_size", "-131072")
             .pragma("wal_autocheckpoint", "16384")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Streaming a whole generation (index build, stats) is long by design: only warn past a minute.
+            .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
         SQLITE_MIGRATOR.run(&pool).await?;
         Ok(Store { pool, path })
