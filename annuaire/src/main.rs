@@ -200,21 +200,8 @@ enum Command {
     Search {
         /// Words of the names to look for.
         text: Vec<String>,
-        /// Profession code (10 médecin, 60 infirmier ...).
-        #[arg(long)]
-        profession: Option<String>,
-        /// Authority kind (ordre, ars, local, unknown) or name (CNOM, ONI, ARS ...).
-        #[arg(long)]
-        authority: Option<String>,
-        /// Department code (75, 2A, 974 ...).
-        #[arg(long)]
-        department: Option<String>,
-        /// INSEE commune code.
-        #[arg(long)]
-        commune: Option<String>,
-        /// Savoir-faire code (SM53 ...).
-        #[arg(long)]
-        savoir_faire: Option<String>,
+        #[command(flatten)]
+        filters: Filters,
         /// Hits per page (1 to 1000).
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -440,16 +427,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Search { text, profession, authority, department, commune, savoir_faire, limit, offset, format } => {
+        Command::Search { text, filters, limit, offset, format } => {
             let req = annuaire_search::SearchRequest {
                 text: (!text.is_empty()).then(|| text.join(" ")),
-                profession,
-                authority,
-                department,
-                commune,
-                savoir_faire,
                 limit,
                 offset,
+                ..filters.request()
             };
             let (generation, index) = search::served_index(&store).await?;
             let r = index.search(&req)?;

@@ -361,6 +361,22 @@ async fn changes(State(s): State<AppState>, Query(q): Query<HashMap<String, Stri
     .await
 }
 
+fn query_text(q: &HashMap<String, String>, name: &str) -> Option<String> {
+    q.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The filters shared by `/v1/search` and `/v1/stats`.
+fn query_filters(q: &HashMap<String, String>) -> annuaire_search::SearchRequest {
+    annuaire_search::SearchRequest {
+        profession: query_text(q, "profession"),
+        authority: query_text(q, "authority"),
+        department: query_text(q, "department"),
+        commune: query_text(q, "commune"),
+        savoir_faire: query_text(q, "savoir_faire").or_else(|| query_text(q, "savoir-faire")),
+        ..Default::default()
+    }
+}
+
 fn query_usize(q: &HashMap<String, String>, name: &str, default: usize) -> Result<usize, ApiError> {
     q.get(name)
         .map(|v| v.parse())
@@ -373,16 +389,11 @@ async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
     handle(&s, &headers, "search", Scope::Search, |_| async {
         let run = async {
             let g = s.generation()?;
-            let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
             let req = annuaire_search::SearchRequest {
-                text: text("text").or_else(|| text("q")),
-                profession: text("profession"),
-                authority: text("authority"),
-                department: text("department"),
-                commune: text("commune"),
-                savoir_faire: text("savoir_faire").or_else(|| text("savoir-faire")),
+                text: query_text(&q, "text").or_else(|| query_text(&q, "q")),
                 limit: query_usize(&q, "limit", 20)?,
                 offset: query_usize(&q, "offset", 0)?,
+                ..query_filters(&q)
             };
             let index = {
                 let mut cached = s.search.lock().await;
@@ -412,16 +423,8 @@ async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
 async fn stats(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
     handle(&s, &headers, "stats", Scope::Search, |_| async {
         let run = async {
-            let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-            let filter = annuaire_search::SearchRequest {
-                profession: text("profession"),
-                authority: text("authority"),
-                department: text("department"),
-                commune: text("commune"),
-                savoir_faire: text("savoir_faire"),
-                ..Default::default()
-            };
-            let by = text("by").unwrap_or_else(|| "profession".into());
+            let filter = query_filters(&q);
+            let by = query_text(&q, "by").unwrap_or_else(|| "profession".into());
             let (g, groups) = crate::search::stats(&s.store, &by, filter).await.map_err(|e| {
                 if e.downcast_ref::<annuaire_search::analytics::Error>()
                     .is_some_and(|a| matches!(a, annuaire_search::analytics::Error::UnknownGroup(_)))
