@@ -35,9 +35,14 @@ const EXIT_HELD: u8 = 3;
     about = "Sync the Annuaire Santé extract and serve Pro Santé Connect claims from it"
 )]
 struct Cli {
-    /// Data directory (SQLite store).
+    /// Data directory: the embedded SQLite store, search indexes and downloads. With `--database-url`, only
+    /// what stays local to this process (search indexes, downloads).
     #[arg(long, global = true, env = "ANNUAIRE_DATA_DIR", default_value = "./annuaire-data")]
     data_dir: PathBuf,
+    /// Keep the store in PostgreSQL (`postgres://USER[:PASSWORD]@HOST:PORT/DB`) instead of the embedded SQLite
+    /// file; several servers may share it.
+    #[arg(long, global = true, env = "ANNUAIRE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Configuration file (TOML): client services' policies, API clients, `ca_file`.
     #[arg(long, global = true, env = "ANNUAIRE_CONFIG")]
     config: Option<PathBuf>,
@@ -295,9 +300,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Some(path) => config::Config::load(path)?,
         None => config::Config::default(),
     };
-    let store = Store::open(&cli.data_dir)
-        .await
-        .with_context(|| format!("cannot open the store in {}", cli.data_dir.display()))?;
+    let store = Store::connect(&cli.data_dir, cli.database_url.as_deref()).await.with_context(|| match &cli.database_url {
+        Some(url) => format!("cannot open the store in {}", annuaire_store::redact(url)),
+        None => format!("cannot open the store in {}", cli.data_dir.display()),
+    })?;
     match cli.command {
         Command::Sync {
             source,

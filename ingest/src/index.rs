@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The index folder of a store.
 pub fn index_root(store: &Store) -> PathBuf {
-    store.path().parent().map(|p| p.join("index")).unwrap_or_else(|| PathBuf::from("index"))
+    store.data_dir().join("index")
 }
 
 /// The folder of a generation's index.

@@ -272,9 +272,7 @@ async fn run_steps(
             let validators = state
                 .map(|s| crate::fetch::Validators { etag: s.etag, last_modified: s.last_modified })
                 .unwrap_or_default();
-            let dir = opts.downloads_dir.clone().unwrap_or_else(|| {
-                store.path().parent().map(|p| p.join("downloads")).unwrap_or_else(|| PathBuf::from("downloads"))
-            });
+            let dir = opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads"));
             match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
                 crate::fetch::Fetched::NoNewExtract { status } => {
                     let why = if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" };
@@ -316,7 +314,7 @@ async fn run_steps(
     // Pass A: spill the extract into partitions (memory bounded by a chunk, whatever the file size).
     let phase = std::time::Instant::now();
     let progress = opts.progress.clone();
-    let tmp_root = store.path().parent().map(|p| p.join("tmp")).unwrap_or_else(|| PathBuf::from("tmp"));
+    let tmp_root = store.data_dir().join("tmp");
     // Partition files left by a killed sync: we hold the lock, nobody else is using them.
     let _ = std::fs::remove_dir_all(&tmp_root);
     let parted = blocking(move || {

@@ -1,6 +1,6 @@
 //! The run records (`ingest_run`): one per ingest attempt, whatever its outcome.
 
-use crate::{Result, Store, now};
+use crate::{Result, Store, now, with_pool};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -120,108 +120,118 @@ pub struct RunRecord {
 impl Store {
     /// Record the start of a run.
     pub async fn start_run(&self, source: &str) -> Result<i64> {
-        let run: i64 = sqlx::query_scalar(
-            "INSERT INTO ingest_run (status, source, started_at) VALUES ('running', ?, ?) RETURNING run",
-        )
-        .bind(source)
-        .bind(now())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(run)
+        with_pool!(self, pool => {
+            let run: i64 = sqlx::query_scalar(
+                "INSERT INTO ingest_run (status, source, started_at) VALUES ('running', $1, $2) RETURNING run",
+            )
+            .bind(source)
+            .bind(now())
+            .fetch_one(pool)
+            .await?;
+            Ok(run)
+        })
     }
 
     /// Record what a run found and how it ended.
     pub async fn finish_run(&self, run: i64, f: &RunFinish) -> Result<()> {
-        let started: String = sqlx::query_scalar("SELECT started_at FROM ingest_run WHERE run = ?")
+        with_pool!(self, pool => {
+            let started: String = sqlx::query_scalar("SELECT started_at FROM ingest_run WHERE run = $1")
+                .bind(run)
+                .fetch_one(pool)
+                .await?;
+            let finished = chrono::Utc::now();
+            let duration = chrono::DateTime::parse_from_rfc3339(&started)
+                .map(|s| (finished - s.with_timezone(&chrono::Utc)).num_milliseconds())
+                .ok();
+            sqlx::query(
+                "UPDATE ingest_run SET status = $1, sha256 = COALESCE($2, sha256), file_timestamp = COALESCE($3, file_timestamp), \
+                 finished_at = $4, duration_ms = $5, rows_read = $6, rows_rejected = $7, duplicate_rows = $8, persons = $9, \
+                 created = $10, updated = $11, deleted = $12, diff = $13, report = $14, reason = $15 WHERE run = $16",
+            )
+            .bind(f.status.unwrap_or(RunStatus::Failed).as_str())
+            .bind(&f.sha256)
+            .bind(&f.file_timestamp)
+            .bind(finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .bind(duration)
+            .bind(f.rows_read)
+            .bind(f.rows_rejected)
+            .bind(f.duplicate_rows)
+            .bind(f.persons)
+            .bind(f.created)
+            .bind(f.updated)
+            .bind(f.deleted)
+            .bind(f.diff.as_ref().map(serde_json::Value::to_string))
+            .bind(f.report.as_ref().map(serde_json::Value::to_string))
+            .bind(&f.reason)
             .bind(run)
-            .fetch_one(self.pool())
+            .execute(pool)
             .await?;
-        let finished = chrono::Utc::now();
-        let duration = chrono::DateTime::parse_from_rfc3339(&started)
-            .map(|s| (finished - s.with_timezone(&chrono::Utc)).num_milliseconds())
-            .ok();
-        sqlx::query(
-            "UPDATE ingest_run SET status = ?, sha256 = COALESCE(?, sha256), file_timestamp = COALESCE(?, file_timestamp), \
-             finished_at = ?, duration_ms = ?, rows_read = ?, rows_rejected = ?, duplicate_rows = ?, persons = ?, \
-             created = ?, updated = ?, deleted = ?, diff = ?, report = ?, reason = ? WHERE run = ?",
-        )
-        .bind(f.status.unwrap_or(RunStatus::Failed).as_str())
-        .bind(&f.sha256)
-        .bind(&f.file_timestamp)
-        .bind(finished.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .bind(duration)
-        .bind(f.rows_read)
-        .bind(f.rows_rejected)
-        .bind(f.duplicate_rows)
-        .bind(f.persons)
-        .bind(f.created)
-        .bind(f.updated)
-        .bind(f.deleted)
-        .bind(f.diff.as_ref().map(serde_json::Value::to_string))
-        .bind(f.report.as_ref().map(serde_json::Value::to_string))
-        .bind(&f.reason)
-        .bind(run)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Record the sha256 of a run's source as soon as it is known.
     pub async fn set_run_source(&self, run: i64, sha256: &str, file_timestamp: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE ingest_run SET sha256 = ?, file_timestamp = ? WHERE run = ?")
-            .bind(sha256)
-            .bind(file_timestamp)
-            .bind(run)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE ingest_run SET sha256 = $1, file_timestamp = $2 WHERE run = $3")
+                .bind(sha256)
+                .bind(file_timestamp)
+                .bind(run)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Every run, oldest first.
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
-        let rows = sqlx::query(
-            "SELECT run, generation, status, source, sha256, file_timestamp, started_at, finished_at, duration_ms, \
-             rows_read, rows_rejected, duplicate_rows, persons, created, updated, deleted, diff, report, reason \
-             FROM ingest_run ORDER BY run",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let json = |i: usize| r.get::<Option<String>, _>(i).and_then(|s| serde_json::from_str(&s).ok());
-                RunRecord {
-                    run: r.get(0),
-                    generation: r.get(1),
-                    status: RunStatus::parse(r.get::<&str, _>(2)),
-                    source: r.get(3),
-                    sha256: r.get(4),
-                    file_timestamp: r.get(5),
-                    started_at: r.get(6),
-                    finished_at: r.get(7),
-                    duration_ms: r.get(8),
-                    rows_read: r.get(9),
-                    rows_rejected: r.get(10),
-                    duplicate_rows: r.get(11),
-                    persons: r.get(12),
-                    created: r.get(13),
-                    updated: r.get(14),
-                    deleted: r.get(15),
-                    diff: json(16),
-                    report: json(17),
-                    reason: r.get(18),
-                }
-            })
-            .collect())
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT run, generation, status, source, sha256, file_timestamp, started_at, finished_at, duration_ms, \
+                 rows_read, rows_rejected, duplicate_rows, persons, created, updated, deleted, diff, report, reason \
+                 FROM ingest_run ORDER BY run",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| {
+                    let json = |i: usize| r.get::<Option<String>, _>(i).and_then(|s| serde_json::from_str(&s).ok());
+                    RunRecord {
+                        run: r.get(0),
+                        generation: r.get(1),
+                        status: RunStatus::parse(r.get::<&str, _>(2)),
+                        source: r.get(3),
+                        sha256: r.get(4),
+                        file_timestamp: r.get(5),
+                        started_at: r.get(6),
+                        finished_at: r.get(7),
+                        duration_ms: r.get(8),
+                        rows_read: r.get(9),
+                        rows_rejected: r.get(10),
+                        duplicate_rows: r.get(11),
+                        persons: r.get(12),
+                        created: r.get(13),
+                        updated: r.get(14),
+                        deleted: r.get(15),
+                        diff: json(16),
+                        report: json(17),
+                        reason: r.get(18),
+                    }
+                })
+                .collect())
+        })
     }
 
     /// The sha256 of the source of the generation being served, when known.
     pub async fn served_sha256(&self) -> Result<Option<String>> {
-        let sha: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT r.sha256 FROM serving s JOIN generation g ON g.generation = s.generation JOIN ingest_run r ON r.run = g.run",
-        )
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(sha.flatten())
+        with_pool!(self, pool => {
+            let sha: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT r.sha256 FROM serving s JOIN generation g ON g.generation = s.generation JOIN ingest_run r ON r.run = g.run",
+            )
+            .fetch_optional(pool)
+            .await?;
+            Ok(sha.flatten())
+        })
     }
 }

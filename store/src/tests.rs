@@ -1,6 +1,49 @@
-//! The store's behaviour, on a real SQLite file in a temporary directory.
+//! The store's behaviour: one suite, run on a real SQLite file in a temporary directory and on a real
+//! PostgreSQL server (a fresh database per test; see [`crate::testing`]), as quickwit does for its metastores.
 
 use super::*;
+
+/// A store of each backend for a test: `backend_tests!(a, b)` makes `sqlite::a` and `postgres::a` from
+/// `async fn a(store: Store)`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().expect("tmp");
+                    let store = crate::Store::open(dir.path()).await.expect("open");
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(store) = super::postgres_store(stringify!($name)).await else { return };
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    a_generation_is_invisible_until_promoted_and_then_whole,
+    an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched,
+    approving_a_held_generation_can_leave_out_one_kind_of_change,
+    records_with_any_character_survive_the_bulk_path,
+    runs_downloads_and_usage_are_recorded,
+);
+
+/// A store in a fresh PostgreSQL database, or `None` when no server is given.
+async fn postgres_store(label: &str) -> Option<Store> {
+    let admin = crate::testing::postgres_admin_url()?;
+    let url = crate::testing::fresh_database(&admin, label).await.expect("create a test database");
+    let dir = tempfile::tempdir().expect("tmp").keep();
+    Some(Store::connect(&dir, Some(&url)).await.expect("open postgres"))
+}
 
 fn change(idnat: &str, kind: ChangeKind, body: &str) -> Change {
     Change {
@@ -24,10 +67,7 @@ async fn record(store: &Store, idnat: &str) -> Option<String> {
     store.person_at(idnat, served.generation).await.expect("read").map(|p| p.record)
 }
 
-#[tokio::test]
-async fn a_generation_is_invisible_until_promoted_and_then_whole() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(dir.path()).await.expect("open");
+async fn a_generation_is_invisible_until_promoted_and_then_whole(store: Store) {
     assert_eq!(store.served().await.expect("served"), None);
 
     let g1 =
@@ -64,10 +104,7 @@ async fn a_generation_is_invisible_until_promoted_and_then_whole() {
     );
 }
 
-#[tokio::test]
-async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(dir.path()).await.expect("open");
+async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched(store: Store) {
     let g1 =
         generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
     store.promote(g1).await.expect("promote");
@@ -91,37 +128,34 @@ async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched(
 }
 
 #[tokio::test]
-async fn one_sync_at_a_time() {
+async fn one_sync_at_a_time_sqlite() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(dir.path()).await.expect("open");
     let lock = store.lock_sync("first").await.expect("lock");
     // Same process, same pid: a second take-over is allowed only for a dead holder; simulate another
     // live holder by writing a pid that exists (pid 1).
-    sqlx::query("UPDATE sync_lock SET pid = 1").execute(store.pool()).await.expect("pid");
+    sqlx::query("UPDATE sync_lock SET pid = 1").execute(sqlite_pool(&store)).await.expect("pid");
     match store.lock_sync("second").await {
         Err(Error::Busy { owner, .. }) => assert_eq!(owner, "first"),
         other => panic!("expected busy, got {other:?}"),
     }
-    sqlx::query("UPDATE sync_lock SET pid = ?")
+    sqlx::query("UPDATE sync_lock SET pid = $1")
         .bind(i64::from(std::process::id()))
-        .execute(store.pool())
+        .execute(sqlite_pool(&store))
         .await
         .expect("pid");
     lock.release().await.expect("release");
     store.lock_sync("second").await.expect("free again").release().await.expect("release");
     // A holder whose process is gone is taken over.
-    sqlx::query("UPDATE sync_lock SET owner = 'dead', pid = 999999999, host = ?")
+    sqlx::query("UPDATE sync_lock SET owner = 'dead', pid = 999999999, host = $1")
         .bind(super::lock_host())
-        .execute(store.pool())
+        .execute(sqlite_pool(&store))
         .await
         .expect("dead");
     store.lock_sync("third").await.expect("take over a dead holder");
 }
 
-#[tokio::test]
-async fn approving_a_held_generation_can_leave_out_one_kind_of_change() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = Store::open(dir.path()).await.expect("open");
+async fn approving_a_held_generation_can_leave_out_one_kind_of_change(store: Store) {
     let g1 =
         generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
     store.promote(g1).await.expect("promote");
@@ -150,4 +184,147 @@ async fn approving_a_held_generation_can_leave_out_one_kind_of_change() {
     assert_eq!(record(&store, "8A").await.as_deref(), Some("{\"v\":\"a2\"}"));
     assert_eq!(record(&store, "8D").await, None);
     assert!(store.changes_since(g2).await.expect("changes").is_empty());
+}
+
+fn sqlite_pool(store: &Store) -> &SqlitePool {
+    match store.pool() {
+        Pool::Sqlite(p) => p,
+        Pool::Postgres(_) => panic!("an SQLite store was expected"),
+    }
+}
+
+/// On PostgreSQL the lock is a session advisory lock: a second store (another server) is refused with the
+/// holder's name, and a holder whose connection ends (a crashed host) frees it.
+#[tokio::test]
+async fn one_sync_at_a_time_postgres() {
+    let Some(admin) = crate::testing::postgres_admin_url() else { return };
+    let url = crate::testing::fresh_database(&admin, "lock").await.expect("db");
+    let (a, b) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let first = Store::connect(a.path(), Some(&url)).await.expect("open");
+    let second = Store::connect(b.path(), Some(&url)).await.expect("open");
+    let lock = first.lock_sync("first").await.expect("lock");
+    match second.lock_sync("second").await {
+        Err(Error::Busy { owner, pid, .. }) => {
+            assert_eq!(owner, "first");
+            assert_eq!(pid, i64::from(std::process::id()));
+        }
+        other => panic!("expected busy, got {other:?}"),
+    }
+    lock.release().await.expect("release");
+    let lock = second.lock_sync("second").await.expect("free again");
+    // The holder's connection ends without a release (its process died): the lock is free.
+    drop(lock);
+    let mut tries = 0;
+    loop {
+        match first.lock_sync("third").await {
+            Ok(l) => {
+                l.release().await.expect("release");
+                break;
+            }
+            Err(Error::Busy { .. }) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the lock of a closed session stays taken: {e}"),
+        }
+    }
+}
+
+/// Records go through COPY on PostgreSQL: tabs, newlines, backslashes, quotes, `|` and non-ASCII letters
+/// must come back byte for byte, and a record that reads `\N` must not become NULL.
+async fn records_with_any_character_survive_the_bulk_path(store: Store) {
+    let tricky = [
+        "{\"n\":\"L\\u00e9a \\\"Z\\\"\"}",
+        "tab\there",
+        "line\nbreak\r\n",
+        "back\\slash \\N",
+        "\\N",
+        "ÉTIENNE|ŒUVRE|ß|日本",
+    ];
+    let changes: Vec<Change> = tricky
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Change {
+            idnat: format!("81000000{i}"),
+            kind: ChangeKind::Create,
+            id_group: "rpps",
+            record: Some((r.to_string(), format!("h{i}"))),
+        })
+        .collect();
+    let g = generation(&store, &changes).await;
+    store.promote(g).await.expect("promote");
+    for (i, r) in tricky.iter().enumerate() {
+        assert_eq!(record(&store, &format!("81000000{i}")).await.as_deref(), Some(*r));
+    }
+    let all = store.persons_at(g).await.expect("all");
+    let ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "idNat order is bytewise on both backends");
+    assert_eq!(store.changes_of(g).await.expect("changes").len(), tricky.len());
+}
+
+/// Run records, download state and usage counters read back as written.
+async fn runs_downloads_and_usage_are_recorded(store: Store) {
+    let run = store.start_run("https://example.test/extract.zip").await.expect("run");
+    store.set_run_source(run, "abc", Some("202611280100")).await.expect("source");
+    store
+        .finish_run(
+            run,
+            &RunFinish {
+                status: Some(RunStatus::Unchanged),
+                rows_read: Some(12),
+                diff: Some(serde_json::json!({"rpps": {"create": 1}})),
+                reason: Some("same file".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("finish");
+    let runs = store.runs().await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Unchanged);
+    assert_eq!(runs[0].sha256.as_deref(), Some("abc"));
+    assert_eq!(runs[0].file_timestamp.as_deref(), Some("202611280100"));
+    assert_eq!(runs[0].rows_read, Some(12));
+    assert_eq!(runs[0].diff, Some(serde_json::json!({"rpps": {"create": 1}})));
+    assert!(runs[0].duration_ms.is_some());
+
+    let state = DownloadState {
+        url: "https://example.test/extract.zip".into(),
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+        file_name: Some("PS_LibreAcces.zip".into()),
+        sha256: "abc".into(),
+        bytes: 1234,
+    };
+    store.save_download_state(&state).await.expect("save");
+    let again = DownloadState { etag: Some("\"v2\"".into()), ..state.clone() };
+    store.save_download_state(&again).await.expect("save again");
+    assert_eq!(store.download_state(&state.url).await.expect("read"), Some(again));
+
+    let key = |endpoint: &str, outcome: &str| UsageKey {
+        day: "2026-11-28".into(),
+        client: "sidep".into(),
+        endpoint: endpoint.into(),
+        outcome: outcome.into(),
+    };
+    let subjects = vec![("2026-11-28".to_string(), "sidep".to_string(), "810000000001".to_string())];
+    store.record_usage(&[(key("claims", "ok"), 3), (key("eligibility", "refused"), 1)], &subjects).await.expect("u");
+    store.record_usage(&[(key("claims", "ok"), 2)], &subjects).await.expect("u");
+    let report = store.usage_since("2026-11-01").await.expect("usage");
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].calls, 6);
+    assert_eq!(report[0].refused, 1);
+    assert_eq!(report[0].distinct_professionals, 1);
+    assert_eq!(report[0].by_endpoint.get("claims/ok"), Some(&5));
+}
+
+/// The two migration folders move in step: same version numbers, same names.
+#[test]
+fn both_backends_have_the_same_migrations() {
+    let versions = |m: &sqlx::migrate::Migrator| -> Vec<(i64, String)> {
+        m.iter().map(|x| (x.version, x.description.to_string())).collect()
+    };
+    assert_eq!(versions(&SQLITE_MIGRATOR), versions(&POSTGRES_MIGRATOR));
 }

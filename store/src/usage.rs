@@ -1,6 +1,6 @@
 //! Usage indicators: calls per client service, endpoint and outcome, and distinct professionals.
 
-use crate::{Result, Store};
+use crate::{Result, Store, with_pool};
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row};
 use std::collections::BTreeMap;
@@ -38,61 +38,65 @@ pub struct UsageReport {
 impl Store {
     /// Add counters and subjects (one transaction).
     pub async fn record_usage(&self, counts: &[(UsageKey, i64)], subjects: &[(String, String, String)]) -> Result<()> {
-        if counts.is_empty() && subjects.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool().begin().await?;
-        for chunk in counts.chunks(500) {
-            let mut q = QueryBuilder::new("INSERT INTO usage_count (day, client, endpoint, outcome, calls) ");
-            q.push_values(chunk, |mut b, (k, n)| {
-                b.push_bind(&k.day).push_bind(&k.client).push_bind(&k.endpoint).push_bind(&k.outcome).push_bind(*n);
-            });
-            q.push(" ON CONFLICT (day, client, endpoint, outcome) DO UPDATE SET calls = usage_count.calls + excluded.calls");
-            q.build().execute(&mut *tx).await?;
-        }
-        for chunk in subjects.chunks(500) {
-            let mut q = QueryBuilder::new("INSERT INTO usage_subject (day, client, idnat) ");
-            q.push_values(chunk, |mut b, (day, client, idnat)| {
-                b.push_bind(day).push_bind(client).push_bind(idnat);
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        with_pool!(self, pool => {
+            if counts.is_empty() && subjects.is_empty() {
+                return Ok(());
+            }
+            let mut tx = pool.begin().await?;
+            for chunk in counts.chunks(500) {
+                let mut q = QueryBuilder::new("INSERT INTO usage_count (day, client, endpoint, outcome, calls) ");
+                q.push_values(chunk, |mut b, (k, n)| {
+                    b.push_bind(&k.day).push_bind(&k.client).push_bind(&k.endpoint).push_bind(&k.outcome).push_bind(*n);
+                });
+                q.push(" ON CONFLICT (day, client, endpoint, outcome) DO UPDATE SET calls = usage_count.calls + excluded.calls");
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in subjects.chunks(500) {
+                let mut q = QueryBuilder::new("INSERT INTO usage_subject (day, client, idnat) ");
+                q.push_values(chunk, |mut b, (day, client, idnat)| {
+                    b.push_bind(day).push_bind(client).push_bind(idnat);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Indicators per client since a day (`YYYY-MM-DD`, inclusive), by client name.
     pub async fn usage_since(&self, since_day: &str) -> Result<Vec<UsageReport>> {
-        let mut out: BTreeMap<String, UsageReport> = BTreeMap::new();
-        let rows = sqlx::query(
-            "SELECT client, endpoint, outcome, SUM(calls) FROM usage_count WHERE day >= ? GROUP BY client, endpoint, outcome",
-        )
-        .bind(since_day)
-        .fetch_all(self.pool())
-        .await?;
-        for r in rows {
-            let (client, endpoint, outcome, calls): (String, String, String, i64) =
-                (r.get(0), r.get(1), r.get(2), r.get(3));
-            let e = out.entry(client.clone()).or_insert_with(|| UsageReport { client, ..Default::default() });
-            e.calls += calls;
-            if endpoint == "eligibility" && outcome == "eligible" {
-                e.eligible += calls;
-            }
-            if endpoint == "eligibility" && outcome == "refused" {
-                e.refused += calls;
-            }
-            *e.by_endpoint.entry(format!("{endpoint}/{outcome}")).or_default() += calls;
-        }
-        let rows = sqlx::query("SELECT client, COUNT(*) FROM usage_subject WHERE day >= ? GROUP BY client")
+        with_pool!(self, pool => {
+            let mut out: BTreeMap<String, UsageReport> = BTreeMap::new();
+            let rows = sqlx::query(
+                "SELECT client, endpoint, outcome, CAST(SUM(calls) AS BIGINT) FROM usage_count WHERE day >= $1 GROUP BY client, endpoint, outcome",
+            )
             .bind(since_day)
-            .fetch_all(self.pool())
+            .fetch_all(pool)
             .await?;
-        for r in rows {
-            let client: String = r.get(0);
-            let e = out.entry(client.clone()).or_insert_with(|| UsageReport { client, ..Default::default() });
-            e.distinct_professionals = r.get(1);
-        }
-        Ok(out.into_values().collect())
+            for r in rows {
+                let (client, endpoint, outcome, calls): (String, String, String, i64) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3));
+                let e = out.entry(client.clone()).or_insert_with(|| UsageReport { client, ..Default::default() });
+                e.calls += calls;
+                if endpoint == "eligibility" && outcome == "eligible" {
+                    e.eligible += calls;
+                }
+                if endpoint == "eligibility" && outcome == "refused" {
+                    e.refused += calls;
+                }
+                *e.by_endpoint.entry(format!("{endpoint}/{outcome}")).or_default() += calls;
+            }
+            let rows = sqlx::query("SELECT client, COUNT(*) FROM usage_subject WHERE day >= $1 GROUP BY client")
+                .bind(since_day)
+                .fetch_all(pool)
+                .await?;
+            for r in rows {
+                let client: String = r.get(0);
+                let e = out.entry(client.clone()).or_insert_with(|| UsageReport { client, ..Default::default() });
+                e.distinct_professionals = r.get(1);
+            }
+            Ok(out.into_values().collect())
+        })
     }
 }

@@ -1,10 +1,10 @@
 //! The HTTP API, served by the real binary on loopback.
 
-use crate::common::{annuaire, binary, sample_copy, samples, stderr};
+use crate::common::{annuaire, annuaire_command, sample_copy, samples, stderr};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 const IDP: &str = "idp-secret-token";
@@ -68,9 +68,7 @@ fn free_port() -> u16 {
 
 fn start(data: &Path, config: &Path) -> Server {
     let port = free_port();
-    let child = Command::new(binary())
-        .arg("--data-dir")
-        .arg(data)
+    let child = annuaire_command(data)
         .arg("--config")
         .arg(config)
         .args(["serve", "--no-sync", "--listen", &format!("127.0.0.1:{port}")])
@@ -270,9 +268,7 @@ fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
             .filter_map(|l| l.split('|').nth(2).map(str::to_string))
             .take(200)
             .collect();
-    let mut sync = Command::new(binary())
-        .arg("--data-dir")
-        .arg(dir.path())
+    let mut sync = annuaire_command(dir.path())
         .args(["sync", "--source", renamed.to_str().expect("path"), "--max-update-rate", "100"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

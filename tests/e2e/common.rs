@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: run the `annuaire` binary on a data directory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::process::{Command, Output};
 
 /// The `annuaire` binary cargo built for these tests.
@@ -13,15 +15,46 @@ pub fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples")
 }
 
+/// The backend the end-to-end tests run on: `ANNUAIRE_TEST_BACKEND=postgres` runs every test on PostgreSQL
+/// (one fresh database per data directory, on the server of `ANNUAIRE_TEST_POSTGRES_URL`); SQLite otherwise.
+pub fn on_postgres() -> bool {
+    std::env::var("ANNUAIRE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The PostgreSQL database of a data directory, created on first use (the same for every command run on
+/// that directory, as an operator's would be).
+pub fn database_url(data_dir: &Path) -> String {
+    static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+    let mut dbs = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    dbs.entry(data_dir.to_path_buf())
+        .or_insert_with(|| {
+            let admin = annuaire_store::testing::postgres_admin_url()
+                .expect("ANNUAIRE_TEST_BACKEND=postgres needs ANNUAIRE_TEST_POSTGRES_URL");
+            let label = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // A thread of its own: some tests call this from inside a runtime.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(annuaire_store::testing::fresh_database(&admin, &label)).expect("create a database")
+            })
+            .join()
+            .expect("database thread")
+        })
+        .clone()
+}
+
+/// `annuaire --data-dir DIR`, on the backend under test, quiet logs.
+pub fn annuaire_command(data_dir: &Path) -> Command {
+    let mut c = Command::new(binary());
+    c.arg("--data-dir").arg(data_dir).env("ANNUAIRE_LOG", "error").env_remove("ANNUAIRE_DATABASE_URL");
+    if on_postgres() {
+        c.env("ANNUAIRE_DATABASE_URL", database_url(data_dir));
+    }
+    c
+}
+
 /// Run `annuaire --data-dir DIR ARGS...`.
 pub fn annuaire(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(binary())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("ANNUAIRE_LOG", "error")
-        .output()
-        .expect("run annuaire")
+    annuaire_command(data_dir).args(args).output().expect("run annuaire")
 }
 
 /// Stdout as text.

@@ -1,7 +1,7 @@
 //! `annuaire sync` lifecycle: runs, unchanged extracts, the safety gate, bad input, kill -9.
 
-use crate::common::{annuaire, binary, json, sample_copy, samples, stderr, stdout};
-use std::process::{Command, Stdio};
+use crate::common::{annuaire, annuaire_command, json, sample_copy, samples, stderr, stdout};
+use std::process::Stdio;
 use std::time::Duration;
 
 fn sample_path() -> String {
@@ -128,9 +128,7 @@ fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
     let big = dir.path().join("PS_LibreAcces_202611290900.zip");
     annuaire_data_samples::sample(30_000).write_zip(&big, "202611290900").expect("zip");
     for delay_ms in [30u64, 200, 600, 1200, 2500] {
-        let mut child = Command::new(binary())
-            .arg("--data-dir")
-            .arg(dir.path())
+        let mut child = annuaire_command(dir.path())
             .args([
                 "sync",
                 "--source",
@@ -184,9 +182,7 @@ fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
 #[test]
 fn serve_runs_the_sync_on_its_schedule() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut child = Command::new(binary())
-        .arg("--data-dir")
-        .arg(dir.path())
+    let mut child = annuaire_command(dir.path())
         .args(["serve", "--source", &sample_path(), "--schedule", "*/2 * * * * *", "--timezone", "Europe/Paris"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -215,9 +211,7 @@ fn a_second_sync_while_one_runs_is_refused_with_a_clear_message() {
     let big = dir.path().join("PS_LibreAcces_202611290900.zip");
     annuaire_data_samples::sample(30_000).write_zip(&big, "202611290900").expect("zip");
     let spawn = || {
-        Command::new(binary())
-            .arg("--data-dir")
-            .arg(dir.path())
+        annuaire_command(dir.path())
             .args(["sync", "--source", big.to_str().expect("path")])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
