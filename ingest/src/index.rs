@@ -84,6 +84,19 @@ pub fn prune_indexes(store: &Store, keep: &[i64]) {
     }
 }
 
+/// Remove the indexes of generations older than `generation` (kept: it and everything newer, which a sync
+/// in another process may have just built).
+pub fn prune_older_than(store: &Store, generation: i64) {
+    let root = index_root(store);
+    let Ok(entries) = std::fs::read_dir(&root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.strip_prefix("gen-").and_then(|g| g.parse::<i64>().ok()).is_some_and(|g| g < generation) {
+            remove(&e.path());
+        }
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {

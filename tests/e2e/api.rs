@@ -7,15 +7,15 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-const IDP: &str = "idp-secret-token";
-const ANALYST: &str = "analyst-secret-token";
+pub(crate) const IDP: &str = "idp-secret-token";
+pub(crate) const ANALYST: &str = "analyst-secret-token";
 const OPS: &str = "ops-secret-token";
 
-fn sha(t: &str) -> String {
+pub(crate) fn sha(t: &str) -> String {
     Sha256::digest(t.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("annuaire.toml");
     let text = format!(
         r#"version = 1
@@ -50,9 +50,9 @@ scopes = ["admin"]
     path
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -62,11 +62,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-fn start(data: &Path, config: &Path) -> Server {
+pub(crate) fn start(data: &Path, config: &Path) -> Server {
     let port = free_port();
     let child = annuaire_command(data)
         .arg("--config")
@@ -87,18 +87,18 @@ fn start(data: &Path, config: &Path) -> Server {
     panic!("the server did not start");
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt")
 }
 
-struct Reply {
-    status: u16,
-    generation: Option<i64>,
-    body: Value,
-    text: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) generation: Option<i64>,
+    pub(crate) body: Value,
+    pub(crate) text: String,
 }
 
-async fn call(client: &reqwest::Client, method: &str, url: &str, token: Option<&str>, body: Option<String>) -> Reply {
+pub(crate) async fn call(client: &reqwest::Client, method: &str, url: &str, token: Option<&str>, body: Option<String>) -> Reply {
     let mut req = match method {
         "POST" => client.post(url),
         _ => client.get(url),

@@ -21,10 +21,18 @@ pub fn on_postgres() -> bool {
     std::env::var("ANNUAIRE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
+/// The PostgreSQL database of each data directory that has one.
+static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+
+/// Make every command run on `data_dir` use the PostgreSQL database `url`, whatever the backend under test
+/// (several data directories may share one database, as several servers do).
+pub fn use_database(data_dir: &Path, url: &str) {
+    DATABASES.lock().unwrap_or_else(|e| e.into_inner()).insert(data_dir.to_path_buf(), url.to_string());
+}
+
 /// The PostgreSQL database of a data directory, created on first use (the same for every command run on
 /// that directory, as an operator's would be).
 pub fn database_url(data_dir: &Path) -> String {
-    static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
     let mut dbs = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
     dbs.entry(data_dir.to_path_buf())
         .or_insert_with(|| {
@@ -46,7 +54,10 @@ pub fn database_url(data_dir: &Path) -> String {
 pub fn annuaire_command(data_dir: &Path) -> Command {
     let mut c = Command::new(binary());
     c.arg("--data-dir").arg(data_dir).env("ANNUAIRE_LOG", "error").env_remove("ANNUAIRE_DATABASE_URL");
-    if on_postgres() {
+    let given = DATABASES.lock().unwrap_or_else(|e| e.into_inner()).get(data_dir).cloned();
+    if let Some(url) = given {
+        c.env("ANNUAIRE_DATABASE_URL", url);
+    } else if on_postgres() {
         c.env("ANNUAIRE_DATABASE_URL", database_url(data_dir));
     }
     c

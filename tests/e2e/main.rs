@@ -1,7 +1,9 @@
-//! End to end: the real `annuaire` binary, the committed sample extract, a real SQLite file.
+//! End to end: the real `annuaire` binary, the committed sample extract, a real SQLite file, or a real
+//! PostgreSQL server with `ANNUAIRE_TEST_BACKEND=postgres` (see `common::on_postgres`).
 //! (Declared as an integration test of the `annuaire` package so that cargo builds the binary first.)
 
 mod api;
 mod claims;
 mod common;
+mod scale_out;
 mod sync;

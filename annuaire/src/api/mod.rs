@@ -84,6 +84,22 @@ impl AppState {
         Ok(())
     }
 
+    /// The search index of generation `g`: the one in memory, or opened from this process's data directory, or
+    /// built there (incrementally from the previous generation's when it exists). Servers sharing a PostgreSQL
+    /// store each keep their own indexes.
+    pub async fn search_index(&self, g: i64) -> anyhow::Result<Arc<annuaire_search::SearchIndex>> {
+        let mut cached = self.search.lock().await;
+        if let Some((cg, idx)) = cached.as_ref()
+            && *cg == g
+        {
+            return Ok(idx.clone());
+        }
+        let dir = annuaire_ingest::index::build_index(&self.store, g).await?;
+        let idx = Arc::new(annuaire_search::SearchIndex::open(&dir)?);
+        *cached = Some((g, idx.clone()));
+        Ok(idx)
+    }
+
     fn generation(&self) -> Result<i64, ApiError> {
         match self.served.load(Ordering::SeqCst) {
             0 => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no generation is served yet")),
@@ -395,18 +411,7 @@ async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
                 offset: query_usize(&q, "offset", 0)?,
                 ..query_filters(&q)
             };
-            let index = {
-                let mut cached = s.search.lock().await;
-                match cached.as_ref() {
-                    Some((cg, idx)) if *cg == g => idx.clone(),
-                    _ => {
-                        let dir = annuaire_ingest::index::build_index(&s.store, g).await.map_err(ApiError::internal)?;
-                        let idx = Arc::new(annuaire_search::SearchIndex::open(&dir).map_err(ApiError::internal)?);
-                        *cached = Some((g, idx.clone()));
-                        idx
-                    }
-                }
-            };
+            let index = s.search_index(g).await.map_err(ApiError::internal)?;
             let r = tokio::task::spawn_blocking(move || index.search(&req))
                 .await
                 .map_err(ApiError::internal)?
@@ -572,15 +577,34 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Keep the served generation fresh and flush usage, until the process ends.
+/// Keep the served generation fresh (read every second, so servers sharing a store switch within seconds of
+/// a promotion by any of them), get the search index of a new generation ready, and flush usage, until the
+/// process ends.
 pub fn spawn_background(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut n = 0u64;
+        let mut seen = 0;
         loop {
             tick.tick().await;
             if let Err(e) = state.refresh().await {
                 tracing::warn!(error = %e, "cannot read the served generation");
+            }
+            let g = state.served.load(Ordering::SeqCst);
+            if g != seen && g > 0 {
+                let (previous, state) = (seen, state.clone());
+                seen = g;
+                tokio::spawn(async move {
+                    match state.search_index(g).await {
+                        Ok(_) => {
+                            tracing::info!(generation = g, "search index ready");
+                            if previous > 0 {
+                                annuaire_ingest::index::prune_older_than(&state.store, previous.min(g));
+                            }
+                        }
+                        Err(e) => tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot prepare the search index"),
+                    }
+                });
             }
             n += 1;
             if n.is_multiple_of(2)
