@@ -313,7 +313,8 @@ impl SearchIndex {
         if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
     }
 
-    /// Run a search: total, one page of hits (by relevance, then index order, which is idNat order), facets.
+    /// Run a search: total, one page of hits (by relevance; equal scores in index order, stable for one index, though
+    /// two builds of the same generation may order ties differently), facets.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
         let r = request.clone().normalized();
         let searcher = self.reader.searcher();

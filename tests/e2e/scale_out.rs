@@ -160,6 +160,15 @@ fn the_same_extract_gives_the_same_claims_on_sqlite_and_postgresql() {
         let q = "/v1/search?text=mar&profession=60&limit=50";
         let x = call(&c, "GET", &format!("{}{q}", sl.base), Some(ANALYST), None).await;
         let y = call(&c, "GET", &format!("{}{q}", sp.base), Some(ANALYST), None).await;
-        assert_eq!(x.body, y.body);
+        // Same total, facets and hits; hits with equal scores come in index order, which depends on how the
+        // indexing threads split the documents into segments, so compare them as sets.
+        assert_eq!((&x.body["total"], &x.body["facets"]), (&y.body["total"], &y.body["facets"]));
+        let sorted = |v: &Value| {
+            let mut hits = v["hits"].as_array().cloned().unwrap_or_default();
+            hits.sort_by_key(|h| h["idnat"].as_str().unwrap_or("").to_string());
+            hits
+        };
+        assert_eq!(sorted(&x.body), sorted(&y.body));
+        assert!(!sorted(&x.body).is_empty());
     });
 }
