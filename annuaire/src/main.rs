@@ -300,10 +300,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Some(path) => config::Config::load(path)?,
         None => config::Config::default(),
     };
-    let store = Store::connect(&cli.data_dir, cli.database_url.as_deref()).await.with_context(|| match &cli.database_url {
-        Some(url) => format!("cannot open the store in {}", annuaire_store::redact(url)),
-        None => format!("cannot open the store in {}", cli.data_dir.display()),
-    })?;
+    let store =
+        Store::connect(&cli.data_dir, cli.database_url.as_deref()).await.with_context(|| match &cli.database_url {
+            Some(url) => format!("cannot open the store in {}", annuaire_store::redact(url)),
+            None => format!("cannot open the store in {}", cli.data_dir.display()),
+        })?;
     match cli.command {
         Command::Sync {
             source,

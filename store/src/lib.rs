@@ -327,7 +327,13 @@ impl Store {
             Pool::Sqlite(_) => self.data_dir.join("annuaire.db").display().to_string(),
             Pool::Postgres(p) => {
                 let o = p.connect_options();
-                format!("postgres://{}@{}:{}/{}", o.get_username(), o.get_host(), o.get_port(), o.get_database().unwrap_or(""))
+                format!(
+                    "postgres://{}@{}:{}/{}",
+                    o.get_username(),
+                    o.get_host(),
+                    o.get_port(),
+                    o.get_database().unwrap_or("")
+                )
             }
         }
     }
@@ -510,9 +516,15 @@ impl Store {
                 let mut log = Vec::new();
                 for c in changes {
                     if let Some((record, hash)) = &c.record {
-                        copy_row(&mut versions, &[Some(&c.idnat), Some(&generation.to_string()), None, Some(hash), Some(record)]);
+                        copy_row(
+                            &mut versions,
+                            &[Some(&c.idnat), Some(&generation.to_string()), None, Some(hash), Some(record)],
+                        );
                     }
-                    copy_row(&mut log, &[Some(&generation.to_string()), Some(&c.idnat), Some(c.kind.as_str()), Some(c.id_group)]);
+                    copy_row(
+                        &mut log,
+                        &[Some(&generation.to_string()), Some(&c.idnat), Some(c.kind.as_str()), Some(c.id_group)],
+                    );
                 }
                 for (sql, data) in [
                     ("COPY person_version (idnat, valid_from, valid_to, hash, record) FROM STDIN", versions),

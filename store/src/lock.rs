@@ -38,8 +38,10 @@ impl Store {
         let (host, pid) = (host(), i64::from(std::process::id()));
         if let Pool::Postgres(pool) = self.pool() {
             let mut session = pool.acquire().await?.detach();
-            let got: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(ADVISORY_KEY).fetch_one(&mut session).await?;
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(ADVISORY_KEY)
+                .fetch_one(&mut session)
+                .await?;
             if !got {
                 let _ = session.close().await;
                 return Err(self.holder().await?);
@@ -97,10 +99,9 @@ impl Store {
 
     /// The holder named in the lock row, as an [`Error::Busy`].
     async fn holder(&self) -> Result<Error> {
-        let (owner, host, pid, since): (Option<String>, Option<String>, Option<i64>, Option<String>) =
-            with_pool!(self, pool => {
-                sqlx::query_as("SELECT owner, host, pid, acquired_at FROM sync_lock WHERE id = 1").fetch_one(pool).await?
-            });
+        let (owner, host, pid, since): (Option<String>, Option<String>, Option<i64>, Option<String>) = with_pool!(self, pool => {
+            sqlx::query_as("SELECT owner, host, pid, acquired_at FROM sync_lock WHERE id = 1").fetch_one(pool).await?
+        });
         Ok(Error::Busy {
             owner: owner.unwrap_or_default(),
             host: host.unwrap_or_default(),

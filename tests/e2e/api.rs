@@ -98,7 +98,13 @@ pub(crate) struct Reply {
     pub(crate) text: String,
 }
 
-pub(crate) async fn call(client: &reqwest::Client, method: &str, url: &str, token: Option<&str>, body: Option<String>) -> Reply {
+pub(crate) async fn call(
+    client: &reqwest::Client,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> Reply {
     let mut req = match method {
         "POST" => client.post(url),
         _ => client.get(url),

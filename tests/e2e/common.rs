@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 /// The `annuaire` binary cargo built for these tests.
 pub fn binary() -> PathBuf {

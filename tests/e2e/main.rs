@@ -7,3 +7,4 @@ mod claims;
 mod common;
 mod scale_out;
 mod sync;
+mod web;

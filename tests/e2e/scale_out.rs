@@ -77,7 +77,8 @@ fn two_servers_on_one_database_sync_once_and_switch_together() {
         assert!(runs.iter().all(|r| r["status"] == "promoted" || r["status"] == "unchanged"), "{runs:?}");
         // Runs never overlap: each starts after the previous one finished.
         for pair in runs.windows(2) {
-            let (end, start) = (pair[0]["finished_at"].as_str().unwrap_or(""), pair[1]["started_at"].as_str().unwrap_or(""));
+            let (end, start) =
+                (pair[0]["finished_at"].as_str().unwrap_or(""), pair[1]["started_at"].as_str().unwrap_or(""));
             assert!(!end.is_empty() && end <= start, "overlapping runs: {pair:?}");
         }
     }
@@ -139,10 +140,12 @@ fn the_same_extract_gives_the_same_claims_on_sqlite_and_postgresql() {
         let c = reqwest::Client::new();
         for profile in ["psc-2021", "psc-2023"] {
             let body = json!({"ids": ids, "profile": profile}).to_string();
-            let from_lite = call(&c, "POST", &format!("{}/v1/claims/batch", sl.base), Some(IDP), Some(body.clone())).await;
+            let from_lite =
+                call(&c, "POST", &format!("{}/v1/claims/batch", sl.base), Some(IDP), Some(body.clone())).await;
             let from_pg = call(&c, "POST", &format!("{}/v1/claims/batch", sp.base), Some(IDP), Some(body)).await;
             assert_eq!(from_lite.status, 200, "{}", from_lite.text);
-            let (l, p) = (from_lite.body["results"].as_array().expect("r"), from_pg.body["results"].as_array().expect("r"));
+            let (l, p) =
+                (from_lite.body["results"].as_array().expect("r"), from_pg.body["results"].as_array().expect("r"));
             assert_eq!(l.len(), ids.len());
             for (x, y) in l.iter().zip(p) {
                 assert!(x["claims"].is_object(), "{x}");

@@ -546,6 +546,48 @@ async fn fhir_roles(
     .await
 }
 
+/// The labels of a code table (`profession`, `savoir_faire`, `mode` ...): public nomenclature, no token needed.
+async fn codes(Path(kind): Path<String>) -> Response {
+    let Some(k) = annuaire_schemas::codes::Kind::ALL.into_iter().find(|k| k.name() == kind) else {
+        let names: Vec<&str> = annuaire_schemas::codes::Kind::ALL.iter().map(|k| k.name()).collect();
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no code table {kind:?}; known: {}", names.join(", ")),
+        )
+        .into_response();
+    };
+    let entries: Vec<serde_json::Value> = annuaire_schemas::codes::entries(k)
+        .into_iter()
+        .map(|e| serde_json::json!({"code": e.code, "label": e.label, "table": e.table}))
+        .collect();
+    let mut r = (StatusCode::OK, serde_json::Value::Array(entries).to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn web_file(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'"),
+    );
+    r
+}
+
+async fn web_page() -> Response {
+    web_file("text/html; charset=utf-8", include_str!("../../web/index.html"))
+}
+
+async fn web_script() -> Response {
+    web_file("text/javascript; charset=utf-8", include_str!("../../web/app.js"))
+}
+
+async fn web_style() -> Response {
+    web_file("text/css; charset=utf-8", include_str!("../../web/app.css"))
+}
+
 async fn openapi_json() -> Response {
     let mut r = (StatusCode::OK, openapi::document().to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -571,7 +613,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/stats", get(stats))
         .route("/fhir/Practitioner/{id}", get(fhir_practitioner))
         .route("/fhir/PractitionerRole", get(fhir_roles))
+        .route("/v1/codes/{kind}", get(codes))
         .route("/openapi.json", get(openapi_json))
+        // The analysts' page: static files compiled into the binary; it calls /v1/search, /v1/stats, /v1/codes.
+        .route("/", get(web_page))
+        .route("/app.js", get(web_script))
+        .route("/app.css", get(web_style))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
@@ -602,7 +649,9 @@ pub fn spawn_background(state: AppState) {
                                 annuaire_ingest::index::prune_older_than(&state.store, previous.min(g));
                             }
                         }
-                        Err(e) => tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot prepare the search index"),
+                        Err(e) => {
+                            tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot prepare the search index")
+                        }
                     }
                 });
             }

@@ -22,6 +22,15 @@ pub struct Route {
 pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
+        path: "/v1/codes/{kind}",
+        scope: "",
+        summary: "The codes and labels of a nomenclature (profession, category, savoir_faire, mode, sector ...)",
+        request: None,
+        response: "Codes",
+        query: &[],
+    },
+    Route {
+        method: "get",
         path: "/healthz",
         scope: "",
         summary: "Liveness and the served generation",
@@ -239,6 +248,8 @@ fn schemas() -> Value {
                 "department": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
         "Stats": {"type": "array", "items": {"type": "object", "required": ["persons"], "properties": {"persons": {"type": "integer"}},
             "additionalProperties": {"type": "string"}}},
+        "Codes": {"type": "array", "items": {"type": "object", "required": ["code", "label", "table"],
+            "properties": {"code": s, "label": s, "table": s}}},
         "Resolved": {"type": "object", "properties": {"subject": s, "id_type": s, "generation": {"type": "integer"}}},
         "Changes": {"type": "object", "properties": {"total": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]},
             "changes": {"type": "array", "items": {"type": "object", "required": ["id", "change", "generation"],
@@ -255,8 +266,10 @@ pub fn document() -> Value {
             .iter()
             .map(|(name, required, description)| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}}))
             .collect();
-        if r.path.contains("{id}") {
-            params.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}));
+        for name in ["id", "kind"] {
+            if r.path.contains(&format!("{{{name}}}")) {
+                params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+            }
         }
         let content_type = if r.path.starts_with("/fhir") {
             "application/fhir+json"

@@ -1,0 +1,179 @@
+//! The analysts' page, driven in a real headless Chromium through chromedriver (WebDriver): type a name, apply a
+//! filter, check the results and the charts against the API. Skipped when chromedriver is not installed, unless
+//! `ANNUAIRE_TEST_REQUIRE_BROWSER=1` (CI installs the Debian packages `chromium` and `chromium-driver`).
+
+use crate::api::{ANALYST, call, free_port, rt, start, write_config};
+use crate::common::{annuaire, samples, stderr};
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> Option<(Driver, String)> {
+    let exe = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(exe) = exe else {
+        assert!(
+            std::env::var("ANNUAIRE_TEST_REQUIRE_BROWSER").ok().is_none_or(|v| v != "1"),
+            "ANNUAIRE_TEST_REQUIRE_BROWSER=1 but chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = free_port();
+    let driver = Driver(
+        Command::new(exe)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((driver, format!("http://127.0.0.1:{port}")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("chromedriver did not start");
+}
+
+/// Wait until `check` gives `Some`, at most 10 s.
+async fn until<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let t = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn an_analyst_searches_filters_and_reads_the_charts_in_chromium() {
+    let Some((_driver, webdriver)) = chromedriver() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = annuaire(dir.path(), &["sync", "--source", samples().join("PS_LibreAcces").to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = write_config(dir.path());
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let http = reqwest::Client::new();
+        let expected = |q: &'static str| {
+            let (http, base) = (http.clone(), server.base.clone());
+            async move { call(&http, "GET", &format!("{base}/v1/search?{q}"), Some(ANALYST), None).await.body }
+        };
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]}
+        }))
+        .expect("caps");
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&webdriver)
+            .await
+            .expect("a Chromium session");
+        c.goto(&server.base).await.expect("open the page");
+        assert_eq!(c.title().await.expect("title"), "annuaire — professionnels de santé");
+
+        // Without a token the page says what it needs.
+        let status = c.find(Locator::Id("status")).await.expect("status");
+        until("the token message", || async { status.text().await.ok().filter(|t| t.contains("jeton")) }).await;
+
+        // The token, then a name typed letter by letter: live results.
+        c.find(Locator::Id("token")).await.expect("token").send_keys(ANALYST).await.expect("type the token");
+        let q = c.find(Locator::Id("q")).await.expect("search box");
+        q.click().await.expect("focus");
+        q.send_keys("marti").await.expect("type a name");
+        let want = expected("text=marti&limit=20").await;
+        let total = want["total"].as_u64().expect("total");
+        assert!(total >= 2, "{want}");
+        // Live: every letter may start a search; wait for the one of the whole name, then read its rows.
+        let names = until("results for marti", || async {
+            let body = c.find(Locator::Css("body")).await.ok()?;
+            let query = body.attr("data-query").await.ok()??;
+            let ready = body.attr("data-state").await.ok()?? == "ready";
+            let t = c.find(Locator::Id("total")).await.ok()?.text().await.ok()?;
+            if !(ready && query.starts_with("text=marti&") && t == total.to_string()) {
+                return None;
+            }
+            let mut names = Vec::new();
+            for row in c.find_all(Locator::Css("#results tr")).await.ok()? {
+                names.push(row.text().await.ok()?);
+            }
+            Some(names)
+        })
+        .await;
+        assert!(names.iter().any(|n| n.contains("MARTIN")), "{names:?}");
+        assert!(names.iter().any(|n| n.contains("MARTINEZ")), "{names:?}");
+        assert_eq!(names.len(), want["hits"].as_array().map(Vec::len).unwrap_or(0));
+
+        // The profession chart shows the facet counts of the current query.
+        let bars = c.find_all(Locator::Css("#chart-profession .bar")).await.expect("bars");
+        let mut chart = serde_json::Map::new();
+        for b in &bars {
+            let key = b.attr("data-key").await.expect("key").unwrap_or_default();
+            let n: u64 = b.attr("data-count").await.expect("count").unwrap_or_default().parse().expect("number");
+            chart.insert(key, json!(n));
+        }
+        assert_eq!(Value::Object(chart), want["facets"]["profession"]);
+
+        // Apply a filter: nurses (60) only, from the profession list (labels from /v1/codes/profession).
+        let select = c.find(Locator::Id("profession")).await.expect("select");
+        select.select_by_value("60").await.expect("choose nurses");
+        let want = expected("text=marti&profession=60&limit=20").await;
+        let total = want["total"].as_u64().expect("total");
+        assert!(total >= 1);
+        until("filtered results", || async {
+            let body = c.find(Locator::Css("body")).await.ok()?;
+            let query = body.attr("data-query").await.ok()??;
+            let ready = body.attr("data-state").await.ok()?? == "ready";
+            let t = c.find(Locator::Id("total")).await.ok()?.text().await.ok()?;
+            (ready && query.contains("profession=60") && t == total.to_string()).then_some(())
+        })
+        .await;
+        let rows = c.find_all(Locator::Css("#results tr")).await.expect("rows");
+        assert_eq!(rows.len() as u64, total.min(20));
+        for row in &rows {
+            let text = row.text().await.expect("row");
+            assert!(text.contains("Infirmier (60)"), "{text}");
+        }
+        // Both charts follow the filter: one profession bar with every hit, authority kinds summing to them.
+        let bars = c.find_all(Locator::Css("#chart-profession .bar")).await.expect("bars");
+        assert_eq!(bars.len(), 1);
+        assert_eq!(bars[0].attr("data-count").await.expect("n"), Some(total.to_string()));
+        let mut kinds = serde_json::Map::new();
+        for b in c.find_all(Locator::Css("#chart-authority .bar")).await.expect("bars") {
+            let key = b.attr("data-key").await.expect("key").unwrap_or_default();
+            let n: u64 = b.attr("data-count").await.expect("count").unwrap_or_default().parse().expect("number");
+            kinds.insert(key, json!(n));
+        }
+        assert_eq!(Value::Object(kinds), want["facets"]["authority_kind"]);
+
+        // Clicking a department bar applies it as a filter too.
+        let dep = c.find(Locator::Css("#facet-department .bar")).await.expect("a department");
+        let code = dep.attr("data-key").await.expect("key").unwrap_or_default();
+        dep.click().await.expect("click");
+        until("the department filter", || async {
+            let state = c.find(Locator::Css("body")).await.ok()?.attr("data-query").await.ok()??;
+            state.contains(&format!("department={code}")).then_some(())
+        })
+        .await;
+        assert_eq!(c.find(Locator::Id("department")).await.expect("dep").prop("value").await.expect("v"), Some(code));
+        c.close().await.expect("close");
+    });
+}
