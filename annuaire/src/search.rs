@@ -4,6 +4,7 @@
 use annuaire_search::SearchIndex;
 use annuaire_store::Store;
 use anyhow::Context;
+use std::path::PathBuf;
 
 /// The served generation and its index.
 pub async fn served_index(store: &Store) -> anyhow::Result<(i64, SearchIndex)> {
@@ -27,14 +28,58 @@ pub async fn for_each_served_person(
     Ok(generation)
 }
 
-/// Distinct-person counts of the served generation, grouped by `by` (comma-separated).
+/// The counting table of a generation (`DATA_DIR/stats/gen-N.parquet`), written the first time it is needed
+/// (streaming every record once) and read by every later count. Tables of older generations are removed.
+pub async fn stats_table(store: &Store, generation: i64) -> anyhow::Result<PathBuf> {
+    let dir = store.data_dir().join("stats");
+    let path = dir.join(format!("gen-{generation}.parquet"));
+    if path.exists() {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let t = std::time::Instant::now();
+    let mut table = annuaire_search::analytics::StatsTable::new(annuaire_search::SearchRequest::default());
+    store
+        .for_each_person_at(generation, |record| -> anyhow::Result<()> {
+            table.push(&serde_json::from_str(record).context("a stored record cannot be read")?);
+            Ok(())
+        })
+        .await??;
+    // Written aside and renamed: a reader never sees half a file, and two writers do not collide.
+    let tmp = dir.join(format!(".gen-{generation}.{}.tmp", std::process::id()));
+    let (tmp2, path2) = (tmp.clone(), path.clone());
+    let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let rows = table.write_parquet(&tmp2)?;
+        std::fs::rename(&tmp2, &path2).with_context(|| format!("cannot rename {}", tmp2.display()))?;
+        Ok(rows)
+    })
+    .await??;
+    tracing::info!(generation, rows, elapsed = ?t.elapsed(), "counting table written");
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let older = name
+            .strip_prefix("gen-")
+            .and_then(|n| n.strip_suffix(".parquet"))
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|g| g < generation);
+        if older {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    Ok(path)
+}
+
+/// Distinct-person counts of the served generation, grouped by `by` (comma-separated), from its counting table.
 pub async fn stats(
     store: &Store,
     by: &str,
     filter: annuaire_search::SearchRequest,
 ) -> anyhow::Result<(i64, Vec<serde_json::Map<String, serde_json::Value>>)> {
     let by: Vec<String> = by.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    let mut table = annuaire_search::analytics::StatsTable::new(filter);
-    let generation = for_each_served_person(store, |p| table.push(p)).await?;
-    Ok((generation, table.count_by(&by)?))
+    let generation = store.served().await?.context("nothing is served yet: run `annuaire sync` first")?.generation;
+    let path = stats_table(store, generation).await?;
+    let groups =
+        tokio::task::spawn_blocking(move || annuaire_search::analytics::count_file(&path, &by, &filter)).await??;
+    Ok((generation, groups))
 }

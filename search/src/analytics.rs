@@ -10,7 +10,8 @@
 use crate::SearchRequest;
 use annuaire_schemas::{AuthorityKind, Person};
 use polars::prelude::{
-    Column, CsvWriter, DataFrame, DataType, IntoLazy, ParquetWriter, PolarsError, SerWriter, SortMultipleOptions, col,
+    Column, CsvWriter, DataFrame, DataType, Expr, IntoLazy, LazyFrame, ParquetReader, ParquetWriter, PolarsError,
+    SerReader, SerWriter, SortMultipleOptions, col, lit,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -135,7 +136,7 @@ impl Table {
 }
 
 const STATS_COLUMNS: &[&str] =
-    &["idnat", "profession", "authority", "authority_kind", "department", "savoir_faire", "mode", "sector"];
+    &["idnat", "profession", "authority", "authority_kind", "department", "savoir_faire", "mode", "sector", "commune"];
 const EXPORT_COLUMNS: &[&str] = &[
     "idnat",
     "id_type",
@@ -171,9 +172,9 @@ pub struct StatsTable {
 }
 
 impl StatsTable {
-    /// An empty table keeping the rows that match `filter`.
+    /// An empty table keeping the rows that match `filter` (empty filters are ignored).
     pub fn new(filter: SearchRequest) -> StatsTable {
-        StatsTable { table: Table::new(STATS_COLUMNS), filter }
+        StatsTable { table: Table::new(STATS_COLUMNS), filter: filter.normalized() }
     }
 
     /// Add a person's rows.
@@ -187,37 +188,90 @@ impl StatsTable {
 
     /// Distinct persons per group, sorted by the group keys: one object per group with the keys and `persons`.
     pub fn count_by(self, by: &[String]) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
-        if by.is_empty() {
-            return Err(Error::UnknownGroup(String::new()));
-        }
-        for b in by {
-            if !GROUPS.contains(&b.as_str()) {
-                return Err(Error::UnknownGroup(b.clone()));
-            }
-        }
-        let keys: Vec<polars::prelude::Expr> = by.iter().map(|b| col(b.as_str())).collect();
-        let df = self
-            .table
-            .frame()?
-            .lazy()
-            .group_by(keys)
-            .agg([col("idnat").n_unique().alias("persons")])
-            .sort(by.iter().map(|b| b.as_str()).collect::<Vec<_>>(), SortMultipleOptions::default())
-            .collect()?;
-        let persons = df.column("persons")?.cast(&DataType::UInt64)?;
-        let persons = persons.u64()?;
-        let mut out = Vec::with_capacity(df.height());
-        for i in 0..df.height() {
-            let mut o = serde_json::Map::new();
-            for b in by {
-                let v = df.column(b)?.str()?.get(i).unwrap_or("").to_string();
-                o.insert(b.clone(), v.into());
-            }
-            o.insert("persons".into(), persons.get(i).unwrap_or(0).into());
-            out.push(o);
-        }
-        Ok(out)
+        check_groups(by)?;
+        count(self.table.frame()?.lazy(), by)
     }
+
+    /// Write the rows as a parquet file (build it with an empty filter, so that [`count_file`] can apply any):
+    /// the counting table of a generation, written once and read by every later count. Returns the rows.
+    pub fn write_parquet(self, path: &Path) -> Result<usize> {
+        let mut df = self.table.frame()?;
+        let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
+        let mut file = std::fs::File::create(path).map_err(io)?;
+        ParquetWriter::new(&mut file).finish(&mut df)?;
+        file.sync_all().map_err(io)?;
+        Ok(df.height())
+    }
+}
+
+/// Distinct persons per group from a table written by [`StatsTable::write_parquet`], keeping the rows that match
+/// `filter`: the same answer as [`StatsTable::count_by`] on a table built with that filter, without reading the
+/// records again.
+pub fn count_file(
+    path: &Path,
+    by: &[String],
+    filter: &SearchRequest,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    check_groups(by)?;
+    let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut lf = ParquetReader::new(file).finish()?.lazy();
+    if let Some(e) = filter_expr(filter) {
+        lf = lf.filter(e);
+    }
+    count(lf, by)
+}
+
+/// The row filters of a [`SearchRequest`] as a polars expression (the same test as [`matches`]).
+fn filter_expr(r: &SearchRequest) -> Option<Expr> {
+    let r = r.clone().normalized();
+    let mut all: Vec<Expr> = Vec::new();
+    let eq = |name: &str, v: &Option<String>| v.as_ref().map(|v| col(name).eq(lit(v.trim().to_string())));
+    all.extend(eq("profession", &r.profession));
+    all.extend(eq("department", &r.department.as_ref().map(|d| d.to_uppercase())));
+    all.extend(eq("commune", &r.commune));
+    all.extend(eq("savoir_faire", &r.savoir_faire));
+    if let Some(a) = &r.authority {
+        all.push(match AuthorityKind::parse(a) {
+            Some(k) => col("authority_kind").eq(lit(k.as_str())),
+            None => col("authority").str().to_uppercase().eq(lit(a.trim().to_ascii_uppercase())),
+        });
+    }
+    all.into_iter().reduce(|a, b| a.and(b))
+}
+
+fn check_groups(by: &[String]) -> Result<()> {
+    if by.is_empty() {
+        return Err(Error::UnknownGroup(String::new()));
+    }
+    for b in by {
+        if !GROUPS.contains(&b.as_str()) {
+            return Err(Error::UnknownGroup(b.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn count(lf: LazyFrame, by: &[String]) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    let keys: Vec<Expr> = by.iter().map(|b| col(b.as_str())).collect();
+    let df = lf
+        .group_by(keys)
+        .agg([col("idnat").n_unique().alias("persons")])
+        .sort(by.iter().map(|b| b.as_str()).collect::<Vec<_>>(), SortMultipleOptions::default())
+        .collect()?;
+    let persons = df.column("persons")?.cast(&DataType::UInt64)?;
+    let persons = persons.u64()?;
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let mut o = serde_json::Map::new();
+        for b in by {
+            let v = df.column(b)?.str()?.get(i).unwrap_or("").to_string();
+            o.insert(b.clone(), v.into());
+        }
+        o.insert("persons".into(), persons.get(i).unwrap_or(0).into());
+        out.push(o);
+    }
+    Ok(out)
 }
 
 /// Rows for exporting.
@@ -236,9 +290,9 @@ pub enum ExportFormat {
 }
 
 impl ExportTable {
-    /// An empty table keeping the rows that match `filter`.
+    /// An empty table keeping the rows that match `filter` (empty filters are ignored).
     pub fn new(filter: SearchRequest) -> ExportTable {
-        ExportTable { table: Table::new(EXPORT_COLUMNS), filter }
+        ExportTable { table: Table::new(EXPORT_COLUMNS), filter: filter.normalized() }
     }
 
     /// Add a person's rows.

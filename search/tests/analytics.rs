@@ -106,3 +106,44 @@ fn an_export_reads_back_with_one_row_per_person_exercice_and_activity() {
         }
     }
 }
+
+/// The counting table of a generation, written once as parquet, answers every filter as a table built with
+/// that filter does.
+#[test]
+fn counts_from_the_written_table_equal_counts_with_the_filter_applied_while_reading() {
+    let persons = persons();
+    let mut all = StatsTable::new(SearchRequest::default());
+    for p in &persons {
+        all.push(p);
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("gen-1.parquet");
+    assert!(all.write_parquet(&path).expect("write") > persons.len());
+    let filters = [
+        SearchRequest::default(),
+        SearchRequest { profession: Some("10".into()), ..Default::default() },
+        SearchRequest { authority: Some("ordre".into()), department: Some("2a".into()), ..Default::default() },
+        SearchRequest { authority: Some("oni".into()), ..Default::default() },
+        SearchRequest { authority: Some("ARS".into()), profession: Some(" 60 ".into()), ..Default::default() },
+        SearchRequest { commune: Some("75056".into()), ..Default::default() },
+        SearchRequest { savoir_faire: Some("SM54".into()), ..Default::default() },
+        SearchRequest { profession: Some("".into()), ..Default::default() },
+    ];
+    for by in [&["profession", "authority_kind"][..], &["department"][..], &["authority", "mode", "sector"][..]] {
+        let by_s: Vec<String> = by.iter().map(|s| s.to_string()).collect();
+        for f in &filters {
+            let from_file: BTreeMap<Vec<String>, u64> = annuaire_search::analytics::count_file(&path, &by_s, f)
+                .expect("count")
+                .into_iter()
+                .map(|o| {
+                    (
+                        by_s.iter().map(|b| o[b].as_str().unwrap_or("").to_string()).collect(),
+                        o["persons"].as_u64().unwrap_or(0),
+                    )
+                })
+                .collect();
+            assert_eq!(from_file, stats(&persons, f.clone(), by), "by {by:?} with {f:?}");
+        }
+    }
+    assert!(annuaire_search::analytics::count_file(&path, &["nope".to_string()], &SearchRequest::default()).is_err());
+}

@@ -349,17 +349,30 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/v1/stats"),
             ("get", "/fhir/Practitioner/{id}"),
             ("get", "/fhir/PractitionerRole"),
+            ("get", "/v1/codes/{kind}"),
         ];
         let paths = doc["paths"].as_object().expect("paths");
         let documented: usize = paths.values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();
         assert_eq!(documented, routes.len());
         for (method, path) in routes {
             assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
-            let url = format!("{b}{}", path.replace("{id}", "810100271385"));
+            let url = format!("{b}{}", path.replace("{id}", "810100271385").replace("{kind}", "profession"));
             let r = call(&c, &method.to_uppercase(), &url, Some(OPS), Some("{}".into())).await;
             assert!(!r.text.contains("no such route"), "{method} {path} is not served");
         }
         assert_eq!(doc["paths"]["/v1/claims/{id}"]["get"]["x-scope"], "claims");
+        // Nomenclatures are public: the page labels professions with them.
+        let r = call(&c, "GET", &format!("{b}/v1/codes/profession"), None, None).await;
+        assert_eq!(r.status, 200);
+        let codes = r.body.as_array().expect("codes");
+        assert!(
+            codes
+                .iter()
+                .any(|e| e["code"] == "10" && e["label"] == "Médecin" && e["table"] == "TRE_G15-ProfessionSante")
+        );
+        assert!(codes.iter().any(|e| e["code"] == "60" && e["label"] == "Infirmier"));
+        let r = call(&c, "GET", &format!("{b}/v1/codes/nope"), None, None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (404, json!("not_found")));
         assert!(doc["components"]["schemas"]["Activity"]["required"].as_array().is_some_and(|a| a.len() == 30));
     });
 }
@@ -427,6 +440,8 @@ fn stats_and_export_for_analysts() {
     let (dir, config) = synced();
     let cli =
         crate::common::json(&annuaire(dir.path(), &["stats", "--by", "profession,authority_kind", "--format", "json"]));
+    // The first count wrote the generation's counting table; later counts read it.
+    assert!(dir.path().join("stats/gen-1.parquet").exists());
     let server = start(dir.path(), &config);
     rt().block_on(async {
         let c = reqwest::Client::new();

@@ -645,6 +645,10 @@ pub fn spawn_background(state: AppState) {
                     match state.search_index(g).await {
                         Ok(_) => {
                             tracing::info!(generation = g, "search index ready");
+                            // The analysts' counting table too, so that the first `stats` is fast.
+                            if let Err(e) = crate::search::stats_table(&state.store, g).await {
+                                tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot write the counting table");
+                            }
                             if previous > 0 {
                                 annuaire_ingest::index::prune_older_than(&state.store, previous.min(g));
                             }
