@@ -21,44 +21,54 @@ pub fn on_postgres() -> bool {
     std::env::var("ANNUAIRE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
-/// The PostgreSQL database of each data directory that has one.
-static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+/// The store of each data directory given one: a PostgreSQL URL, or `None` for the embedded SQLite file.
+static DATABASES: Mutex<BTreeMap<PathBuf, Option<String>>> = Mutex::new(BTreeMap::new());
 
 /// Make every command run on `data_dir` use the PostgreSQL database `url`, whatever the backend under test
 /// (several data directories may share one database, as several servers do).
 pub fn use_database(data_dir: &Path, url: &str) {
-    DATABASES.lock().unwrap_or_else(|e| e.into_inner()).insert(data_dir.to_path_buf(), url.to_string());
+    DATABASES.lock().unwrap_or_else(|e| e.into_inner()).insert(data_dir.to_path_buf(), Some(url.to_string()));
 }
 
-/// The PostgreSQL database of a data directory, created on first use (the same for every command run on
-/// that directory, as an operator's would be).
-pub fn database_url(data_dir: &Path) -> String {
-    let mut dbs = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
-    dbs.entry(data_dir.to_path_buf())
-        .or_insert_with(|| {
-            let admin = annuaire_store::testing::postgres_admin_url()
-                .expect("ANNUAIRE_TEST_BACKEND=postgres needs ANNUAIRE_TEST_POSTGRES_URL");
-            let label = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            // A thread of its own: some tests call this from inside a runtime.
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-                rt.block_on(annuaire_store::testing::fresh_database(&admin, &label)).expect("create a database")
-            })
-            .join()
-            .expect("database thread")
-        })
-        .clone()
+/// Make every command run on `data_dir` use the embedded SQLite store, whatever the backend under test.
+pub fn use_sqlite(data_dir: &Path) {
+    DATABASES.lock().unwrap_or_else(|e| e.into_inner()).insert(data_dir.to_path_buf(), None);
 }
 
-/// `annuaire --data-dir DIR`, on the backend under test, quiet logs.
+/// A new PostgreSQL database for a data directory (named after it) on the test server.
+fn new_database(data_dir: &Path) -> String {
+    let admin = annuaire_store::testing::postgres_admin_url()
+        .expect("ANNUAIRE_TEST_BACKEND=postgres needs ANNUAIRE_TEST_POSTGRES_URL");
+    let label = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // A thread of its own: some tests call this from inside a runtime.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(annuaire_store::testing::fresh_database(&admin, &label)).expect("create a database")
+    })
+    .join()
+    .expect("database thread")
+}
+
+/// `annuaire --data-dir DIR`, quiet logs, on the store given to `DIR` ([`use_database`], [`use_sqlite`]) or else
+/// on the backend under test: with PostgreSQL, each data directory gets a database of its own on first use (the
+/// same for every later command on it, as an operator's would).
 pub fn annuaire_command(data_dir: &Path) -> Command {
     let mut c = Command::new(binary());
     c.arg("--data-dir").arg(data_dir).env("ANNUAIRE_LOG", "error").env_remove("ANNUAIRE_DATABASE_URL");
-    let given = DATABASES.lock().unwrap_or_else(|e| e.into_inner()).get(data_dir).cloned();
-    if let Some(url) = given {
+    let url = {
+        let mut dbs = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        match dbs.get(data_dir) {
+            Some(given) => given.clone(),
+            None if on_postgres() => {
+                let url = new_database(data_dir);
+                dbs.insert(data_dir.to_path_buf(), Some(url.clone()));
+                Some(url)
+            }
+            None => None,
+        }
+    };
+    if let Some(url) = url {
         c.env("ANNUAIRE_DATABASE_URL", url);
-    } else if on_postgres() {
-        c.env("ANNUAIRE_DATABASE_URL", database_url(data_dir));
     }
     c
 }

@@ -3,7 +3,7 @@
 //! whatever `ANNUAIRE_TEST_BACKEND` says; skipped without one.
 
 use crate::api::{ANALYST, IDP, Server, call, free_port, rt, start, write_config};
-use crate::common::{annuaire, annuaire_command, json, sample_copy, samples, stderr, use_database};
+use crate::common::{annuaire, annuaire_command, json, sample_copy, samples, stderr, use_database, use_sqlite};
 use annuaire_store::testing::{fresh_database, postgres_admin_url};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -124,6 +124,7 @@ fn all_ids(data: &Path) -> Vec<String> {
 fn the_same_extract_gives_the_same_claims_on_sqlite_and_postgresql() {
     let (lite, pg) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
     let Some(_url) = shared_database("same_claims", &[pg.path()]) else { return };
+    use_sqlite(lite.path());
     let sample = samples().join("PS_LibreAcces");
     for d in [lite.path(), pg.path()] {
         let out = annuaire(d, &["sync", "--source", sample.to_str().expect("path")]);
