@@ -7,6 +7,7 @@
 mod api;
 mod config;
 mod progress;
+mod record;
 mod search;
 mod serve;
 
@@ -110,6 +111,11 @@ enum Command {
         /// Personne_activite .txt. Default: the official ANS download address.
         #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
         source: String,
+        /// Another extract read with the main one, recognised by name: Porteurs_CPS_CPF (cards) or
+        /// Extraction_Correspondance_MSSante (mailboxes); a zip, a folder or a .txt file. Repeatable. A folder or
+        /// zip given as --source may hold them too.
+        #[arg(long = "with", value_name = "PATH")]
+        with: Vec<PathBuf>,
         /// Extra trusted root certificates (PEM), e.g. the IGC-Santé root the ANS host chains to.
         #[arg(long, env = "ANNUAIRE_CA_FILE")]
         ca_file: Option<PathBuf>,
@@ -152,6 +158,9 @@ enum Command {
         /// Extract to sync: URL or path (default: the official ANS address).
         #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
         source: String,
+        /// Another extract read with the main one at each sync (see `sync --with`). Repeatable.
+        #[arg(long = "with", value_name = "PATH")]
+        with: Vec<PathBuf>,
         /// Cron expression with seconds: `sec min hour day month weekday`. Default: every night at 02:00.
         #[arg(long, default_value = "0 0 2 * * *")]
         schedule: String,
@@ -308,6 +317,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Sync {
             source,
+            with,
             ca_file,
             retries,
             connect_timeout,
@@ -320,6 +330,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
         } => {
             let mut opts = RunOptions::new(&source);
+            opts.with = with;
             opts.fetch = annuaire_ingest::fetch::FetchOptions {
                 ca_file: ca_file.or(config.ca_file.clone()),
                 retries,
@@ -348,6 +359,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             no_sync,
             source,
+            with,
             schedule,
             timezone,
             retry_attempts,
@@ -358,6 +370,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let timezone: chrono_tz::Tz =
                 timezone.parse().map_err(|e| anyhow::anyhow!("unknown time zone {timezone:?}: {e}"))?;
             let mut opts = RunOptions::new(&source);
+            opts.with = with;
             opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
             let cfg = serve::ScheduleConfig {
                 schedule,
@@ -390,10 +403,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("error: no professional {id} in the served generation");
                 return Ok(ExitCode::FAILURE);
             };
-            let mut v = serde_json::to_value(&person)?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("generation".into(), generation.into());
-            }
+            let v = record::native(&store, &person, generation).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -45,6 +45,18 @@ pub struct Policy {
     /// At least one activity is required.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_activity: bool,
+    /// The professional must hold a card valid today (inside its validity, not opposed), from the
+    /// Porteurs_CPS_CPF extract.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_valid_card: bool,
+    /// Card types that count (`CPS`, `CPF`, `CPE` ...). Given alone, it also requires a valid card of those types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub card_types: Vec<String>,
+}
+
+/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on.
+pub fn today() -> String {
+    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string()
 }
 
 /// The exercice a decision rests on.
@@ -137,8 +149,46 @@ impl Policy {
         out
     }
 
-    /// Decide for a person.
+    /// Why the person's cards do not satisfy the policy on `day`, or `None` when they do (or when the policy
+    /// says nothing of cards).
+    fn card_failure(&self, person: &Person, day: &str) -> Option<String> {
+        if !self.require_valid_card && self.card_types.is_empty() {
+            return None;
+        }
+        if person.cards.iter().any(|c| listed(&self.card_types, &c.card_type.code) && c.is_valid_on(day)) {
+            return None;
+        }
+        if person.cards.is_empty() {
+            return Some("no valid card: no CPS/CPF card in the card holders' extract".into());
+        }
+        let why: Vec<String> = person
+            .cards
+            .iter()
+            .map(|c| {
+                if !listed(&self.card_types, &c.card_type.code) {
+                    format!("card {} ({}) not of type {}", c.number, c.card_type.code, fmt_list(&self.card_types))
+                } else {
+                    c.invalid_reason(day).unwrap_or_else(|| format!("card {} not valid", c.number))
+                }
+            })
+            .collect();
+        Some(format!("no valid card on {day}: {}", why.join("; ")))
+    }
+
+    /// Decide for a person, today (Paris time) for card validity.
     pub fn decide(&self, person: &Person) -> Decision {
+        self.decide_on(person, &today())
+    }
+
+    /// Decide for a person, judging card validity on `day` (`yyyy-mm-dd`).
+    pub fn decide_on(&self, person: &Person, day: &str) -> Decision {
+        if let Some(card) = self.card_failure(person, day) {
+            let mut reasons = vec![card];
+            let rest =
+                Policy { require_valid_card: false, card_types: Vec::new(), ..self.clone() }.decide_on(person, day);
+            reasons.extend(rest.reasons);
+            return Decision { eligible: false, reasons, exercice: None };
+        }
         let mut reasons = Vec::new();
         for ex in &person.exercices {
             let failures = self.failures(person, ex);
@@ -201,6 +251,66 @@ mod tests {
             categories: vec!["C".into()],
             ..Default::default()
         }
+    }
+
+    fn card(number: &str, kind: &str, from: &str, to: &str, opposed: &str) -> annuaire_schemas::Card {
+        annuaire_schemas::Card {
+            number: number.into(),
+            card_type: Coded::new(kind, ""),
+            valid_from: from.into(),
+            valid_to: to.into(),
+            opposed_on: opposed.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_card_of_the_right_type_is_required_when_the_policy_says_so() {
+        let policy = Policy { require_valid_card: true, card_types: vec!["CPS".into(), "CPF".into()], ..si_dep() };
+        let day = "2026-11-28";
+        let mut p = person("10", Some("L"), "75009");
+        let d = policy.decide_on(&p, day);
+        assert!(!d.eligible);
+        assert_eq!(d.reasons, vec!["no valid card: no CPS/CPF card in the card holders' extract".to_string()]);
+
+        p.cards = vec![card("2000000016", "CPS", "2020-01-01", "2022-12-31", "")];
+        let d = policy.decide_on(&p, day);
+        assert_eq!(
+            d.reasons,
+            vec!["no valid card on 2026-11-28: card 2000000016 (CPS) expired on 2022-12-31".to_string()]
+        );
+
+        p.cards = vec![card("2500000024", "CPS", "2025-02-01", "2030-01-31", "2026-06-15")];
+        let d = policy.decide_on(&p, day);
+        assert_eq!(
+            d.reasons,
+            vec!["no valid card on 2026-11-28: card 2500000024 (CPS) opposed on 2026-06-15".to_string()]
+        );
+        // Opposed after the day asked about: still valid that day.
+        assert!(policy.decide_on(&p, "2026-06-14").eligible);
+
+        p.cards = vec![card("2501045367", "CPE", "2025-04-01", "2030-03-31", "")];
+        let d = policy.decide_on(&p, day);
+        assert_eq!(
+            d.reasons,
+            vec!["no valid card on 2026-11-28: card 2501045367 (CPE) not of type [CPS, CPF]".to_string()]
+        );
+
+        // One valid card among expired ones is enough; the other conditions still apply.
+        p.cards.push(card("2500271385", "CPS", "2025-01-15", "2030-01-14", ""));
+        let d = policy.decide_on(&p, day);
+        assert!(d.eligible, "{:?}", d.reasons);
+        let d = policy.decide_on(&Person { cards: p.cards.clone(), ..person("28", Some("L"), "75009") }, day);
+        assert!(!d.eligible);
+        assert_eq!(d.reasons, vec!["exercice 28/C: profession 28 not in [10, 21, 60, 50, 70, 40]".to_string()]);
+        // Bounds are inclusive; a card not yet valid does not count.
+        assert!(policy.decide_on(&p, "2030-01-14").eligible);
+        p.cards = vec![card("2700000001", "CPF", "2027-01-01", "2030-01-01", "")];
+        let d = policy.decide_on(&p, day);
+        assert_eq!(
+            d.reasons,
+            vec!["no valid card on 2026-11-28: card 2700000001 (CPF) not valid before 2027-01-01".to_string()]
+        );
     }
 
     #[test]

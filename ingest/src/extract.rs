@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 use crate::group::{GroupStats, Grouper};
 use crate::layout::{FileKind, Header};
 use crate::parse::{Fields, FileStats, RowError, locate, read_file};
-use crate::rows::{DiplCols, PaCols, SfCols, parse_dipl, parse_pa, parse_sf};
+use crate::rows::{
+    CardCols, DiplCols, MbCols, PaCols, SfCols, parse_card, parse_dipl, parse_mailbox, parse_pa, parse_sf,
+};
 use crate::source::Source;
 use annuaire_schemas::Person;
 use rayon::prelude::*;
@@ -154,12 +156,7 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                 let (idnat, type_id, id) =
                     (h.get(crate::layout::IDNAT), h.get(crate::layout::TYPE_ID), h.get(crate::layout::ID));
                 move |f: &Fields<'_>| {
-                    let n = f.at(idnat).trim();
-                    let key = if n.is_empty() {
-                        format!("{}{}", f.at(type_id).trim(), f.at(id).trim())
-                    } else {
-                        n.to_string()
-                    };
+                    let key = crate::rows::person_key(f.at(idnat), f.at(type_id), f.at(id));
                     let mut line = format!("{}\t", f.line());
                     line.push_str(&f.joined());
                     line.push('\n');
@@ -248,6 +245,18 @@ impl Partitioned {
                     let (rows, errors) = parse_part(&path, name, header, |f| parse_dipl(&c, f))?;
                     g.errors(errors);
                     g.diplomas(rows);
+                }
+                FileKind::Cards => {
+                    let c = CardCols::resolve(header);
+                    let (rows, errors) = parse_part(&path, name, header, |f| parse_card(&c, f))?;
+                    g.errors(errors);
+                    g.cards(rows);
+                }
+                FileKind::Mailboxes => {
+                    let c = MbCols::resolve(header);
+                    let (rows, errors) = parse_part(&path, name, header, |f| parse_mailbox(&c, f))?;
+                    g.errors(errors);
+                    g.mailboxes(rows);
                 }
             }
         }

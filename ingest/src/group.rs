@@ -8,7 +8,7 @@
 //! [`Person::canonicalize`] sorts every list.
 
 use crate::parse::RowError;
-use crate::rows::{DiplRow, PaRow, SfRow};
+use crate::rows::{CardRow, DiplRow, MailboxRow, PaRow, SfRow};
 use annuaire_schemas::codes::{self, Kind};
 use annuaire_schemas::id::Check;
 use annuaire_schemas::model::{Coded, Exercice};
@@ -228,6 +228,50 @@ impl Grouper {
             }
         }
         self.warn("diploma_of_unknown_person", orphans);
+    }
+
+    /// Attach Porteurs_CPS_CPF rows to their persons (a card of a person absent from Personne_activite is counted).
+    pub(crate) fn cards(&mut self, rows: Vec<CardRow>) {
+        let (mut orphans, mut duplicates) = (0, 0);
+        for row in rows {
+            self.stats.rows += 1;
+            let Some(b) = self.persons.get_mut(&row.idnat) else {
+                orphans += 1;
+                continue;
+            };
+            if b.person.cards.contains(&row.card) {
+                duplicates += 1;
+            } else {
+                b.person.cards.push(row.card);
+            }
+        }
+        self.warn("card_of_unknown_person", orphans);
+        self.stats.duplicate_rows += duplicates;
+    }
+
+    /// Attach MSSanté rows of type `PER` to their persons, without duplicates. Organisations' mailboxes (no person)
+    /// and mailboxes of persons absent from Personne_activite are counted.
+    pub(crate) fn mailboxes(&mut self, rows: Vec<MailboxRow>) {
+        let (mut orphans, mut organisations, mut duplicates) = (0, 0, 0);
+        for row in rows {
+            self.stats.rows += 1;
+            if row.idnat.is_empty() {
+                organisations += 1;
+                continue;
+            }
+            let Some(b) = self.persons.get_mut(&row.idnat) else {
+                orphans += 1;
+                continue;
+            };
+            if b.person.mailboxes.contains(&row.mailbox) {
+                duplicates += 1;
+            } else {
+                b.person.mailboxes.push(row.mailbox);
+            }
+        }
+        self.warn("mailbox_of_unknown_person", orphans);
+        self.warn("organisation_mailbox_not_stored", organisations);
+        self.stats.duplicate_rows += duplicates;
     }
 
     /// Finish: resolve authorities, canonicalise, count unknown codes and bad identifiers.

@@ -15,11 +15,21 @@ pub enum FileKind {
     SavoirFaire,
     /// `PS_LibreAcces_Dipl_AutExerc_<ts>.txt`: one line per diploma or authorisation.
     DiplAutExerc,
+    /// `Porteurs_CPS_CPF_<ts>.txt`: one line per card (its own extract; ISO-8859-1 lines are read too).
+    Cards,
+    /// `Extraction_Correspondance_MSSante_<ts>.txt`: one line per MSSanté mailbox (31 columns).
+    Mailboxes,
 }
 
 impl FileKind {
     /// All kinds, main file first.
-    pub const ALL: [FileKind; 3] = [FileKind::PersonneActivite, FileKind::SavoirFaire, FileKind::DiplAutExerc];
+    pub const ALL: [FileKind; 5] = [
+        FileKind::PersonneActivite,
+        FileKind::SavoirFaire,
+        FileKind::DiplAutExerc,
+        FileKind::Cards,
+        FileKind::Mailboxes,
+    ];
 
     /// Stable name used in reports.
     pub fn name(self) -> &'static str {
@@ -27,6 +37,8 @@ impl FileKind {
             FileKind::PersonneActivite => "Personne_activite",
             FileKind::SavoirFaire => "SavoirFaire",
             FileKind::DiplAutExerc => "Dipl_AutExerc",
+            FileKind::Cards => "Porteurs_CPS_CPF",
+            FileKind::Mailboxes => "Correspondance_MSSante",
         }
     }
 
@@ -44,6 +56,10 @@ impl FileKind {
             Some(FileKind::SavoirFaire)
         } else if norm.starts_with("ps_libreacces_dipl_autexerc") {
             Some(FileKind::DiplAutExerc)
+        } else if norm.starts_with("porteurs_cps_cpf") {
+            Some(FileKind::Cards)
+        } else if norm.starts_with("extraction_correspondance_mssante") {
+            Some(FileKind::Mailboxes)
         } else {
             None
         }
@@ -55,6 +71,10 @@ impl FileKind {
             FileKind::PersonneActivite => &[TYPE_ID, ID, IDNAT, PROFESSION, CATEGORY, NOM_EXERCICE, PRENOM_EXERCICE],
             FileKind::SavoirFaire => &[TYPE_ID, ID, IDNAT, PROFESSION, SF_TYPE, SF],
             FileKind::DiplAutExerc => &[TYPE_ID, ID, IDNAT],
+            // The card file's exact header is not confirmed (extract-format.md §7): the person's id and the card
+            // number are enough; other columns are read when present, under the names of ALIASES.
+            FileKind::Cards => &[ID, CARD_NUMBER],
+            FileKind::Mailboxes => &[MB_TYPE, MB_ADDRESS],
         }
     }
 }
@@ -144,6 +164,38 @@ pub(crate) const AUT_TYPE_L: &str = "Libellé type autorisation";
 pub(crate) const AUT_DISC: &str = "Code discipline autorisation";
 pub(crate) const AUT_DISC_L: &str = "Libellé discipline autorisation";
 
+// Porteurs_CPS_CPF (§7: inferred order; names from the data.gouv.fr mirror and the restricted DSFT).
+pub(crate) const CARD_TYPE: &str = "Code type de carte";
+pub(crate) const CARD_TYPE_L: &str = "Libellé type de carte";
+pub(crate) const CARD_NUMBER: &str = "Numéro carte";
+pub(crate) const CARD_EMBEDDED_ID: &str = "Identifiant national contenu dans la carte";
+pub(crate) const CARD_FROM: &str = "Date début validité";
+pub(crate) const CARD_TO: &str = "Date fin validité";
+pub(crate) const CARD_OPPOSED: &str = "Date opposition";
+pub(crate) const CARD_UPDATED: &str = "Date de mise à jour";
+// Extraction_Correspondance_MSSante (§5).
+pub(crate) const MB_TYPE: &str = "Type de BAL";
+pub(crate) const MB_ADDRESS: &str = "Adresse BAL";
+pub(crate) const MB_STRUCT_TYPE: &str = "Type identifiant structure";
+pub(crate) const MB_STRUCT_ID: &str = "Identification Structure";
+pub(crate) const MB_SERVICE: &str = "Service de rattachement";
+pub(crate) const MB_STRUCT_NAME: &str = "Raison Sociale structure BAL";
+pub(crate) const MB_DEMAT: &str = "Dématérialisation";
+
+/// Other names a column is known under (matched after the exact and the case-insensitive name): the MSSanté file
+/// writes `Type Identifiant PP`; the card file's header is not confirmed, so the variants seen in public code and
+/// in the restricted DSFT are accepted.
+const ALIASES: &[(&str, &[&str])] = &[
+    (TYPE_ID, &["Type Identifiant PP", "Type identifiant PP"]),
+    (CARD_TYPE, &["Type de carte", "Code type carte", "Type carte"]),
+    (CARD_TYPE_L, &["Libellé type carte"]),
+    (CARD_NUMBER, &["Numéro de carte", "Numero carte", "N° carte"]),
+    (CARD_FROM, &["Date de début de validité", "Date debut validite", "Date début de validité"]),
+    (CARD_TO, &["Date de fin de validité", "Date fin validite", "Date fin de validité"]),
+    (CARD_OPPOSED, &["Date d'opposition", "Date opposition carte"]),
+    (CARD_UPDATED, &["Date mise à jour", "Date de mise a jour"]),
+];
+
 /// A parsed header: column name → index, plus how many fields a line should have.
 #[derive(Debug, Clone)]
 pub struct Header {
@@ -181,6 +233,15 @@ impl Header {
         for (i, n) in names.iter().enumerate() {
             index.entry(n.clone()).or_insert(i);
             index.entry(n.to_lowercase()).or_insert(i);
+        }
+        for (canonical, others) in ALIASES {
+            if !index.contains_key(*canonical)
+                && !index.contains_key(&canonical.to_lowercase())
+                && let Some(i) =
+                    others.iter().find_map(|o| index.get(*o).or_else(|| index.get(&o.to_lowercase())).copied())
+            {
+                index.insert((*canonical).to_string(), i);
+            }
         }
         let header = Header { index, columns: names.len(), trailing_separator, names };
         let missing: Vec<String> =

@@ -40,6 +40,126 @@ columns!(DiplCols {
     aut_disc_l => AUT_DISC_L,
 });
 
+columns!(CardCols {
+    type_id => TYPE_ID, id => ID, idnat => IDNAT, card_type => CARD_TYPE, card_type_l => CARD_TYPE_L,
+    number => CARD_NUMBER, embedded => CARD_EMBEDDED_ID, from => CARD_FROM, to => CARD_TO, opposed => CARD_OPPOSED,
+    updated => CARD_UPDATED,
+});
+
+columns!(MbCols {
+    type_id => TYPE_ID, id => ID, idnat => IDNAT, kind => MB_TYPE, address => MB_ADDRESS,
+    struct_type => MB_STRUCT_TYPE, struct_id => MB_STRUCT_ID, service => MB_SERVICE, struct_name => MB_STRUCT_NAME,
+    demat => MB_DEMAT,
+});
+
+/// The idNat a line of any file belongs to: `Identification nationale PP` when given, else the type followed by the
+/// identifier, else (a file without those columns, such as the card file's data.gouv.fr mirror) the identifier with
+/// the type its form implies: 11 digits are an RPPS (`8`), 9 characters an ADELI (`0`). Empty when there is no id.
+pub(crate) fn person_key(idnat: &str, type_id: &str, id: &str) -> String {
+    let (n, t, i) = (idnat.trim(), type_id.trim(), id.trim());
+    if !n.is_empty() {
+        n.to_string()
+    } else if !t.is_empty() && !i.is_empty() {
+        format!("{t}{i}")
+    } else if i.len() == 11 && i.bytes().all(|b| b.is_ascii_digit()) {
+        format!("8{i}")
+    } else if i.len() == 9 {
+        format!("0{i}")
+    } else {
+        i.to_string()
+    }
+}
+
+/// A date of the card file as ISO `yyyy-mm-dd`: `dd/mm/yyyy` (restricted DSFT) and `yyyymmdd` (data.gouv.fr
+/// mirror) are both accepted, and ISO itself. Empty stays empty.
+pub(crate) fn iso_date(raw: &str) -> Option<String> {
+    let r = raw.trim();
+    let d = if r.is_empty() {
+        return Some(String::new());
+    } else if let [d, m, y] = r.split('/').collect::<Vec<_>>()[..] {
+        (y.len() == 4 && m.len() <= 2 && d.len() <= 2).then(|| format!("{y}-{m:0>2}-{d:0>2}"))?
+    } else if r.len() == 8 && r.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}-{}-{}", &r[..4], &r[4..6], &r[6..])
+    } else if r.len() == 10 && r.as_bytes()[4] == b'-' && r.as_bytes()[7] == b'-' {
+        r.to_string()
+    } else {
+        return None;
+    };
+    chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok().map(|_| d)
+}
+
+/// One line of Porteurs_CPS_CPF.
+#[derive(Debug, Clone)]
+pub(crate) struct CardRow {
+    pub idnat: String,
+    pub card: annuaire_schemas::Card,
+}
+
+pub(crate) fn parse_card(c: &CardCols, f: &Fields<'_>) -> Result<CardRow, RowIssue> {
+    let idnat = person_key(f.at(c.idnat), f.at(c.type_id), f.at(c.id));
+    if idnat.is_empty() {
+        return Err(RowIssue { field: c.id, kind: "missing_id", message: "no Identifiant PP".into(), idnat: None });
+    }
+    let number = f.at(c.number).trim().to_string();
+    if number.is_empty() {
+        return Err(RowIssue {
+            field: c.number,
+            kind: "missing_card_number",
+            message: "no card number".into(),
+            idnat: Some(idnat),
+        });
+    }
+    let date = |i: Option<usize>| -> Result<String, RowIssue> {
+        iso_date(f.at(i)).ok_or_else(|| RowIssue {
+            field: i,
+            kind: "bad_date",
+            message: format!("{:?} is not a date (dd/mm/yyyy or yyyymmdd)", f.at(i)),
+            idnat: Some(idnat.clone()),
+        })
+    };
+    let card = annuaire_schemas::Card {
+        number,
+        card_type: coded(f, c.card_type, c.card_type_l),
+        embedded_id: f.at(c.embedded).trim().to_string(),
+        valid_from: date(c.from)?,
+        valid_to: date(c.to)?,
+        opposed_on: date(c.opposed)?,
+        updated_on: date(c.updated)?,
+    };
+    Ok(CardRow { idnat, card })
+}
+
+/// One line of Extraction_Correspondance_MSSante.
+#[derive(Debug, Clone)]
+pub(crate) struct MailboxRow {
+    /// Empty for an organisation's mailbox.
+    pub idnat: String,
+    pub mailbox: annuaire_schemas::Mailbox,
+}
+
+pub(crate) fn parse_mailbox(c: &MbCols, f: &Fields<'_>) -> Result<MailboxRow, RowIssue> {
+    let idnat = person_key(f.at(c.idnat), f.at(c.type_id), f.at(c.id));
+    let address = f.at(c.address).trim().to_string();
+    if !address.contains('@') {
+        return Err(RowIssue {
+            field: c.address,
+            kind: "bad_mailbox",
+            message: format!("{address:?} is not a mail address"),
+            idnat: (!idnat.is_empty()).then_some(idnat),
+        });
+    }
+    let (st, si) = (f.at(c.struct_type).trim(), f.at(c.struct_id).trim());
+    let mailbox = annuaire_schemas::Mailbox {
+        address,
+        kind: f.at(c.kind).trim().to_string(),
+        structure_id: if si.is_empty() { String::new() } else { format!("{st}{si}") },
+        service: f.at(c.service).trim().to_string(),
+        structure_name: f.at(c.struct_name).trim().to_string(),
+        dematerialisation: f.at(c.demat).trim().to_string(),
+    };
+    Ok(MailboxRow { idnat, mailbox })
+}
+
 /// The person identity columns of any file.
 #[derive(Debug, Clone)]
 pub(crate) struct Ids {

@@ -57,6 +57,9 @@ pub struct RunOptions {
     pub source: Origin,
     /// Download settings, for a URL.
     pub fetch: crate::fetch::FetchOptions,
+    /// Other extracts read with the main one (`Porteurs_CPS_CPF`, `Extraction_Correspondance_MSSante`): paths to a
+    /// zip, a folder or a `.txt` file. (A folder or zip given as the source may hold them too.)
+    pub with: Vec<PathBuf>,
     /// Where downloads go (default: `downloads/` beside the store).
     pub downloads_dir: Option<PathBuf>,
     /// Fail the run when more than this share of lines (percent) is rejected. Default 1 %.
@@ -82,6 +85,7 @@ impl RunOptions {
         RunOptions {
             source: Origin::parse(&source.as_ref().to_string_lossy()),
             fetch: crate::fetch::FetchOptions::default(),
+            with: Vec::new(),
             downloads_dir: None,
             max_error_rate: 1.0,
             max_delete_rate: 1.0,
@@ -297,8 +301,8 @@ async fn run_steps(
             }
         }
     };
-    let opened = path.clone();
-    let source = blocking(move || Source::open(&opened)).await?;
+    let (opened, with) = (path.clone(), opts.with.clone());
+    let source = blocking(move || Source::open_with(&opened, &with)).await?;
     let timestamp = source.member(FileKind::PersonneActivite).and_then(|m| m.timestamp.clone());
     finish.sha256 = Some(source.sha256.clone());
     finish.file_timestamp = timestamp.clone();

@@ -57,8 +57,44 @@ fn sha256_file(path: &Path, hasher: &mut Sha256) -> Result<u64> {
 }
 
 impl Source {
+    /// Open the main source and the other extracts given beside it (`Porteurs_CPS_CPF`, MSSanté: each a zip, a
+    /// folder or a `.txt` file, recognised by name). The fingerprint covers every file, so a change in any
+    /// extract makes a new generation; the report lists every file by name (with its timestamp).
+    pub fn open_with(path: &Path, extras: &[PathBuf]) -> Result<Source> {
+        let mut source = Source::open(path)?;
+        if extras.is_empty() {
+            return Ok(source);
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(source.sha256.as_bytes());
+        for extra in extras {
+            let other = Source::scan(extra)?;
+            if other.members.is_empty() {
+                return Err(Error::Source {
+                    path: extra.clone(),
+                    message: "no extract recognised (names start with Porteurs_CPS_CPF,                               Extraction_Correspondance_MSSante or PS_LibreAcces_)"
+                        .into(),
+                });
+            }
+            hasher.update(other.sha256.as_bytes());
+            source.bytes += other.bytes;
+            source.members.extend(other.members);
+        }
+        source.sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        source.validate()?;
+        Ok(source)
+    }
+
     /// Open a zip, a folder or a `.txt` file and find the extract's files in it.
     pub fn open(path: &Path) -> Result<Source> {
+        let mut source = Source::scan(path)?;
+        source.validate()?;
+        Ok(source)
+    }
+
+    /// The recognised files of a zip, a folder or a `.txt` file (a `.txt` of unknown name counts as
+    /// Personne_activite).
+    fn scan(path: &Path) -> Result<Source> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let mut hasher = Sha256::new();
         let mut bytes = 0;
@@ -113,25 +149,30 @@ impl Source {
                 location: Location::File(path.to_path_buf()),
             });
         }
-        members.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Source { path: path.to_path_buf(), members, sha256, bytes })
+    }
+
+    /// One file of each kind at most, and a Personne_activite file.
+    fn validate(&mut self) -> Result<()> {
+        self.members.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
         for kind in FileKind::ALL {
-            if members.iter().filter(|m| m.kind == kind).count() > 1 {
+            if self.members.iter().filter(|m| m.kind == kind).count() > 1 {
                 return Err(Error::Source {
-                    path: path.to_path_buf(),
+                    path: self.path.clone(),
                     message: format!("more than one {} file", kind.name()),
                 });
             }
         }
-        if !members.iter().any(|m| m.kind == FileKind::PersonneActivite) {
+        if !self.members.iter().any(|m| m.kind == FileKind::PersonneActivite) {
             return Err(Error::Source {
-                path: path.to_path_buf(),
+                path: self.path.clone(),
                 message: "no PS_LibreAcces_Personne_activite file found (looked for names starting with \
                           PS_LibreAcces_Personne_activite or ps-libreacces-personne-activite)"
                     .into(),
             });
         }
-        let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Source { path: path.to_path_buf(), members, sha256, bytes })
+        Ok(())
     }
 
     /// The member of a kind, if present.

@@ -59,6 +59,83 @@ pub struct Person {
     /// Diplomas and authorisations (`PS_LibreAcces_Dipl_AutExerc`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diplomas: Vec<Diploma>,
+    /// CPS / CPF cards (`Porteurs_CPS_CPF`), sorted by number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cards: Vec<Card>,
+    /// MSSanté mailboxes of the person (`Extraction_Correspondance_MSSante`, type `PER`), sorted, without duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// A CPS or CPF smart card (`Porteurs_CPS_CPF`). Dates are ISO `yyyy-mm-dd` (the file writes `dd/mm/yyyy` or
+/// `yyyymmdd`), empty when absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Card {
+    /// `Numéro carte`.
+    pub number: String,
+    /// `Code type de carte` / `Libellé type de carte` (TRE_G02-TypeProduit: `CPS`, `CPF`, `CPE` ...).
+    #[serde(default, skip_serializing_if = "Coded::is_blank")]
+    pub card_type: Coded,
+    /// `Identifiant national contenu dans la carte`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub embedded_id: String,
+    /// `Date début validité`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub valid_from: String,
+    /// `Date fin validité`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub valid_to: String,
+    /// `Date opposition`: the card was reported lost, stolen or revoked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub opposed_on: String,
+    /// `Date de mise à jour`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub updated_on: String,
+}
+
+impl Card {
+    /// Valid on `day` (`yyyy-mm-dd`): inside its validity (bounds included; an absent bound is open) and not
+    /// opposed on or before that day.
+    pub fn is_valid_on(&self, day: &str) -> bool {
+        (self.valid_from.is_empty() || self.valid_from.as_str() <= day)
+            && (self.valid_to.is_empty() || day <= self.valid_to.as_str())
+            && (self.opposed_on.is_empty() || day < self.opposed_on.as_str())
+    }
+
+    /// Why the card is not valid on `day`, or `None` when it is.
+    pub fn invalid_reason(&self, day: &str) -> Option<String> {
+        let what = format!("card {} ({})", self.number, self.card_type.code);
+        if !self.opposed_on.is_empty() && self.opposed_on.as_str() <= day {
+            Some(format!("{what} opposed on {}", self.opposed_on))
+        } else if !self.valid_to.is_empty() && self.valid_to.as_str() < day {
+            Some(format!("{what} expired on {}", self.valid_to))
+        } else if !self.valid_from.is_empty() && day < self.valid_from.as_str() {
+            Some(format!("{what} not valid before {}", self.valid_from))
+        } else {
+            None
+        }
+    }
+}
+
+/// An MSSanté secure-mail address (`Extraction_Correspondance_MSSante`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// `Adresse BAL`.
+    pub address: String,
+    /// `Type de BAL`: `PER` (a person's) or `ORG` (an organisation's).
+    pub kind: String,
+    /// `Type identifiant structure` and `Identification Structure` of the attached structure, when given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub structure_id: String,
+    /// `Service de rattachement`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    /// `Raison Sociale structure BAL`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub structure_name: String,
+    /// `Dématérialisation` as written (`True`, `False`, `1`, `0` ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dematerialisation: String,
 }
 
 /// An exercice professionnel: one profession in one category.
@@ -308,6 +385,15 @@ impl Person {
         self.exercices.dedup();
         self.diplomas.sort();
         self.diplomas.dedup();
+        self.cards.sort_by(|a, b| a.number.cmp(&b.number).then_with(|| a.cmp(b)));
+        self.cards.dedup();
+        self.mailboxes.sort();
+        self.mailboxes.dedup();
+    }
+
+    /// The cards valid on `day` (`yyyy-mm-dd`).
+    pub fn valid_cards(&self, day: &str) -> impl Iterator<Item = &Card> {
+        self.cards.iter().filter(move |c| c.is_valid_on(day))
     }
 
     /// The activity PSC's organisation claims (`SubjectOrganization`, `SubjectOrganizationID`,

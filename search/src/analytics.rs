@@ -215,7 +215,23 @@ pub fn count_file(
     check_groups(by)?;
     let io = |e: std::io::Error| Error::Io { path: path.display().to_string(), source: e };
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut lf = ParquetReader::new(file).finish()?.lazy();
+    // Read only the columns this count needs: the id, the groups and the filtered ones.
+    let mut columns: Vec<String> = vec!["idnat".into()];
+    let f = filter.clone().normalized();
+    let filtered = [
+        ("profession", f.profession.is_some()),
+        ("department", f.department.is_some()),
+        ("commune", f.commune.is_some()),
+        ("savoir_faire", f.savoir_faire.is_some()),
+        ("authority", f.authority.is_some()),
+        ("authority_kind", f.authority.is_some()),
+    ];
+    for name in by.iter().map(String::as_str).chain(filtered.iter().filter(|(_, on)| *on).map(|(n, _)| *n)) {
+        if !columns.iter().any(|c| c == name) {
+            columns.push(name.to_string());
+        }
+    }
+    let mut lf = ParquetReader::new(file).with_columns(Some(columns)).finish()?.lazy();
     if let Some(e) = filter_expr(filter) {
         lf = lf.filter(e);
     }

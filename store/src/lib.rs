@@ -136,6 +136,17 @@ pub struct ChangeRow {
     pub id_group: String,
 }
 
+/// One change in a person's history ([`Store::history_of`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryRow {
+    /// The generation that made it.
+    pub generation: i64,
+    /// `create` (activated), `update`, `delete` (deactivated).
+    pub change: ChangeKind,
+    /// When that generation was promoted (RFC 3339).
+    pub promoted_at: String,
+}
+
 /// The generation being served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Served {
@@ -751,6 +762,31 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             Ok(rows.into_iter().filter_map(|r| Some((r.get(0), ChangeKind::parse(r.get::<&str, _>(1))?))).collect())
+        })
+    }
+
+    /// What promoted generations did to one person, oldest first: when they were created (activated), updated,
+    /// deleted (deactivated) or created again.
+    pub async fn history_of(&self, idnat: &str) -> Result<Vec<HistoryRow>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.generation, c.change, g.promoted_at FROM change_log c \
+                 JOIN generation g ON g.generation = c.generation \
+                 WHERE c.idnat = $1 AND g.state = 'promoted' ORDER BY c.generation",
+            )
+            .bind(idnat)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(HistoryRow {
+                        generation: r.get(0),
+                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
+                        promoted_at: r.get::<Option<String>, _>(2).unwrap_or_default(),
+                    })
+                })
+                .collect())
         })
     }
 

@@ -95,6 +95,10 @@ async fn a_generation_is_invisible_until_promoted_and_then_whole(store: Store) {
     store.promote(g3).await.expect("promote");
     assert_eq!(record(&store, "8B").await.as_deref(), Some("{\"v\":\"b3\"}"));
 
+    let history: Vec<(i64, ChangeKind)> =
+        store.history_of("8B").await.expect("history").into_iter().map(|h| (h.generation, h.change)).collect();
+    assert_eq!(history, vec![(g1, ChangeKind::Create), (g2, ChangeKind::Delete), (g3, ChangeKind::Create)]);
+
     let changes = store.changes_since(g1).await.expect("changes");
     let listed: Vec<(i64, &str, ChangeKind)> =
         changes.iter().map(|c| (c.generation, c.id.as_str(), c.change)).collect();

@@ -350,6 +350,7 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/fhir/Practitioner/{id}"),
             ("get", "/fhir/PractitionerRole"),
             ("get", "/v1/codes/{kind}"),
+            ("get", "/v1/professionals/{id}"),
         ];
         let paths = doc["paths"].as_object().expect("paths");
         let documented: usize = paths.values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();

@@ -5,6 +5,7 @@
 mod api;
 mod claims;
 mod common;
+mod extracts;
 mod scale_out;
 mod sync;
 mod web;

@@ -546,6 +546,23 @@ async fn fhir_roles(
     .await
 }
 
+/// The whole native record of a professional (see `crate::record`).
+async fn professional(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "professional", Scope::Claims, |_| async {
+        let run = async {
+            let g = s.generation()?;
+            let p = s.person(&id, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
+            let v = crate::record::native(&s.store, &p, g).await.map_err(ApiError::internal)?;
+            Ok((answer(g, &v), p.idnat.as_str().to_string()))
+        };
+        match run.await {
+            Ok((r, idnat)) => (Ok(r), "ok", Some(idnat)),
+            Err(e) => (Err(e), "", None),
+        }
+    })
+    .await
+}
+
 /// The labels of a code table (`profession`, `savoir_faire`, `mode` ...): public nomenclature, no token needed.
 async fn codes(Path(kind): Path<String>) -> Response {
     let Some(k) = annuaire_schemas::codes::Kind::ALL.into_iter().find(|k| k.name() == kind) else {
@@ -614,6 +631,7 @@ pub fn app(state: AppState) -> Router {
         .route("/fhir/Practitioner/{id}", get(fhir_practitioner))
         .route("/fhir/PractitionerRole", get(fhir_roles))
         .route("/v1/codes/{kind}", get(codes))
+        .route("/v1/professionals/{id}", get(professional))
         .route("/openapi.json", get(openapi_json))
         // The analysts' page: static files compiled into the binary; it calls /v1/search, /v1/stats, /v1/codes.
         .route("/", get(web_page))

@@ -22,6 +22,16 @@ pub struct Route {
 pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
+        path: "/v1/professionals/{id}",
+        scope: "claims",
+        summary: "The whole native record of a professional: identifiers, exercices, every savoir-faire, activities \
+                  and structures, diplomas, cards, mailboxes, validity of the cards today, activation history",
+        request: None,
+        response: "Professional",
+        query: &[],
+    },
+    Route {
+        method: "get",
         path: "/v1/codes/{kind}",
         scope: "",
         summary: "The codes and labels of a nomenclature (profession, category, savoir_faire, mode, sector ...)",
@@ -208,6 +218,20 @@ fn schemas() -> Value {
     ];
     let activity_props: serde_json::Map<String, Value> =
         activity_keys.iter().map(|k| (k.to_string(), s.clone())).collect();
+    let professional = json!({"type": "object", "required": ["idnat", "exercices", "generation", "has_valid_card", "valid_cards", "has_mailbox", "history"],
+            "properties": {"idnat": s, "id_type": s, "id": s, "exercices": {"type": "array", "items": {"type": "object"}},
+                "diplomas": {"type": "array", "items": {"type": "object"}},
+                "cards": {"type": "array", "items": {"type": "object", "required": ["number"], "properties": {"number": s,
+                    "card_type": {"type": "object", "properties": {"code": s, "label": s}}, "embedded_id": s,
+                    "valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"},
+                    "opposed_on": {"type": "string", "format": "date"}, "updated_on": {"type": "string", "format": "date"}}}},
+                "mailboxes": {"type": "array", "items": {"type": "object", "required": ["address", "kind"], "properties": {
+                    "address": s, "kind": {"enum": ["PER", "ORG"]}, "structure_id": s, "service": s, "structure_name": s, "dematerialisation": s}}},
+                "generation": {"type": "integer"}, "has_valid_card": {"type": "boolean"},
+                "valid_cards": {"type": "array", "items": s}, "has_mailbox": {"type": "boolean"},
+                "activated_at": {"type": ["string", "null"]}, "deactivated_at": {"type": ["string", "null"]},
+                "history": {"type": "array", "items": {"type": "object", "properties": {"generation": {"type": "integer"},
+                    "change": {"enum": ["create", "update", "delete"]}, "promoted_at": s}}}}});
     json!({
         "Error": {"type": "object", "required": ["code", "message"], "properties": {"code": s, "message": s}},
         "Health": {"type": "object", "properties": {"status": s, "generation": {"type": ["integer", "null"]}}},
@@ -248,6 +272,7 @@ fn schemas() -> Value {
                 "department": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
         "Stats": {"type": "array", "items": {"type": "object", "required": ["persons"], "properties": {"persons": {"type": "integer"}},
             "additionalProperties": {"type": "string"}}},
+        "Professional": professional,
         "Codes": {"type": "array", "items": {"type": "object", "required": ["code", "label", "table"],
             "properties": {"code": s, "label": s, "table": s}}},
         "Resolved": {"type": "object", "properties": {"subject": s, "id_type": s, "generation": {"type": "integer"}}},
