@@ -285,3 +285,103 @@ fn a_rejected_line_keeps_that_person_as_served() {
     assert_eq!(out.diff.total().kept_on_error, 1, "{:?} {:?}", out.diff, out.report.group.first_errors);
     assert_eq!(served_record(&rt, &store, "810100271385").as_deref(), Some(before.as_str()));
 }
+
+/// The card and MSSanté samples read beside the main extract, in their real format and quirks.
+fn read_with(extras: &[&str]) -> annuaire_ingest::Extract {
+    let extras: Vec<PathBuf> = extras.iter().map(|e| samples().join(e)).collect();
+    read_extract(&Source::open_with(&samples().join("PS_LibreAcces"), &extras).expect("source"), &|_, _| {})
+        .expect("read")
+}
+
+#[test]
+fn the_card_file_reads_in_iso_8859_1_with_its_dates_and_duplicates() {
+    let e = read_with(&["Porteurs_CPS_CPF"]);
+    let cards = e.report.files.iter().find(|f| f.name.starts_with("Porteurs_CPS_CPF")).expect("card file");
+    assert_eq!(cards.columns, 17);
+    assert_eq!(cards.rejected, 0);
+    assert_eq!(cards.latin1_lines, 8, "every data line holds an accent in ISO-8859-1");
+    let p = person(&e.persons, "810100271385");
+    assert_eq!(p.cards.len(), 2, "the duplicate line counts once");
+    assert_eq!(p.cards[0].valid_to, "2023-02-28");
+    assert_eq!(p.cards[1].valid_from, "2025-01-15");
+    assert_eq!(p.cards[1].card_type.label, "Carte de Professionnel de Santé");
+    assert!(p.cards[1].is_valid_on("2026-11-28") && !p.cards[0].is_valid_on("2026-11-28"));
+    assert_eq!(person(&e.persons, "810001045367").cards[0].card_type.label, "Carte de Personnel d'Établissement");
+    assert_eq!(person(&e.persons, "810100000024").cards[0].opposed_on, "2026-06-15");
+    assert_eq!(e.report.group.warnings_by_kind.get("card_of_unknown_person"), Some(&1));
+    // Persons without a card have none, and the rest of the record is what the main extract alone gives.
+    let alone = read(&samples().join("PS_LibreAcces"));
+    for (a, b) in alone.persons.iter().zip(&e.persons) {
+        let mut b = b.clone();
+        b.cards.clear();
+        assert_eq!(a, &b);
+    }
+}
+
+#[test]
+fn the_card_file_of_the_data_gouv_mirror_reads_by_name_with_yyyymmdd_dates() {
+    // The mirror's columns (extract-format.md §7): no type or national id, dates as yyyymmdd, UTF-8.
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("porteurs-cps-cpf.txt");
+    std::fs::write(
+        &f,
+        "Identifiant PP|Code type de carte|Libellé type de carte|Numéro carte|Identifiant national contenu dans la carte|\
+Date début validité|Date fin validité|Date opposition|Date de mise à jour|\n\
+10100271385|CPS|Carte de Professionnel de Santé|2500271385|810100271385|20250115|20300114||20250120|\n\
+012800751|CPS|Carte de Professionnel de Santé|2500128007|0012800751|20250901|20300831||20250902|\n\
+10100000016|CPS|Carte de Professionnel de Santé|2000000016|810100000016|20200101|31/12/2022||20230102|\n\
+10100000024|CPS|Carte de Professionnel de Santé|2500000024|810100000024|2025-02-01|20301301||20250201|\n",
+    )
+    .expect("write");
+    let e = read_extract(&Source::open_with(&samples().join("PS_LibreAcces"), &[f]).expect("source"), &|_, _| {})
+        .expect("read");
+    let p = person(&e.persons, "810100271385");
+    assert_eq!((p.cards[0].valid_from.as_str(), p.cards[0].valid_to.as_str()), ("2025-01-15", "2030-01-14"));
+    assert_eq!(person(&e.persons, "0012800751").cards[0].number, "2500128007", "a 9-character id is an ADELI");
+    assert_eq!(person(&e.persons, "810100000016").cards[0].valid_to, "2022-12-31", "both date forms in one file");
+    // Month 13 is no date: the line is rejected with its file, line and column, and the person keeps no card.
+    let err = e.report.group.first_errors.iter().find(|r| r.kind == "bad_date").expect("bad date");
+    assert_eq!((err.file.as_str(), err.line), ("porteurs-cps-cpf.txt", 5));
+    assert_eq!(err.column.as_deref(), Some("column 7 (Date fin validité)"));
+    assert!(person(&e.persons, "810100000024").cards.is_empty());
+}
+
+#[test]
+fn mailboxes_are_deduplicated_with_or_without_a_trailing_separator() {
+    let e = read_with(&["MSSante"]);
+    let f = e.report.files.iter().find(|f| f.name.starts_with("Extraction_Correspondance_MSSante")).expect("file");
+    assert_eq!((f.columns, f.trailing_separator, f.rejected), (31, false, 0));
+    let p = person(&e.persons, "810100271385");
+    assert_eq!(p.mailboxes.len(), 2, "the repeated address counts once");
+    assert_eq!(p.mailboxes[1].address, "etienne.lefevre@medecin.mssante.fr");
+    assert_eq!(person(&e.persons, "0012800751").mailboxes[0].kind, "PER");
+    assert_eq!(e.report.group.warnings_by_kind.get("organisation_mailbox_not_stored"), Some(&1));
+    assert_eq!(e.report.group.warnings_by_kind.get("mailbox_of_unknown_person"), Some(&1));
+
+    // The 2018 layout ended every line with `|`: same mailboxes.
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = std::fs::read_dir(samples().join("MSSante")).expect("ls").next().expect("file").expect("entry").path();
+    let text = std::fs::read_to_string(&src).expect("read");
+    let trailing: String = text.lines().map(|l| format!("{l}|\n")).collect();
+    let copy = dir.path().join(src.file_name().expect("name"));
+    std::fs::write(&copy, trailing).expect("write");
+    let t = read_extract(&Source::open_with(&samples().join("PS_LibreAcces"), &[copy]).expect("source"), &|_, _| {})
+        .expect("read");
+    assert_eq!(person(&t.persons, "810100271385").mailboxes, p.mailboxes);
+}
+
+#[test]
+fn an_extra_source_that_holds_no_known_extract_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("notes.csv");
+    std::fs::write(&f, "a|b\n").expect("write");
+    let folder = dir.path().join("empty");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    match Source::open_with(&samples().join("PS_LibreAcces"), &[folder.clone()]) {
+        Err(Error::Source { path, message }) => {
+            assert_eq!(path, folder);
+            assert!(message.contains("Porteurs_CPS_CPF"), "{message}");
+        }
+        other => panic!("expected a source error, got {other:?}"),
+    }
+}
