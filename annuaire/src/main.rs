@@ -88,6 +88,12 @@ struct Filters {
     /// Savoir-faire code.
     #[arg(long)]
     savoir_faire: Option<String>,
+    /// Only persons holding (true) or not holding (false) a CPS/CPF card valid on the day the generation was indexed.
+    #[arg(long)]
+    valid_card: Option<bool>,
+    /// Only persons with (true) or without (false) an MSSanté mailbox.
+    #[arg(long)]
+    mailbox: Option<bool>,
 }
 
 impl Filters {
@@ -98,6 +104,8 @@ impl Filters {
             department: self.department,
             commune: self.commune,
             savoir_faire: self.savoir_faire,
+            valid_card: self.valid_card,
+            mailbox: self.mailbox,
             ..Default::default()
         }
     }

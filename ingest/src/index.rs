@@ -22,7 +22,12 @@ pub fn index_dir(store: &Store, generation: i64) -> PathBuf {
 pub async fn build_index(store: &Store, generation: i64) -> Result<PathBuf> {
     let dir = index_dir(store, generation);
     if dir.exists() {
-        return Ok(dir);
+        if IndexBuilder::is_current(&dir) {
+            return Ok(dir);
+        }
+        // Written by an older version of annuaire (another schema): rebuilt from the records.
+        tracing::info!(generation, "search index of an older format: rebuilding it");
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     let root = index_root(store);
     let tmp = root.join(format!(".gen-{generation}.building"));
@@ -32,6 +37,7 @@ pub async fn build_index(store: &Store, generation: i64) -> Result<PathBuf> {
     // index exists, copy it and apply the changes (work proportional to the changes, as for the store).
     if let Some(base) = store.promoted_before(generation).await?
         && index_dir(store, base).exists()
+        && IndexBuilder::is_current(&index_dir(store, base))
     {
         copy_dir(&index_dir(store, base), &tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut builder = IndexBuilder::open(&tmp)?;

@@ -17,8 +17,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The columns `stats --by` accepts.
-pub const GROUPS: [&str; 7] =
-    ["profession", "authority", "authority_kind", "department", "savoir_faire", "mode", "sector"];
+pub const GROUPS: [&str; 9] = [
+    "profession",
+    "authority",
+    "authority_kind",
+    "department",
+    "savoir_faire",
+    "mode",
+    "sector",
+    "valid_card",
+    "mailbox",
+];
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +63,8 @@ fn matches(r: &SearchRequest, row: &BTreeMap<&'static str, String>) -> bool {
         },
     };
     authority
+        && eq("valid_card", &r.valid_card.map(|b| b.to_string()))
+        && eq("mailbox", &r.mailbox.map(|b| b.to_string()))
         && eq("profession", &r.profession)
         && eq("department", &r.department.as_ref().map(|d| d.to_uppercase()))
         && eq("commune", &r.commune)
@@ -62,8 +73,10 @@ fn matches(r: &SearchRequest, row: &BTreeMap<&'static str, String>) -> bool {
 
 /// Rows of a person: one per exercice x activity (a row without activity columns when there is none),
 /// with codes and labels. `sf` is `None` for the export grain (savoir-faire joined), `Some` to split by it.
-fn rows(p: &Person, split_savoir_faire: bool) -> Vec<BTreeMap<&'static str, String>> {
+fn rows(p: &Person, split_savoir_faire: bool, day: &str) -> Vec<BTreeMap<&'static str, String>> {
     let mut out = Vec::new();
+    let valid_card = p.valid_cards(day).next().is_some().to_string();
+    let mailbox = (!p.mailboxes.is_empty()).to_string();
     for ex in &p.exercices {
         let acts: Vec<Option<&annuaire_schemas::Activity>> =
             if ex.activities.is_empty() { vec![None] } else { ex.activities.iter().map(Some).collect() };
@@ -105,6 +118,8 @@ fn rows(p: &Person, split_savoir_faire: bool) -> Vec<BTreeMap<&'static str, Stri
                 r.insert("commune_label", get(|a| a.structure.commune.label.clone()));
                 r.insert("department", get(|a| a.structure.department_code().unwrap_or_default()));
                 r.insert("registration", get(|a| a.registration.raw.clone()));
+                r.insert("valid_card", valid_card.clone());
+                r.insert("mailbox", mailbox.clone());
                 out.push(r);
             }
         }
@@ -135,8 +150,19 @@ impl Table {
     }
 }
 
-const STATS_COLUMNS: &[&str] =
-    &["idnat", "profession", "authority", "authority_kind", "department", "savoir_faire", "mode", "sector", "commune"];
+const STATS_COLUMNS: &[&str] = &[
+    "idnat",
+    "profession",
+    "authority",
+    "authority_kind",
+    "department",
+    "savoir_faire",
+    "mode",
+    "sector",
+    "commune",
+    "valid_card",
+    "mailbox",
+];
 const EXPORT_COLUMNS: &[&str] = &[
     "idnat",
     "id_type",
@@ -163,23 +189,26 @@ const EXPORT_COLUMNS: &[&str] = &[
     "commune_label",
     "department",
     "registration",
+    "valid_card",
+    "mailbox",
 ];
 
 /// Rows for counting.
 pub struct StatsTable {
     table: Table,
     filter: SearchRequest,
+    day: String,
 }
 
 impl StatsTable {
     /// An empty table keeping the rows that match `filter` (empty filters are ignored).
     pub fn new(filter: SearchRequest) -> StatsTable {
-        StatsTable { table: Table::new(STATS_COLUMNS), filter: filter.normalized() }
+        StatsTable { table: Table::new(STATS_COLUMNS), filter: filter.normalized(), day: crate::today() }
     }
 
     /// Add a person's rows.
     pub fn push(&mut self, p: &Person) {
-        for r in rows(p, true) {
+        for r in rows(p, true, &self.day) {
             if matches(&self.filter, &r) {
                 self.table.push(&r);
             }
@@ -225,6 +254,8 @@ pub fn count_file(
         ("savoir_faire", f.savoir_faire.is_some()),
         ("authority", f.authority.is_some()),
         ("authority_kind", f.authority.is_some()),
+        ("valid_card", f.valid_card.is_some()),
+        ("mailbox", f.mailbox.is_some()),
     ];
     for name in by.iter().map(String::as_str).chain(filtered.iter().filter(|(_, on)| *on).map(|(n, _)| *n)) {
         if !columns.iter().any(|c| c == name) {
@@ -247,6 +278,8 @@ fn filter_expr(r: &SearchRequest) -> Option<Expr> {
     all.extend(eq("department", &r.department.as_ref().map(|d| d.to_uppercase())));
     all.extend(eq("commune", &r.commune));
     all.extend(eq("savoir_faire", &r.savoir_faire));
+    all.extend(eq("valid_card", &r.valid_card.map(|b| b.to_string())));
+    all.extend(eq("mailbox", &r.mailbox.map(|b| b.to_string())));
     if let Some(a) = &r.authority {
         all.push(match AuthorityKind::parse(a) {
             Some(k) => col("authority_kind").eq(lit(k.as_str())),
@@ -294,6 +327,7 @@ fn count(lf: LazyFrame, by: &[String]) -> Result<Vec<serde_json::Map<String, ser
 pub struct ExportTable {
     table: Table,
     filter: SearchRequest,
+    day: String,
 }
 
 /// Export file formats.
@@ -308,12 +342,12 @@ pub enum ExportFormat {
 impl ExportTable {
     /// An empty table keeping the rows that match `filter` (empty filters are ignored).
     pub fn new(filter: SearchRequest) -> ExportTable {
-        ExportTable { table: Table::new(EXPORT_COLUMNS), filter: filter.normalized() }
+        ExportTable { table: Table::new(EXPORT_COLUMNS), filter: filter.normalized(), day: crate::today() }
     }
 
     /// Add a person's rows.
     pub fn push(&mut self, p: &Person) {
-        for r in rows(p, false) {
+        for r in rows(p, false, &self.day) {
             if matches(&self.filter, &r) {
                 self.table.push(&r);
             }

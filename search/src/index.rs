@@ -60,6 +60,9 @@ struct Fields {
     sector: Field,
     id_type: Field,
     place: Field,
+    card: Field,
+    valid_card: Field,
+    mailbox: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -85,6 +88,9 @@ fn schema() -> (Schema, Fields) {
         sector: b.add_text_field("sector", STRING),
         id_type: b.add_text_field("id_type", STRING),
         place: b.add_text_field("place", STORED),
+        card: b.add_text_field("card", STRING),
+        valid_card: b.add_text_field("valid_card", STRING | FAST),
+        mailbox: b.add_text_field("mailbox", STRING | FAST),
     };
     (b.build(), f)
 }
@@ -108,6 +114,9 @@ fn fields_of(schema: &Schema) -> Result<Fields> {
         sector: g("sector")?,
         id_type: g("id_type")?,
         place: g("place")?,
+        card: g("card")?,
+        valid_card: g("valid_card")?,
+        mailbox: g("mailbox")?,
     })
 }
 
@@ -121,6 +130,8 @@ fn register(index: &Index) {
 pub struct IndexBuilder {
     writer: IndexWriter,
     fields: Fields,
+    /// The day card validity is judged on (`yyyy-mm-dd`).
+    day: String,
 }
 
 fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -138,7 +149,13 @@ impl IndexBuilder {
         let index = Index::create_in_dir(dir, schema)?;
         register(&index);
         let writer = index.writer(200_000_000)?;
-        Ok(IndexBuilder { writer, fields })
+        Ok(IndexBuilder { writer, fields, day: crate::today() })
+    }
+
+    /// True when the index in `dir` has this version's schema (an index written by an older version is rebuilt,
+    /// not updated).
+    pub fn is_current(dir: &Path) -> bool {
+        Index::open_in_dir(dir).is_ok_and(|i| fields_of(&i.schema()).is_ok())
     }
 
     /// Open an existing index (a copy of the previous generation's) to update it.
@@ -147,7 +164,7 @@ impl IndexBuilder {
         register(&index);
         let fields = fields_of(&index.schema())?;
         let writer = index.writer(200_000_000)?;
-        Ok(IndexBuilder { writer, fields })
+        Ok(IndexBuilder { writer, fields, day: crate::today() })
     }
 
     /// Remove a person's document (before adding their new record, or for a deletion).
@@ -198,6 +215,11 @@ impl IndexBuilder {
             doc.add_text(f.sector, v);
         }
         doc.add_text(f.id_type, p.idnat.id_type().code());
+        for c in &p.cards {
+            doc.add_text(f.card, c.number.trim());
+        }
+        doc.add_text(f.valid_card, if p.valid_cards(&self.day).next().is_some() { "true" } else { "false" });
+        doc.add_text(f.mailbox, if p.mailboxes.is_empty() { "false" } else { "true" });
         if let Some((_, a)) = p.main_activity() {
             let s = &a.structure;
             let town = if s.commune.label.is_empty() {
@@ -243,7 +265,8 @@ pub struct SearchResponse {
     pub total: u64,
     /// The page asked for.
     pub hits: Vec<Hit>,
-    /// Counts of matching persons per value: `profession`, `authority_kind`, `department`.
+    /// Counts of matching persons per value: `profession`, `authority_kind`, `department`, `valid_card` and
+    /// `mailbox` (`"true"` / `"false"`).
     pub facets: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
@@ -255,7 +278,7 @@ pub struct SearchIndex {
 }
 
 /// Facets counted for every search.
-pub const FACETS: [&str; 3] = ["profession", "authority_kind", "department"];
+pub const FACETS: [&str; 5] = ["profession", "authority_kind", "department", "valid_card", "mailbox"];
 
 impl SearchIndex {
     /// Open the index in `dir`.
@@ -297,6 +320,8 @@ impl SearchIndex {
             }
         };
         exact(f.profession, &r.profession);
+        exact(f.valid_card, &r.valid_card.map(|b| b.to_string()));
+        exact(f.mailbox, &r.mailbox.map(|b| b.to_string()));
         exact(f.department, &r.department.as_ref().map(|d| d.to_uppercase()));
         exact(f.commune, &r.commune);
         exact(f.savoir_faire, &r.savoir_faire);
@@ -313,6 +338,20 @@ impl SearchIndex {
         if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
     }
 
+    /// The idNat of the holder of a card number, if a person of this generation holds it.
+    pub fn idnat_of_card(&self, number: &str) -> Result<Option<String>> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(Term::from_field_text(self.fields.card, number.trim()), IndexRecordOption::Basic);
+        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        match top.first() {
+            Some((_, addr)) => {
+                let d: TantivyDocument = searcher.doc(*addr)?;
+                Ok(d.get_first(self.fields.idnat).and_then(|v| v.as_str()).map(str::to_string))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Run a search: total, one page of hits (by relevance; equal scores in index order, stable for one index, though
     /// two builds of the same generation may order ties differently), facets.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
@@ -323,6 +362,8 @@ impl SearchIndex {
             "profession": {"terms": {"field": "profession", "size": 1000}},
             "authority_kind": {"terms": {"field": "authority_kind", "size": 10}},
             "department": {"terms": {"field": "department", "size": 1000}},
+            "valid_card": {"terms": {"field": "valid_card", "size": 2}},
+            "mailbox": {"terms": {"field": "mailbox", "size": 2}},
         }))
         .map_err(|e| Error::Facets(e.to_string()))?;
         let agg = AggregationCollector::from_aggs(

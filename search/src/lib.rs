@@ -25,6 +25,10 @@ pub struct SearchRequest {
     pub commune: Option<String>,
     /// Savoir-faire code.
     pub savoir_faire: Option<String>,
+    /// Holds a CPS/CPF card valid on the day the generation's index (or counting table) was built.
+    pub valid_card: Option<bool>,
+    /// Has an MSSanté mailbox.
+    pub mailbox: Option<bool>,
     /// Page size, 1 to [`MAX_LIMIT`].
     pub limit: usize,
     /// Hits skipped.
@@ -119,4 +123,9 @@ mod tests {
         assert_eq!(r.text, None);
         assert_eq!(SearchRequest::default().normalized().limit, 20);
     }
+}
+
+/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on when an index or a counting table is built.
+pub fn today() -> String {
+    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string()
 }

@@ -187,3 +187,42 @@ fn the_native_record_and_the_claims_agree_for_every_sample_person() {
         assert!(compared > 3000, "{compared} activity fields compared");
     });
 }
+
+#[test]
+fn search_filters_and_counts_on_cards_and_mailboxes_and_a_card_number_resolves() {
+    let (dir, config) = synced_with_cards_and_mailboxes();
+    let search = |args: &[&str]| {
+        let mut a = vec!["search", "--format", "json", "--limit", "50"];
+        a.extend_from_slice(args);
+        json(&annuaire(dir.path(), &a))
+    };
+    // Valid today: LEFÈVRE's new CPS, PITHOUD's CPS, GUILLAUME's CPF, O'NEILL's CPE; not the expired or opposed ones.
+    let r = search(&["--valid-card", "true"]);
+    let mut ids: Vec<&str> = r["hits"].as_array().expect("hits").iter().filter_map(|h| h["idnat"].as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["0012800751", "810001045367", "810100000008", "810100271385"]);
+    assert_eq!(r["facets"]["valid_card"], json!({"true": 4}));
+    let all = search(&[]);
+    let total = all["total"].as_u64().expect("total");
+    assert_eq!(all["facets"]["valid_card"], json!({"true": 4, "false": total - 4}));
+    assert_eq!(all["facets"]["mailbox"], json!({"true": 2, "false": total - 2}));
+    let r = search(&["--mailbox", "true", "--profession", "28"]);
+    assert_eq!(r["total"], 1);
+    assert_eq!(r["hits"][0]["idnat"], "0012800751");
+    // Counts agree with the search.
+    let stats = json(&annuaire(dir.path(), &["stats", "--by", "valid_card", "--format", "json"]));
+    assert_eq!(stats, json!([{"valid_card": "false", "persons": total - 4}, {"valid_card": "true", "persons": 4}]));
+
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let r = call(&c, "GET", &format!("{}/v1/subjects/resolve?hint=2500271385", server.base), Some(IDP), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!((r.body["subject"].clone(), r.body["matched"].clone()), (json!("810100271385"), json!("card")));
+        let r =
+            call(&c, "GET", &format!("{}/v1/subjects/resolve?hint=10100271385", server.base), Some(IDP), None).await;
+        assert_eq!(r.body["matched"], "id");
+        let r = call(&c, "GET", &format!("{}/v1/subjects/resolve?hint=2599999999", server.base), Some(IDP), None).await;
+        assert_eq!(r.status, 404, "a card of nobody in the directory resolves to nobody");
+    });
+}

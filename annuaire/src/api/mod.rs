@@ -332,8 +332,20 @@ async fn resolve(State(s): State<AppState>, Query(q): Query<HashMap<String, Stri
         let run = async {
             let hint = q.get("hint").map(|h| h.trim()).filter(|h| !h.is_empty()).ok_or_else(|| ApiError::bad_request("hint is required"))?;
             let g = s.generation()?;
-            let p = s.person(hint, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional for hint {hint}")))?;
-            let body = serde_json::json!({"subject": p.idnat.as_str(), "id_type": p.idnat.id_type().origine(), "generation": g});
+            // An identifier first (idNat, bare RPPS or ADELI), then a CPS/CPF card number.
+            let (p, matched) = match s.person(hint, g).await? {
+                Some(p) => (p, "id"),
+                None => {
+                    let index = s.search_index(g).await.map_err(ApiError::internal)?;
+                    let holder = index.idnat_of_card(hint).map_err(ApiError::internal)?;
+                    let p = match holder {
+                        Some(idnat) => s.person(&idnat, g).await?,
+                        None => None,
+                    };
+                    (p.ok_or_else(|| ApiError::not_found(format!("no professional for hint {hint}")))?, "card")
+                }
+            };
+            let body = serde_json::json!({"subject": p.idnat.as_str(), "id_type": p.idnat.id_type().origine(), "matched": matched, "generation": g});
             Ok((answer(g, &body), p.idnat.as_str().to_string()))
         };
         match run.await {
@@ -389,7 +401,18 @@ fn query_filters(q: &HashMap<String, String>) -> annuaire_search::SearchRequest 
         department: query_text(q, "department"),
         commune: query_text(q, "commune"),
         savoir_faire: query_text(q, "savoir_faire").or_else(|| query_text(q, "savoir-faire")),
+        valid_card: query_bool(q, "valid_card"),
+        mailbox: query_bool(q, "mailbox"),
         ..Default::default()
+    }
+}
+
+/// `true`/`1`/`yes` or `false`/`0`/`no`; anything else (or nothing) leaves the filter off.
+fn query_bool(q: &HashMap<String, String>, name: &str) -> Option<bool> {
+    match q.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        Some("true" | "1" | "yes") => Some(true),
+        Some("false" | "0" | "no") => Some(false),
+        _ => None,
     }
 }
 
