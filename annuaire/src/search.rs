@@ -28,11 +28,11 @@ pub async fn for_each_served_person(
     Ok(generation)
 }
 
-/// The counting table of a generation (`DATA_DIR/stats/v2/gen-N.parquet`), written the first time it is needed
+/// The counting table of a generation (`DATA_DIR/stats/v3/gen-N.parquet`), written the first time it is needed
 /// (streaming every record once) and read by every later count. Tables of older generations are removed.
 pub async fn stats_table(store: &Store, generation: i64) -> anyhow::Result<PathBuf> {
-    // `v2`: the table's columns (a table of an older version is not read; it is written again here).
-    let dir = store.data_dir().join("stats").join("v2");
+    // `v3`: the table's columns (a table of an older version is not read; it is written again here).
+    let dir = store.data_dir().join("stats").join("v3");
     let path = dir.join(format!("gen-{generation}.parquet"));
     if path.exists() {
         return Ok(path);

@@ -377,7 +377,7 @@ fn an_extra_source_that_holds_no_known_extract_is_refused_by_name() {
     std::fs::write(&f, "a|b\n").expect("write");
     let folder = dir.path().join("empty");
     std::fs::create_dir_all(&folder).expect("mkdir");
-    match Source::open_with(&samples().join("PS_LibreAcces"), &[folder.clone()]) {
+    match Source::open_with(&samples().join("PS_LibreAcces"), std::slice::from_ref(&folder)) {
         Err(Error::Source { path, message }) => {
             assert_eq!(path, folder);
             assert!(message.contains("Porteurs_CPS_CPF"), "{message}");

@@ -103,6 +103,11 @@ pub fn fold(s: &str) -> String {
     out
 }
 
+/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on when an index or a counting table is built.
+pub fn today() -> String {
+    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,9 +128,4 @@ mod tests {
         assert_eq!(r.text, None);
         assert_eq!(SearchRequest::default().normalized().limit, 20);
     }
-}
-
-/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on when an index or a counting table is built.
-pub fn today() -> String {
-    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string()
 }
