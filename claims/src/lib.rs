@@ -6,8 +6,9 @@
 //! PSC sends. Two [`Profile`]s cover the two shapes seen in ANS's examples.
 //!
 //! Rules PSC leaves implicit, made explicit here:
-//! - `given_name` / `family_name`: the public extract has no civil-status names, so the exercise names of
-//!   the first exercice are used (as in every ANS example, where both agree).
+//! - `given_name` / `family_name`: the civil-status names when the record has them (the restricted
+//!   Extraction_ProSanteConnect file: `Nom de famille`, first of `Prénoms`), as PSC does; the public extract has
+//!   none, so then the exercise names of the first exercice are used (as in every ANS example, where both agree).
 //! - `SubjectOrganization`, `SubjectOrganizationID`, `Secteur_Activite` (and `codeGenreActivite` in the 2023
 //!   shape) come from one activity: the first activity of the first exercice that has one, in canonical order
 //!   (exercices by profession code; activities liberal first, then salaried, then by content). See
@@ -273,6 +274,7 @@ fn exercice_claim(e: &Exercice) -> ExerciceClaim {
 pub fn user_info(p: &Person, profile: Profile) -> UserInfo {
     let main = p.main_activity().map(|(_, a)| a);
     let first = p.exercices.first();
+    let civil = p.civil_status.as_ref().filter(|c| !c.family_name.is_empty() || !c.first_names.is_empty());
     let idnat = p.idnat.as_str().to_string();
     let civilite = p.civilite.code.clone();
     let (top_civ, ref_civ, genre) = match profile {
@@ -297,7 +299,10 @@ pub fn user_info(p: &Person, profile: Profile) -> UserInfo {
         mode_acces_raison: String::new(),
         preferred_username: idnat.clone(),
         code_civilite: top_civ,
-        given_name: first.map(|e| e.given_name.clone()).unwrap_or_default(),
+        given_name: civil
+            .and_then(|c| c.first_names.first().cloned())
+            .or_else(|| first.map(|e| e.given_name.clone()))
+            .unwrap_or_default(),
         acces_regulation_medicale: "FAUX".into(),
         uit_version: "1.0".into(),
         palier_authentification: "APPPRIP3^1.2.250.1.213.1.5.1.1.1".into(),
@@ -314,7 +319,11 @@ pub fn user_info(p: &Person, profile: Profile) -> UserInfo {
             qualite: 1,
         }],
         subject_name_id: idnat,
-        family_name: first.map(|e| e.family_name.clone()).unwrap_or_default(),
+        family_name: civil
+            .map(|c| c.family_name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| first.map(|e| e.family_name.clone()))
+            .unwrap_or_default(),
     }
 }
 

@@ -228,7 +228,7 @@ impl Partitioned {
         for (kind, name, header) in &self.members {
             let path = self.dir.path().join(format!("{}-{p:02}", kind.name()));
             match kind {
-                FileKind::PersonneActivite => {
+                FileKind::PersonneActivite | FileKind::PscPersonneActivite => {
                     let c = PaCols::resolve(header);
                     let (rows, errors) = parse_part(&path, name, header, |f| parse_pa(&c, f))?;
                     g.errors(errors);

@@ -146,6 +146,20 @@ impl Grouper {
             }
             b.lines.push(row.line_hash);
             settle(&mut b.person.civilite, &row.civilite, &mut conflicts);
+            if let Some(cs) = row.civil_status {
+                match &b.person.civil_status {
+                    None => b.person.civil_status = Some(cs),
+                    // Lines of one person disagree: keep the greatest, so that the record does not depend on
+                    // the order of lines, and count it.
+                    Some(old) if *old != cs => {
+                        conflicts += 1;
+                        if cs > *old {
+                            b.person.civil_status = Some(cs);
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
             let pos = b
                 .person
                 .exercices
@@ -288,6 +302,7 @@ impl Grouper {
                         part1.sort();
                         ex.authority = Authority::resolve(part1.iter().map(String::as_str), &ex.profession.code);
                     }
+                    fill_labels(&mut person);
                     person.canonicalize();
                     count_unknown(&person, &mut unknown);
                     check_ids(&person, &mut warnings);
@@ -330,6 +345,38 @@ fn merge_counts(into: &mut UnknownCodes, from: UnknownCodes) {
 fn note(unknown: &mut UnknownCodes, kind: Kind, code: &str) {
     if !code.is_empty() && codes::lookup(kind, code).is_none() {
         *unknown.entry(kind.name().to_string()).or_default().entry(code.to_string()).or_default() += 1;
+    }
+}
+
+/// Give a label from the shipped tables to every known code the file left without one (the restricted PSC file
+/// has codes only). Labels the file wrote are kept as written.
+fn fill_labels(p: &mut Person) {
+    fn fill(kind: Kind, c: &mut Coded) {
+        if c.label.is_empty()
+            && !c.code.is_empty()
+            && let Some(l) = codes::label(kind, &c.code)
+        {
+            c.label = l.to_string();
+        }
+    }
+    fill(Kind::Civilite, &mut p.civilite);
+    for ex in &mut p.exercices {
+        fill(Kind::Profession, &mut ex.profession);
+        fill(Kind::Category, &mut ex.category);
+        fill(Kind::CiviliteExercice, &mut ex.civilite_exercice);
+        for sf in &mut ex.savoir_faire {
+            fill(Kind::SavoirFaireType, &mut sf.kind);
+            if sf.kind.code == "S" {
+                fill(Kind::SavoirFaire, &mut sf.code);
+            }
+        }
+        for a in &mut ex.activities {
+            fill(Kind::Mode, &mut a.mode);
+            fill(Kind::Sector, &mut a.sector);
+            fill(Kind::Role, &mut a.role);
+            fill(Kind::Genre, &mut a.genre);
+            fill(Kind::PharmacistSection, &mut a.pharmacist_section);
+        }
     }
 }
 

@@ -15,6 +15,9 @@ pub enum FileKind {
     SavoirFaire,
     /// `PS_LibreAcces_Dipl_AutExerc_<ts>.txt`: one line per diploma or authorisation.
     DiplAutExerc,
+    /// `Extraction_ProSanteConnect_Personne_activite_<ts>.txt`: the restricted file for Pro Santé Connect, read
+    /// instead of the public Personne_activite (codes without labels, plus civil status and birth data).
+    PscPersonneActivite,
     /// `Porteurs_CPS_CPF_<ts>.txt`: one line per card (its own extract; ISO-8859-1 lines are read too).
     Cards,
     /// `Extraction_Correspondance_MSSante_<ts>.txt`: one line per MSSanté mailbox (31 columns).
@@ -23,13 +26,19 @@ pub enum FileKind {
 
 impl FileKind {
     /// All kinds, main file first.
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 6] = [
         FileKind::PersonneActivite,
+        FileKind::PscPersonneActivite,
         FileKind::SavoirFaire,
         FileKind::DiplAutExerc,
         FileKind::Cards,
         FileKind::Mailboxes,
     ];
+
+    /// True for the files whose lines make persons (the public Personne_activite or the restricted PSC file).
+    pub fn is_main(self) -> bool {
+        matches!(self, FileKind::PersonneActivite | FileKind::PscPersonneActivite)
+    }
 
     /// Stable name used in reports.
     pub fn name(self) -> &'static str {
@@ -37,6 +46,7 @@ impl FileKind {
             FileKind::PersonneActivite => "Personne_activite",
             FileKind::SavoirFaire => "SavoirFaire",
             FileKind::DiplAutExerc => "Dipl_AutExerc",
+            FileKind::PscPersonneActivite => "ProSanteConnect_Personne_activite",
             FileKind::Cards => "Porteurs_CPS_CPF",
             FileKind::Mailboxes => "Correspondance_MSSante",
         }
@@ -56,6 +66,8 @@ impl FileKind {
             Some(FileKind::SavoirFaire)
         } else if norm.starts_with("ps_libreacces_dipl_autexerc") {
             Some(FileKind::DiplAutExerc)
+        } else if norm.starts_with("extraction_prosanteconnect") {
+            Some(FileKind::PscPersonneActivite)
         } else if norm.starts_with("porteurs_cps_cpf") {
             Some(FileKind::Cards)
         } else if norm.starts_with("extraction_correspondance_mssante") {
@@ -68,7 +80,9 @@ impl FileKind {
     /// The columns this kind must have for its rows to be usable.
     pub fn required(self) -> &'static [&'static str] {
         match self {
-            FileKind::PersonneActivite => &[TYPE_ID, ID, IDNAT, PROFESSION, CATEGORY, NOM_EXERCICE, PRENOM_EXERCICE],
+            FileKind::PersonneActivite | FileKind::PscPersonneActivite => {
+                &[TYPE_ID, ID, IDNAT, PROFESSION, CATEGORY, NOM_EXERCICE, PRENOM_EXERCICE]
+            }
             FileKind::SavoirFaire => &[TYPE_ID, ID, IDNAT, PROFESSION, SF_TYPE, SF],
             FileKind::DiplAutExerc => &[TYPE_ID, ID, IDNAT],
             // The card file's exact header is not confirmed (extract-format.md §7): the person's id and the card
@@ -164,6 +178,17 @@ pub(crate) const AUT_TYPE_L: &str = "Libellé type autorisation";
 pub(crate) const AUT_DISC: &str = "Code discipline autorisation";
 pub(crate) const AUT_DISC_L: &str = "Libellé discipline autorisation";
 
+// Extraction_ProSanteConnect_Personne_activite (§6): civil status and correspondence contacts.
+pub(crate) const NOM_FAMILLE: &str = "Nom de famille";
+pub(crate) const PRENOMS: &str = "Prénoms";
+pub(crate) const BIRTH_DATE: &str = "Date de naissance";
+pub(crate) const BIRTH_COMMUNE: &str = "Code commune de naissance";
+pub(crate) const BIRTH_COUNTRY: &str = "Code pays de naissance";
+pub(crate) const BIRTH_PLACE: &str = "Lieu de naissance";
+pub(crate) const SEX: &str = "Code sexe";
+pub(crate) const CORR_PHONE: &str = "Téléphone (coord. correspondance)";
+pub(crate) const CORR_EMAIL: &str = "Adresse e-mail (coord. correspondance)";
+
 // Porteurs_CPS_CPF (§7: inferred order; names from the data.gouv.fr mirror and the restricted DSFT).
 pub(crate) const CARD_TYPE: &str = "Code type de carte";
 pub(crate) const CARD_TYPE_L: &str = "Libellé type de carte";
@@ -187,6 +212,9 @@ pub(crate) const MB_DEMAT: &str = "Dématérialisation";
 /// in the restricted DSFT are accepted.
 const ALIASES: &[(&str, &[&str])] = &[
     (TYPE_ID, &["Type Identifiant PP", "Type identifiant PP"]),
+    // The PSC file's names for columns of the public file.
+    (DEPT, &["Code département (coord. structure)"]),
+    (GENRE, &["Code genre d'activité", "Code genre activite"]),
     (CARD_TYPE, &["Type de carte", "Code type carte", "Type carte"]),
     (CARD_TYPE_L, &["Libellé type carte"]),
     (CARD_NUMBER, &["Numéro de carte", "Numero carte", "N° carte"]),

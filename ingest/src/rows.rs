@@ -27,6 +27,9 @@ columns!(PaCols {
     pays => PAYS, pays_l => PAYS_L, tel => TEL, tel2 => TEL2, fax => FAX, email => EMAIL, dept => DEPT,
     dept_l => DEPT_L, old_id => OLD_ID, autorite => AUTORITE, secteur => SECTEUR, secteur_l => SECTEUR_L,
     section => SECTION, section_l => SECTION_L, role => ROLE, role_l => ROLE_L, genre => GENRE, genre_l => GENRE_L,
+    nom_famille => NOM_FAMILLE, prenoms => PRENOMS, birth_date => BIRTH_DATE, birth_commune => BIRTH_COMMUNE,
+    birth_country => BIRTH_COUNTRY, birth_place => BIRTH_PLACE, sex => SEX, corr_phone => CORR_PHONE,
+    corr_email => CORR_EMAIL,
 });
 
 columns!(SfCols {
@@ -204,10 +207,34 @@ pub(crate) struct PaRow {
     pub savoir_faire: Option<SavoirFaire>,
     pub activity: Option<Activity>,
     pub authority_part1: String,
+    /// From the restricted PSC file only.
+    pub civil_status: Option<annuaire_schemas::CivilStatus>,
+}
+
+/// The civil-status columns of the PSC file, when the file has them and the line fills one.
+fn civil_status(c: &PaCols, f: &Fields<'_>) -> Option<annuaire_schemas::CivilStatus> {
+    c.nom_famille?;
+    let raw_names = f.at(c.prenoms).trim().to_string();
+    let raw_birth = f.at(c.birth_date).trim().to_string();
+    let cs = annuaire_schemas::CivilStatus {
+        family_name: f.at(c.nom_famille).trim().to_string(),
+        first_names: annuaire_schemas::CivilStatus::split_first_names(&raw_names),
+        first_names_raw: raw_names,
+        birth_date: iso_date(&raw_birth).unwrap_or_default(),
+        birth_date_raw: raw_birth,
+        birth_commune: f.at(c.birth_commune).trim().to_string(),
+        birth_country: f.at(c.birth_country).trim().to_string(),
+        birth_place: f.at(c.birth_place).trim().to_string(),
+        sex: f.at(c.sex).trim().to_string(),
+        phone: f.at(c.corr_phone).trim().to_string(),
+        email: f.at(c.corr_email).trim().to_string(),
+    };
+    (!cs.is_empty()).then_some(cs)
 }
 
 pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
     let ids = ids(f, c.type_id, c.id, c.idnat)?;
+    let civil_status = civil_status(c, f);
     let sf_code = coded(f, c.sf, c.sf_l);
     let sf_type = coded(f, c.sf_type, c.sf_type_l);
     let savoir_faire =
@@ -265,6 +292,7 @@ pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
         savoir_faire,
         activity,
         authority_part1,
+        civil_status,
     })
 }
 

@@ -7,7 +7,6 @@
 
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, ParseReport, partition_of};
-use crate::layout::FileKind;
 use crate::source::Source;
 use annuaire_schemas::Person;
 use annuaire_store::{Change, ChangeKind, RunFinish, RunStatus, Store};
@@ -303,7 +302,7 @@ async fn run_steps(
     };
     let (opened, with) = (path.clone(), opts.with.clone());
     let source = blocking(move || Source::open_with(&opened, &with)).await?;
-    let timestamp = source.member(FileKind::PersonneActivite).and_then(|m| m.timestamp.clone());
+    let timestamp = source.main().and_then(|m| m.timestamp.clone());
     finish.sha256 = Some(source.sha256.clone());
     finish.file_timestamp = timestamp.clone();
     store.set_run_source(run, &source.sha256, timestamp.as_deref()).await?;

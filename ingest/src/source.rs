@@ -164,15 +164,32 @@ impl Source {
                 });
             }
         }
-        if !self.members.iter().any(|m| m.kind == FileKind::PersonneActivite) {
-            return Err(Error::Source {
-                path: self.path.clone(),
-                message: "no PS_LibreAcces_Personne_activite file found (looked for names starting with \
-                          PS_LibreAcces_Personne_activite or ps-libreacces-personne-activite)"
-                    .into(),
-            });
+        match self.members.iter().filter(|m| m.kind.is_main()).count() {
+            0 => {
+                return Err(Error::Source {
+                    path: self.path.clone(),
+                    message: "no PS_LibreAcces_Personne_activite file found (looked for names starting with \
+                              PS_LibreAcces_Personne_activite, ps-libreacces-personne-activite or \
+                              Extraction_ProSanteConnect)"
+                        .into(),
+                });
+            }
+            1 => {}
+            _ => {
+                return Err(Error::Source {
+                    path: self.path.clone(),
+                    message: "both a PS_LibreAcces_Personne_activite and an Extraction_ProSanteConnect file: give one \
+                              main file (the restricted one replaces the public one)"
+                        .into(),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// The main file: Personne_activite, or the restricted Extraction_ProSanteConnect file that replaces it.
+    pub fn main(&self) -> Option<&Member> {
+        self.members.iter().find(|m| m.kind.is_main())
     }
 
     /// The member of a kind, if present.

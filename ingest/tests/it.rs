@@ -385,3 +385,45 @@ fn an_extra_source_that_holds_no_known_extract_is_refused_by_name() {
         other => panic!("expected a source error, got {other:?}"),
     }
 }
+
+#[test]
+fn the_restricted_psc_file_replaces_the_public_one_with_civil_status() {
+    // ANS's own fixture (psc-rass-loader), byte for byte: 49 columns, codes without labels.
+    let e = read(&samples().join("ProSanteConnect"));
+    assert_eq!(e.report.files[0].columns, 49);
+    assert_eq!(e.report.rows_rejected, 0);
+    assert_eq!(e.persons.len(), 5);
+    let p = person(&e.persons, "0012800736");
+    let cs = p.civil_status.as_ref().expect("civil status");
+    assert_eq!((cs.family_name.as_str(), cs.first_names_raw.as_str()), ("PIERRE", "Bernadette''"));
+    assert_eq!(cs.first_names, ["Bernadette"], "the padding of the list is dropped");
+    assert_eq!((cs.birth_date.as_str(), cs.birth_date_raw.as_str()), ("1963-01-04", "04/01/1963"));
+    assert_eq!(p.exercices[0].family_name, "EVRARD", "exercise names stay the exercise's");
+    let p = person(&e.persons, "810107592585");
+    let cs = p.civil_status.as_ref().expect("civil status");
+    assert_eq!(cs.first_names, ["PIERRE", "DANIEL", "PATRICK"]);
+    assert_eq!(
+        (cs.birth_commune.as_str(), cs.birth_country.as_str(), cs.birth_place.as_str()),
+        ("56260", "99000", "VANNES")
+    );
+    assert_eq!((cs.phone.as_str(), cs.email.as_str(), cs.sex.as_str()), ("+33 222222222", "roleau@outlook.fr", "M"));
+    // Codes without labels get the shipped tables' labels; the authority comes from the same field as ever.
+    assert_eq!(p.exercices[0].profession.code, "70");
+    assert!(!p.exercices[0].profession.label.is_empty());
+    assert_eq!(p.exercices[0].authority.kind, AuthorityKind::Ordre);
+    // One fixture line carries an idNat that disagrees with type + id: kept, and reported.
+    assert_eq!(e.report.group.warnings_by_kind.get("idnat_mismatch"), Some(&1));
+
+    // Both main files at once is refused, naming the source.
+    let dir = tempfile::tempdir().expect("tmp");
+    for d in ["PS_LibreAcces", "ProSanteConnect"] {
+        for f in std::fs::read_dir(samples().join(d)).expect("ls") {
+            let f = f.expect("entry").path();
+            std::fs::copy(&f, dir.path().join(f.file_name().expect("name"))).expect("copy");
+        }
+    }
+    match Source::open(dir.path()) {
+        Err(Error::Source { message, .. }) => assert!(message.contains("give one main file"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

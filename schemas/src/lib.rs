@@ -18,4 +18,4 @@ pub mod model;
 
 pub use authority::{Authority, AuthorityKind, RegistrationField};
 pub use id::{IdNat, IdType};
-pub use model::{Activity, Card, Diploma, Exercice, Mailbox, Person, SavoirFaire, Structure};
+pub use model::{Activity, Card, CivilStatus, Diploma, Exercice, Mailbox, Person, SavoirFaire, Structure};

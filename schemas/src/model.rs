@@ -59,12 +59,65 @@ pub struct Person {
     /// Diplomas and authorisations (`PS_LibreAcces_Dipl_AutExerc`), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diplomas: Vec<Diploma>,
+    /// Civil status, from the restricted Extraction_ProSanteConnect file only (the public extract has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub civil_status: Option<CivilStatus>,
     /// CPS / CPF cards (`Porteurs_CPS_CPF`), sorted by number.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cards: Vec<Card>,
     /// MSSanté mailboxes of the person (`Extraction_Correspondance_MSSante`, type `PER`), sorted, without duplicates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mailboxes: Vec<Mailbox>,
+}
+
+/// Civil status and correspondence contacts (`Extraction_ProSanteConnect_Personne_activite`, columns 4 to 12).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CivilStatus {
+    /// `Nom de famille`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub family_name: String,
+    /// `Prénoms`, split on `'` (the file pads the list to three with empty names, which are dropped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_names: Vec<String>,
+    /// `Prénoms` as written (`PIERRE'DANIEL'PATRICK`, `Bernadette''`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub first_names_raw: String,
+    /// `Date de naissance` as `yyyy-mm-dd` (the file writes `dd/MM/yyyy`); empty when absent or unreadable.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub birth_date: String,
+    /// `Date de naissance` as written.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub birth_date_raw: String,
+    /// `Code commune de naissance` (INSEE).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub birth_commune: String,
+    /// `Code pays de naissance` (`99000` France).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub birth_country: String,
+    /// `Lieu de naissance`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub birth_place: String,
+    /// `Code sexe`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sex: String,
+    /// `Téléphone (coord. correspondance)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phone: String,
+    /// `Adresse e-mail (coord. correspondance)`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+}
+
+impl CivilStatus {
+    /// Split `Prénoms` as ANS does (`split("'", -1)`), dropping the empty padding.
+    pub fn split_first_names(raw: &str) -> Vec<String> {
+        raw.split('\'').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect()
+    }
+
+    /// True when no field is filled.
+    pub fn is_empty(&self) -> bool {
+        *self == CivilStatus::default()
+    }
 }
 
 /// A CPS or CPF smart card (`Porteurs_CPS_CPF`). Dates are ISO `yyyy-mm-dd` (the file writes `dd/mm/yyyy` or

@@ -226,3 +226,21 @@ fn search_filters_and_counts_on_cards_and_mailboxes_and_a_card_number_resolves()
         assert_eq!(r.status, 404, "a card of nobody in the directory resolves to nobody");
     });
 }
+
+#[test]
+fn the_restricted_psc_file_gives_civil_status_names_in_the_claims() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = annuaire(dir.path(), &["sync", "--source", samples().join("ProSanteConnect").to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims = json(&annuaire(dir.path(), &["claims", "0012800736"]));
+    assert_eq!((claims["family_name"].clone(), claims["given_name"].clone()), (json!("PIERRE"), json!("Bernadette")));
+    assert_eq!(claims["SubjectRefPro"]["exercices"][0]["nomDexercice"], "EVRARD");
+    let claims = json(&annuaire(dir.path(), &["claims", "810107592585", "--profile", "psc-2021"]));
+    assert_eq!((claims["family_name"].clone(), claims["given_name"].clone()), (json!("ROLEAU"), json!("PIERRE")));
+    // The native record carries the same names, and the rest.
+    let p = show(dir.path(), "810107592585");
+    assert_eq!(p["civil_status"]["family_name"], claims["family_name"]);
+    assert_eq!(p["civil_status"]["first_names"][0], claims["given_name"]);
+    assert_eq!(p["civil_status"]["birth_date"], "1987-08-26");
+    assert_eq!(p["exercices"][0]["profession"]["code"], claims["SubjectRefPro"]["exercices"][0]["codeProfession"]);
+}
