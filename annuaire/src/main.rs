@@ -120,10 +120,11 @@ enum Command {
         #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
         source: String,
         /// Another extract read with the main one, recognised by name: Porteurs_CPS_CPF (cards) or
-        /// Extraction_Correspondance_MSSante (mailboxes); a zip, a folder or a .txt file. Repeatable. A folder or
+        /// Extraction_Correspondance_MSSante (mailboxes); an http(s) URL (downloaded with conditional GET, e.g.
+        /// ANS's Porteurs_CPS_CPF address), a zip, a folder or a .txt file. Repeatable. A folder or
         /// zip given as --source may hold them too.
-        #[arg(long = "with", value_name = "PATH")]
-        with: Vec<PathBuf>,
+        #[arg(long = "with", value_name = "URL|PATH")]
+        with: Vec<String>,
         /// Extra trusted root certificates (PEM), e.g. the IGC-Santé root the ANS host chains to.
         #[arg(long, env = "ANNUAIRE_CA_FILE")]
         ca_file: Option<PathBuf>,
@@ -167,8 +168,8 @@ enum Command {
         #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
         source: String,
         /// Another extract read with the main one at each sync (see `sync --with`). Repeatable.
-        #[arg(long = "with", value_name = "PATH")]
-        with: Vec<PathBuf>,
+        #[arg(long = "with", value_name = "URL|PATH")]
+        with: Vec<String>,
         /// Cron expression with seconds: `sec min hour day month weekday`. Default: every night at 02:00.
         #[arg(long, default_value = "0 0 2 * * *")]
         schedule: String,
@@ -338,7 +339,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             format,
         } => {
             let mut opts = RunOptions::new(&source);
-            opts.with = with;
+            opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
             opts.fetch = annuaire_ingest::fetch::FetchOptions {
                 ca_file: ca_file.or(config.ca_file.clone()),
                 retries,
@@ -378,7 +379,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let timezone: chrono_tz::Tz =
                 timezone.parse().map_err(|e| anyhow::anyhow!("unknown time zone {timezone:?}: {e}"))?;
             let mut opts = RunOptions::new(&source);
-            opts.with = with;
+            opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
             opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
             let cfg = serve::ScheduleConfig {
                 schedule,

@@ -21,6 +21,11 @@ use tokio::io::AsyncWriteExt;
 /// The official PS_LibreAcces download address (extract-format.md §1.1).
 pub const OFFICIAL_URL: &str =
     "https://service.annuaire.sante.fr/annuaire-sante-webservices/V300/services/extraction/PS_LibreAcces";
+/// The official Porteurs_CPS_CPF (card holders) download address (extract-format.md §1.1).
+pub const CARDS_URL: &str =
+    "https://service.annuaire.sante.fr/annuaire-sante-webservices/V300/services/extraction/Porteurs_CPS_CPF";
+/// The official MSSanté mailboxes download address (extract-format.md §1.1).
+pub const MSSANTE_URL: &str = "https://service.annuaire.sante.fr/annuaire-sante-webservices/V300/services/extraction/Extraction_Correspondance_MSSante";
 
 /// How to download.
 #[derive(Clone)]

@@ -56,9 +56,10 @@ pub struct RunOptions {
     pub source: Origin,
     /// Download settings, for a URL.
     pub fetch: crate::fetch::FetchOptions,
-    /// Other extracts read with the main one (`Porteurs_CPS_CPF`, `Extraction_Correspondance_MSSante`): paths to a
-    /// zip, a folder or a `.txt` file. (A folder or zip given as the source may hold them too.)
-    pub with: Vec<PathBuf>,
+    /// Other extracts read with the main one (`Porteurs_CPS_CPF`, `Extraction_Correspondance_MSSante`): http(s)
+    /// URLs (downloaded like the main one, with conditional GET) or paths to a zip, a folder or a `.txt` file. (A
+    /// folder or zip given as the source may hold them too.)
+    pub with: Vec<Origin>,
     /// Where downloads go (default: `downloads/` beside the store).
     pub downloads_dir: Option<PathBuf>,
     /// Fail the run when more than this share of lines (percent) is rejected. Default 1 %.
@@ -256,6 +257,60 @@ async fn run_locked(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
     result
 }
 
+/// A source made ready to read.
+struct Obtained {
+    /// The file or folder to read; `None` for a URL without a new file and without a previous download.
+    path: Option<PathBuf>,
+    /// The URL or path, for messages.
+    origin: String,
+    /// What to record once its extract is ingested (a URL just downloaded).
+    state: Option<annuaire_store::DownloadState>,
+    /// A URL that had no new file (HTTP 304 or 503): `path` is its previous download.
+    unchanged: Option<u16>,
+}
+
+/// Download a URL (conditional GET from what was last ingested from it) or take a path as it is. A URL without a
+/// new file gives its previous download, so that a run reading several extracts can still read it; when that file
+/// is gone, the URL is fetched again without validators.
+async fn obtain(store: &Store, opts: &RunOptions, origin: &Origin) -> Result<Obtained> {
+    let url = match origin {
+        Origin::Path(p) => {
+            return Ok(Obtained {
+                path: Some(p.clone()),
+                origin: p.display().to_string(),
+                state: None,
+                unchanged: None,
+            });
+        }
+        Origin::Url(url) => url,
+    };
+    let dir = opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads"));
+    let state = if opts.force { None } else { store.download_state(url).await? };
+    let previous = state.as_ref().and_then(|s| s.file_name.as_ref()).map(|n| dir.join(n)).filter(|p| p.is_file());
+    let validators = match (&state, &previous) {
+        (Some(s), Some(_)) => crate::fetch::Validators { etag: s.etag.clone(), last_modified: s.last_modified.clone() },
+        _ => crate::fetch::Validators::default(),
+    };
+    match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
+        crate::fetch::Fetched::NoNewExtract { status } => {
+            Ok(Obtained { path: previous, origin: url.clone(), state: None, unchanged: Some(status) })
+        }
+        crate::fetch::Fetched::File { path, file_name, sha256, bytes, etag, last_modified } => Ok(Obtained {
+            path: Some(path),
+            origin: url.clone(),
+            state: Some(annuaire_store::DownloadState {
+                url: url.clone(),
+                etag,
+                last_modified,
+                file_name: Some(file_name),
+                sha256,
+                bytes: bytes as i64,
+            }),
+            unchanged: None,
+        }),
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?
 }
@@ -268,39 +323,37 @@ async fn run_steps(
     generation_out: &mut Option<i64>,
 ) -> Result<RunOutcome> {
     let served = store.served().await?;
-    let (path, download) = match &opts.source {
-        Origin::Path(p) => (p.clone(), None),
-        Origin::Url(url) => {
-            let state = if opts.force { None } else { store.download_state(url).await? };
-            let validators = state
-                .map(|s| crate::fetch::Validators { etag: s.etag, last_modified: s.last_modified })
-                .unwrap_or_default();
-            let dir = opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads"));
-            match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
-                crate::fetch::Fetched::NoNewExtract { status } => {
-                    let why = if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" };
-                    return Ok(RunOutcome::unchanged(
-                        run,
-                        served,
-                        format!("no new extract (HTTP {status}{why})"),
-                        String::new(),
-                    ));
-                }
-                crate::fetch::Fetched::File { path, file_name, sha256, bytes, etag, last_modified } => {
-                    let state = annuaire_store::DownloadState {
-                        url: url.clone(),
-                        etag,
-                        last_modified,
-                        file_name: Some(file_name),
-                        sha256,
-                        bytes: bytes as i64,
-                    };
-                    (path, Some(state))
-                }
+    let main = obtain(store, opts, &opts.source).await?;
+    let mut extras = Vec::new();
+    for origin in &opts.with {
+        extras.push(obtain(store, opts, origin).await?);
+    }
+    // Every source is a URL that has no new file: nothing to read.
+    if let Some(status) = main.unchanged
+        && extras.iter().all(|e| e.unchanged.is_some())
+    {
+        let why = if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" };
+        return Ok(RunOutcome::unchanged(run, served, format!("no new extract (HTTP {status}{why})"), String::new()));
+    }
+    // Some source changed: every other one must be readable (a URL without a new file from its previous download).
+    let mut paths = Vec::new();
+    for o in std::iter::once(&main).chain(&extras) {
+        match &o.path {
+            Some(p) => paths.push(p.clone()),
+            None => {
+                return Err(Error::Source {
+                    path: PathBuf::from(&o.origin),
+                    message: format!(
+                        "HTTP {}: no new file, and none was downloaded before, while another extract changed",
+                        o.unchanged.unwrap_or(0)
+                    ),
+                });
             }
         }
-    };
-    let (opened, with) = (path.clone(), opts.with.clone());
+    }
+    let downloads: Vec<annuaire_store::DownloadState> =
+        std::iter::once(&main).chain(&extras).filter_map(|o| o.state.clone()).collect();
+    let (opened, with) = (paths[0].clone(), paths[1..].to_vec());
     let source = blocking(move || Source::open_with(&opened, &with)).await?;
     let timestamp = source.main().and_then(|m| m.timestamp.clone());
     finish.sha256 = Some(source.sha256.clone());
@@ -308,7 +361,7 @@ async fn run_steps(
     store.set_run_source(run, &source.sha256, timestamp.as_deref()).await?;
 
     if !opts.force && served.is_some() && store.served_sha256().await?.as_deref() == Some(source.sha256.as_str()) {
-        if let Some(state) = &download {
+        for state in &downloads {
             store.save_download_state(state).await?;
         }
         return Ok(RunOutcome::unchanged(run, served, "the extract is the one already served".into(), source.sha256));
@@ -485,7 +538,7 @@ async fn run_steps(
     finish.report = serde_json::to_value(&report).ok();
     check_rate(&report)?;
     if report.persons == 0 {
-        return Err(Error::Source { path: path.clone(), message: "the extract holds no person".into() });
+        return Err(Error::Source { path: paths[0].clone(), message: "the extract holds no person".into() });
     }
     let totals = diff.total();
     let persons_now = served_count + totals.created - totals.deleted;
@@ -509,10 +562,16 @@ async fn run_steps(
         RunStatus::Promoted
     };
     let served = store.served().await?.map(|s| s.generation);
-    if let Some(state) = &download {
-        // Only now: an extract that failed to ingest must be fetched again next time, not answered 304.
+    // Only now: an extract that failed to ingest must be fetched again next time, not answered 304.
+    for state in &downloads {
         store.save_download_state(state).await?;
-        remove_older_downloads(&path);
+    }
+    if !downloads.is_empty() {
+        let keep = paths;
+        remove_older_downloads(
+            &opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads")),
+            &keep,
+        );
     }
     Ok(RunOutcome {
         run,
@@ -538,13 +597,12 @@ fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash
     Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
 }
 
-/// Keep only the extract just ingested in the downloads folder.
-fn remove_older_downloads(current: &std::path::Path) {
-    let Some(dir) = current.parent() else { return };
+/// Keep only the extracts just ingested in the downloads folder `dir`.
+fn remove_older_downloads(dir: &std::path::Path, current: &[PathBuf]) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();
-        if p != current
+        if !current.contains(&p)
             && p.is_file()
             && let Err(err) = std::fs::remove_file(&p)
         {

@@ -235,3 +235,125 @@ async fn syncing_the_same_unchanged_url_twice_ingests_once() {
     let hits = AtomicUsize::new(server.hits.lock().expect("lock").values().sum());
     assert_eq!(hits.load(Ordering::Relaxed), 3);
 }
+
+/// A server of several files, each with its own name and ETag, that answers 304 to a matching If-None-Match.
+type Files = Arc<Mutex<HashMap<String, (Vec<u8>, String, String)>>>;
+
+async fn serve_files(files: Files) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let files = files.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut tmp).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                let path = text.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
+                let inm = text
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("if-none-match"))
+                    .map(|(_, v)| v.trim().to_string());
+                let file = files.lock().expect("lock").get(&path).cloned();
+                let _ = match file {
+                    None => {
+                        sock.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await
+                    }
+                    Some((_, _, etag)) if inm.as_deref() == Some(etag.as_str()) => {
+                        sock.write_all(
+                            format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n")
+                                .as_bytes(),
+                        )
+                        .await
+                    }
+                    Some((body, name, etag)) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: {etag}\r\nContent-Disposition: attachment; filename={name}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = sock.write_all(head.as_bytes()).await;
+                        sock.write_all(&body).await
+                    }
+                };
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn the_card_extract_is_downloaded_beside_the_main_one_and_its_change_alone_makes_a_generation() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples");
+    let cards_file = samples.join("Porteurs_CPS_CPF/Porteurs_CPS_CPF_202611280800.txt");
+    let cards = std::fs::read(&cards_file).expect("cards");
+    let files: Files = Arc::default();
+    files.lock().expect("lock").insert(
+        "/PS_LibreAcces".into(),
+        (sample_zip().to_vec(), "PS_LibreAcces_202611280900.zip".into(), "\"m1\"".into()),
+    );
+    files.lock().expect("lock").insert(
+        "/Porteurs_CPS_CPF".into(),
+        (cards.clone(), "Porteurs_CPS_CPF_202611280800.txt".into(), "\"c1\"".into()),
+    );
+    let base = serve_files(files.clone()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(&dir.path().join("data")).await.expect("store");
+    let mut opts = RunOptions::new(format!("{base}/PS_LibreAcces"));
+    opts.with = vec![annuaire_ingest::run::Origin::parse(&format!("{base}/Porteurs_CPS_CPF"))];
+    opts.fetch = quick();
+    let card_count = |store: Store| async move {
+        let g = store.served().await.expect("served").expect("a generation").generation;
+        let p = store.person_at("810100271385", g).await.expect("read").expect("person");
+        let p: annuaire_schemas::Person = serde_json::from_str(&p.record).expect("record");
+        p.cards.len()
+    };
+
+    let first = run_once(&store, &opts).await.expect("first");
+    assert_eq!(first.status, RunStatus::Promoted);
+    assert_eq!(card_count(store.clone()).await, 2);
+    // Nothing new on either URL: no read at all.
+    let second = run_once(&store, &opts).await.expect("second");
+    assert_eq!(second.status, RunStatus::Unchanged);
+    assert!(second.reason.as_deref().unwrap_or("").contains("HTTP 304"), "{:?}", second.reason);
+    // Only the card file changes (LEFÈVRE's old card is gone): the main file is read from its previous download.
+    let text: Vec<u8> = cards
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.windows(10).any(|w| w == b"2000271385"))
+        .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
+        .collect();
+    let text = text[..text.len() - 1].to_vec();
+    files
+        .lock()
+        .expect("lock")
+        .insert("/Porteurs_CPS_CPF".into(), (text, "Porteurs_CPS_CPF_202611290800.txt".into(), "\"c2\"".into()));
+    let third = run_once(&store, &opts).await.expect("third");
+    assert_eq!(third.status, RunStatus::Promoted, "{:?}", third.reason);
+    let r = &store.runs().await.expect("runs")[2];
+    assert_eq!((r.created, r.updated, r.deleted), (Some(0), Some(1), Some(0)));
+    assert_eq!(card_count(store.clone()).await, 1);
+    // The downloads folder keeps what the served generation was built from.
+    let mut kept: Vec<String> = std::fs::read_dir(dir.path().join("data/downloads"))
+        .expect("ls")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["PS_LibreAcces_202611280900.zip", "Porteurs_CPS_CPF_202611290800.txt"]);
+    let runs = store.runs().await.expect("runs");
+    let files_read: Vec<String> = runs[2].report.as_ref().expect("report")["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| f["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(files_read.contains(&"Porteurs_CPS_CPF_202611290800.txt".to_string()), "{files_read:?}");
+}
