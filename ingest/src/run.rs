@@ -543,6 +543,12 @@ async fn run_steps(
     let totals = diff.total();
     let persons_now = served_count + totals.created - totals.deleted;
     drop(parted);
+    // A large load (the first one, above all) leaves the planner without statistics for the new rows: refresh them
+    // now rather than let the next night's reads be planned blind.
+    let written = totals.created + totals.updated + totals.deleted;
+    if written >= 100_000 || written * 10 >= served_count.max(1) {
+        store.analyze().await?;
+    }
     store.finish_generation(generation, persons_now as i64).await?;
     finish.created = Some(totals.created as i64);
     finish.updated = Some(totals.updated as i64);

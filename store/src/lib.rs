@@ -554,6 +554,21 @@ impl Store {
         Ok(())
     }
 
+    /// Refresh the planner's statistics after a large write: `ANALYZE` on PostgreSQL (about a second at national
+    /// size); SQLite's `PRAGMA optimize`, which analyses only what needs it.
+    pub async fn analyze(&self) -> Result<()> {
+        match self.pool() {
+            Pool::Postgres(pool) => {
+                sqlx::query("ANALYZE person_version").execute(pool).await?;
+                sqlx::query("ANALYZE change_log").execute(pool).await?;
+            }
+            Pool::Sqlite(pool) => {
+                sqlx::query("PRAGMA optimize").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Mark a generation complete (all changes written), with its person count.
     pub async fn finish_generation(&self, generation: i64, persons: i64) -> Result<()> {
         let done = with_pool!(self, pool => {

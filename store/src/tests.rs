@@ -256,6 +256,7 @@ async fn records_with_any_character_survive_the_bulk_path(store: Store) {
         })
         .collect();
     let g = generation(&store, &changes).await;
+    store.analyze().await.expect("statistics refreshed");
     store.promote(g).await.expect("promote");
     for (i, r) in tricky.iter().enumerate() {
         assert_eq!(record(&store, &format!("81000000{i}")).await.as_deref(), Some(*r));
