@@ -173,6 +173,10 @@ enum Command {
         /// Cron expression with seconds: `sec min hour day month weekday`. Default: every night at 02:00.
         #[arg(long, default_value = "0 0 2 * * *")]
         schedule: String,
+        /// Also run the sync at these times (cron, repeatable), e.g. soon after the card holders' extract is
+        /// published: each extract is fetched with conditional GET, so only what changed is read again.
+        #[arg(long = "also-at", value_name = "CRON")]
+        also_at: Vec<String>,
         /// Time zone of the schedule.
         #[arg(long, default_value = "Europe/Paris")]
         timezone: String,
@@ -370,6 +374,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             source,
             with,
             schedule,
+            also_at,
             timezone,
             retry_attempts,
             retry_backoff,
@@ -383,6 +388,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
             let cfg = serve::ScheduleConfig {
                 schedule,
+                also_at,
                 timezone,
                 retry_attempts,
                 retry_backoff: std::time::Duration::from_secs(retry_backoff),

@@ -18,6 +18,9 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 pub struct ScheduleConfig {
     /// Cron expression with seconds (`sec min hour day month weekday`).
     pub schedule: String,
+    /// More times to run the same sync (e.g. when the card holders' extract is published): every extract is fetched
+    /// with conditional GET, so a run where nothing is new costs a few requests.
+    pub also_at: Vec<String>,
     /// Time zone of the expression.
     pub timezone: Tz,
     /// Attempts after a failed run, the same night.
@@ -103,10 +106,10 @@ pub async fn serve(
     let make_job = {
         let (store, opts, cfg, last, in_flight) =
             (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
-        move || {
+        move |expr: &str| {
             let (store, opts, cfg, last, in_flight) =
                 (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
-            Job::new_async_tz(cfg.schedule.clone(), cfg.timezone, move |_id, _sched| {
+            Job::new_async_tz(expr, cfg.timezone, move |_id, _sched| {
                 let (store, opts, cfg, last, in_flight) =
                     (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());
                 Box::pin(async move {
@@ -121,16 +124,17 @@ pub async fn serve(
         }
     };
     let sched = JobScheduler::new().await?;
-    let mut job_id = sched.add(make_job()?).await?;
-    // tokio-cron-scheduler fixes the zone's UTC offset when a job is created: re-create the job every
-    // day so that the schedule follows daylight saving time.
-    {
+    let schedules: Vec<String> = std::iter::once(cfg.schedule.clone()).chain(cfg.also_at.iter().cloned()).collect();
+    for expr in schedules.clone() {
+        let mut job_id = sched.add(make_job(&expr)?).await?;
+        // tokio-cron-scheduler fixes the zone's UTC offset when a job is created: re-create the job every
+        // six hours so that the schedule follows daylight saving time.
         let sched2 = sched.clone();
         let make_job = make_job.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(6 * 3600)).await;
-                match make_job() {
+                match make_job(&expr) {
                     Ok(job) => {
                         if let Ok(new_id) = sched2.add(job).await {
                             let _ = sched2.remove(&job_id).await;
@@ -143,8 +147,13 @@ pub async fn serve(
         });
     }
     sched.start().await?;
-    tracing::info!(schedule = %cfg.schedule, timezone = %cfg.timezone, source = %opts.source, "scheduler started");
-    eprintln!("annuaire serve: sync scheduled at `{}` ({}), source {}", cfg.schedule, cfg.timezone, opts.source);
+    tracing::info!(schedules = ?schedules, timezone = %cfg.timezone, source = %opts.source, "scheduler started");
+    eprintln!(
+        "annuaire serve: sync scheduled at `{}` ({}), source {}",
+        schedules.join("`, `"),
+        cfg.timezone,
+        opts.source
+    );
     if run_now {
         let (store, opts, cfg, last, in_flight) =
             (store.clone(), opts.clone(), cfg.clone(), last.clone(), in_flight.clone());

@@ -283,3 +283,28 @@ fn an_extract_with_half_a_percent_of_persons_changed_is_promoted_and_changes_lis
     listed.sort();
     assert_eq!(listed, want);
 }
+
+#[test]
+fn serve_also_runs_the_sync_at_the_extra_times_given() {
+    // The nightly schedule will not fire during the test; the extra time (every two seconds) does.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = annuaire_command(dir.path())
+        .args(["serve", "--source", &sample_path(), "--schedule", "0 0 2 * * *", "--also-at", "*/2 * * * * *"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(500));
+        let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+        statuses =
+            runs.as_array().expect("runs").iter().map(|r| r["status"].as_str().unwrap_or("").to_string()).collect();
+        if statuses.first().is_some_and(|s| s != "running") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses.first().map(String::as_str), Some("promoted"), "{statuses:?}");
+}
