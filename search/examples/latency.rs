@@ -1,0 +1,40 @@
+//! Search latency on an index directory, for profiling (the benchmark command measures the same in its report):
+//! `cargo run --release -p annuaire-search --example latency -- INDEX_DIR NAMES_FILE [PROFESSION]`
+//! where NAMES_FILE holds one family name per line; each query is a 3- to 6-letter prefix of one.
+
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(dir), Some(names)) = (args.first(), args.get(1)) else {
+        return Err("usage: latency INDEX_DIR NAMES_FILE [PROFESSION]".into());
+    };
+    let index = annuaire_search::SearchIndex::open(std::path::Path::new(dir))?;
+    let names: Vec<String> = std::fs::read_to_string(names)?.lines().map(str::to_string).collect();
+    let mut lat = Vec::new();
+    for round in 0..2 {
+        lat.clear();
+        for (k, n) in names.iter().enumerate() {
+            let prefix: String = annuaire_search::fold(n).chars().take(3 + k % 4).collect();
+            let req = annuaire_search::SearchRequest {
+                text: Some(prefix),
+                profession: args.get(2).cloned(),
+                limit: 20,
+                ..Default::default()
+            };
+            let t = Instant::now();
+            std::hint::black_box(index.search(&req)?);
+            lat.push(t.elapsed().as_micros() as u64);
+        }
+        lat.sort_unstable();
+        let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
+        println!(
+            "round {round}: {} queries, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            lat.len(),
+            p(0.5),
+            p(0.95),
+            p(0.99)
+        );
+    }
+    Ok(())
+}
