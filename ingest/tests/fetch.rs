@@ -20,6 +20,26 @@ struct Server {
     seen: Seen,
 }
 
+/// Read a request's head: its path and headers (names in lower case). `None` when the client hangs up first.
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, HashMap<String, String>)> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = text.lines();
+    let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some((path, headers))
+}
+
 async fn start(body: Arc<Vec<u8>>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -31,21 +51,7 @@ async fn start(body: Arc<Vec<u8>>) -> Server {
             let Ok((mut sock, _)) = listener.accept().await else { return };
             let (body, hits, seen) = (body.clone(), h.clone(), s.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut tmp = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut tmp).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                let mut lines = text.lines();
-                let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
-                let headers: HashMap<String, String> = lines
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-                    .collect();
+                let Some((path, headers)) = read_request(&mut sock).await else { return };
                 let n = {
                     let mut hits = hits.lock().expect("lock");
                     let c = hits.entry(path.clone()).or_default();
@@ -247,21 +253,8 @@ async fn serve_files(files: Files) -> String {
             let Ok((mut sock, _)) = listener.accept().await else { return };
             let files = files.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut tmp = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut tmp).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&tmp[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                let path = text.lines().next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
-                let inm = text
-                    .lines()
-                    .filter_map(|l| l.split_once(':'))
-                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("if-none-match"))
-                    .map(|(_, v)| v.trim().to_string());
+                let Some((path, headers)) = read_request(&mut sock).await else { return };
+                let inm = headers.get("if-none-match").cloned();
                 let file = files.lock().expect("lock").get(&path).cloned();
                 let _ = match file {
                     None => {

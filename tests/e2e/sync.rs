@@ -179,11 +179,11 @@ fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
     assert!(persons > 30_000, "{persons}");
 }
 
-#[test]
-fn serve_runs_the_sync_on_its_schedule() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut child = annuaire_command(dir.path())
-        .args(["serve", "--source", &sample_path(), "--schedule", "*/2 * * * * *", "--timezone", "Europe/Paris"])
+/// Run `serve --source SAMPLE ARGS` until the run statuses satisfy `done` (at most 20 s); returns them.
+fn serve_until(dir: &std::path::Path, args: &[&str], done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut child = annuaire_command(dir)
+        .args(["serve", "--source", &sample_path()])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -191,16 +191,25 @@ fn serve_runs_the_sync_on_its_schedule() {
     let mut statuses = Vec::new();
     for _ in 0..40 {
         std::thread::sleep(Duration::from_millis(500));
-        let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+        let runs = json(&annuaire(dir, &["runs", "--format", "json"]));
         statuses =
             runs.as_array().expect("runs").iter().map(|r| r["status"].as_str().unwrap_or("").to_string()).collect();
-        // Two runs, the second one finished (a tick may have just started it).
-        if statuses.len() >= 2 && statuses[1] != "running" {
+        if done(&statuses) {
             break;
         }
     }
     let _ = child.kill();
     let _ = child.wait();
+    statuses
+}
+
+#[test]
+fn serve_runs_the_sync_on_its_schedule() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Two runs, the second one finished (a tick may have just started it).
+    let statuses = serve_until(dir.path(), &["--schedule", "*/2 * * * * *", "--timezone", "Europe/Paris"], |s| {
+        s.len() >= 2 && s[1] != "running"
+    });
     assert!(statuses.len() >= 2, "the schedule did not fire twice: {statuses:?}");
     assert_eq!(statuses[0], "promoted");
     assert_eq!(statuses[1], "unchanged");
@@ -288,23 +297,8 @@ fn an_extract_with_half_a_percent_of_persons_changed_is_promoted_and_changes_lis
 fn serve_also_runs_the_sync_at_the_extra_times_given() {
     // The nightly schedule will not fire during the test; the extra time (every two seconds) does.
     let dir = tempfile::tempdir().expect("tmp");
-    let mut child = annuaire_command(dir.path())
-        .args(["serve", "--source", &sample_path(), "--schedule", "0 0 2 * * *", "--also-at", "*/2 * * * * *"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut statuses = Vec::new();
-    for _ in 0..40 {
-        std::thread::sleep(Duration::from_millis(500));
-        let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
-        statuses =
-            runs.as_array().expect("runs").iter().map(|r| r["status"].as_str().unwrap_or("").to_string()).collect();
-        if statuses.first().is_some_and(|s| s != "running") {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let statuses = serve_until(dir.path(), &["--schedule", "0 0 2 * * *", "--also-at", "*/2 * * * * *"], |s| {
+        s.first().is_some_and(|s| s != "running")
+    });
     assert_eq!(statuses.first().map(String::as_str), Some("promoted"), "{statuses:?}");
 }
