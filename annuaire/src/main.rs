@@ -10,6 +10,7 @@ mod progress;
 mod record;
 mod search;
 mod serve;
+mod snapshot;
 
 use annuaire_claims::{Profile, user_info};
 use annuaire_ingest::{RunOptions, run_once};

@@ -45,6 +45,9 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Every profile, in the order the claims snapshot stores them.
+    pub const ALL: [Profile; 2] = [Profile::Psc2021, Profile::Psc2023];
+
     /// Parse `psc-2021` or `psc-2023`.
     pub fn parse(s: &str) -> Option<Profile> {
         match s {

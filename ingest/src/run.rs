@@ -423,6 +423,9 @@ async fn run_steps(
     let tainted_a = Arc::new(parted.tainted.clone());
     let generation = store.begin_generation(run).await?;
     *generation_out = Some(generation);
+    // A first load creates every person it reads: index them as they are grouped, rather than read every record back
+    // from the store afterwards (later syncs update the previous generation's index by their changes instead).
+    let mut live = if served_count == 0 { Some(Arc::new(crate::index::LiveIndex::start(store, generation)?)) } else { None };
     let wave = rayon::current_num_threads().max(2);
     let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut batches = 0usize;
@@ -432,7 +435,7 @@ async fn run_steps(
     // database's, and the two overlap.
     let spawn_wave = |first: usize| {
         let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
-        let (pd, c, ta) = (parted.clone(), current.clone(), tainted_a.clone());
+        let (pd, c, ta, li) = (parted.clone(), current.clone(), tainted_a.clone(), live.clone());
         tokio::task::spawn_blocking(move || {
             let t = std::time::Instant::now();
             let r = parts
@@ -461,6 +464,9 @@ async fn run_steps(
                             None => {
                                 outcomes.push((group, Outcome::Created));
                                 changes.push(change(idnat, ChangeKind::Create, group, json, hash));
+                                if let Some(li) = &li {
+                                    li.add(person)?;
+                                }
                             }
                         }
                     }
@@ -562,7 +568,14 @@ async fn run_steps(
     } else {
         // The search index of the new generation is complete before the generation is served.
         let previous = store.served().await?.map(|s| s.generation);
-        crate::index::build_index(store, generation).await?;
+        match live.take().map(Arc::try_unwrap) {
+            Some(Ok(live)) => {
+                live.finish().await?;
+            }
+            _ => {
+                crate::index::build_index(store, generation).await?;
+            }
+        }
         store.promote(generation).await?;
         crate::index::prune_indexes(store, &[Some(generation), previous].into_iter().flatten().collect::<Vec<_>>());
         RunStatus::Promoted

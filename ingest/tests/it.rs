@@ -427,3 +427,40 @@ fn the_restricted_psc_file_replaces_the_public_one_with_civil_status() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[test]
+fn the_index_built_during_a_first_load_answers_like_one_built_from_the_store() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = rt.block_on(Store::open(dir.path())).expect("store");
+    let run = rt.block_on(run_once(&store, &RunOptions::new(samples().join("PS_LibreAcces")))).expect("first sync");
+    let g = run.generation.expect("generation");
+    let requests = [
+        annuaire_search::SearchRequest { limit: 1000, ..Default::default() },
+        annuaire_search::SearchRequest { text: Some("mar".into()), limit: 1000, ..Default::default() },
+        annuaire_search::SearchRequest { text: Some("lefebre".into()), limit: 1000, ..Default::default() },
+        annuaire_search::SearchRequest { profession: Some("60".into()), limit: 1000, ..Default::default() },
+    ];
+    // Totals, facets and hits; the order of equal hits (same score, same name) may differ between two builds.
+    let answers = |dir: &Path| {
+        let idx = annuaire_search::SearchIndex::open(dir).expect("open");
+        requests
+            .iter()
+            .map(|r| {
+                let mut a = idx.search(r).expect("search");
+                a.hits.sort_by(|x, y| x.idnat.cmp(&y.idnat));
+                a
+            })
+            .collect::<Vec<_>>()
+    };
+    let during = answers(&annuaire_ingest::index::index_dir(&store, g));
+    assert_eq!(during[0].total as usize, store_persons(&rt, &store, g));
+    // Built again from the records in the store, after the fact.
+    std::fs::remove_dir_all(annuaire_ingest::index::index_dir(&store, g)).expect("rm");
+    let rebuilt = rt.block_on(annuaire_ingest::index::build_index(&store, g)).expect("rebuild");
+    assert_eq!(during, answers(&rebuilt));
+}
+
+fn store_persons(rt: &tokio::runtime::Runtime, store: &Store, g: i64) -> usize {
+    rt.block_on(store.persons_at(g)).expect("persons").len()
+}

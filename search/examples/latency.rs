@@ -12,8 +12,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let index = annuaire_search::SearchIndex::open(std::path::Path::new(dir))?;
     let names: Vec<String> = std::fs::read_to_string(names)?.lines().map(str::to_string).collect();
     let mut lat = Vec::new();
+    let mut by_len: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
     for round in 0..2 {
         lat.clear();
+        by_len.clear();
+        let mut totals: std::collections::BTreeMap<usize, u64> = Default::default();
         for (k, n) in names.iter().enumerate() {
             let prefix: String = annuaire_search::fold(n).chars().take(3 + k % 4).collect();
             let req = annuaire_search::SearchRequest {
@@ -23,8 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..Default::default()
             };
             let t = Instant::now();
-            std::hint::black_box(index.search(&req)?);
-            lat.push(t.elapsed().as_micros() as u64);
+            let r = index.search(&req)?;
+            let us = t.elapsed().as_micros() as u64;
+            *totals.entry(3 + k % 4).or_default() += r.total;
+            lat.push(us);
+            by_len.entry(3 + k % 4).or_default().push(us);
         }
         lat.sort_unstable();
         let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
@@ -35,6 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p(0.95),
             p(0.99)
         );
+        for (len, mut l) in std::mem::take(&mut by_len) {
+            l.sort_unstable();
+            let q = |q: f64| l[((l.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
+            let mean = totals.get(&len).copied().unwrap_or(0) / l.len().max(1) as u64;
+            println!("  {len} letters: p50 {:.2} ms, p95 {:.2} ms, {mean} matches on average", q(0.5), q(0.95));
+        }
     }
     Ok(())
 }

@@ -2,16 +2,15 @@
 //!
 //! Names are searchable accent- and case-insensitively (tokenizer `folded`: simple split, lower case, ASCII
 //! folding) with prefix and one-typo tolerance; profession, category, savoir-faire, authority kind and name,
-//! department, commune, postal code, mode, sector and id type are exact filters, and the first three of
-//! the facets (`profession`, `authority_kind`, `department`) are counted with terms aggregations.
+//! department, commune, postal code, mode, sector and id type are exact filters, and the [`FACETS`] are counted
+//! for every search from a table held in memory ([`crate::facets`]).
 
+use crate::facets::FacetTable;
 use crate::{SearchRequest, fold};
 use annuaire_schemas::{AuthorityKind, Person};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -63,6 +62,7 @@ struct Fields {
     card: Field,
     valid_card: Field,
     mailbox: Field,
+    name_key: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -91,6 +91,9 @@ fn schema() -> (Schema, Fields) {
         card: b.add_text_field("card", STRING),
         valid_card: b.add_text_field("valid_card", STRING | FAST),
         mailbox: b.add_text_field("mailbox", STRING | FAST),
+        // The index is sorted on it (the first eight letters of the first family name): the persons a name prefix
+        // matches are then neighbours, and counting their facets reads memory in order.
+        name_key: b.add_u64_field("name_key", FAST),
     };
     (b.build(), f)
 }
@@ -117,6 +120,7 @@ fn fields_of(schema: &Schema) -> Result<Fields> {
         card: g("card")?,
         valid_card: g("valid_card")?,
         mailbox: g("mailbox")?,
+        name_key: g("name_key")?,
     })
 }
 
@@ -124,6 +128,15 @@ fn register(index: &Index) {
     let folded =
         TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).filter(AsciiFoldingFilter).build();
     index.tokenizers().register("folded", folded);
+}
+
+/// The sort key of a family name: its first eight folded bytes, big-endian (so integer order is name order).
+fn name_key(family_name: &str) -> u64 {
+    let mut key = [0u8; 8];
+    for (k, b) in key.iter_mut().zip(fold(family_name).bytes()) {
+        *k = b;
+    }
+    u64::from_be_bytes(key)
 }
 
 /// Writes the index of one generation into an empty directory.
@@ -146,7 +159,11 @@ impl IndexBuilder {
     pub fn create(dir: &Path) -> Result<IndexBuilder> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
         let (schema, fields) = schema();
-        let index = Index::create_in_dir(dir, schema)?;
+        let settings = tantivy::IndexSettings {
+            sort_by_field: Some(tantivy::IndexSortByField { field: "name_key".into(), order: tantivy::Order::Asc }),
+            ..Default::default()
+        };
+        let index = Index::builder().schema(schema).settings(settings).create_in_dir(dir)?;
         register(&index);
         let writer = index.writer(200_000_000)?;
         Ok(IndexBuilder { writer, fields, day: crate::today() })
@@ -168,12 +185,12 @@ impl IndexBuilder {
     }
 
     /// Remove a person's document (before adding their new record, or for a deletion).
-    pub fn remove(&mut self, idnat: &str) {
+    pub fn remove(&self, idnat: &str) {
         self.writer.delete_term(Term::from_field_text(self.fields.idnat, idnat));
     }
 
-    /// Add one person.
-    pub fn add(&mut self, p: &Person) -> Result<()> {
+    /// Add one person (from any thread: the documents go to tantivy's indexing threads).
+    pub fn add(&self, p: &Person) -> Result<()> {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.idnat, p.idnat.as_str());
@@ -220,6 +237,7 @@ impl IndexBuilder {
         }
         doc.add_text(f.valid_card, if p.valid_cards(&self.day).next().is_some() { "true" } else { "false" });
         doc.add_text(f.mailbox, if p.mailboxes.is_empty() { "false" } else { "true" });
+        doc.add_u64(f.name_key, name_key(first.map(|e| e.family_name.as_str()).unwrap_or("")));
         if let Some((_, a)) = p.main_activity() {
             let s = &a.structure;
             let town = if s.commune.label.is_empty() {
@@ -273,9 +291,14 @@ pub struct SearchResponse {
 /// An index open for searching.
 pub struct SearchIndex {
     reader: IndexReader,
-    index: Index,
     fields: Fields,
+    /// The facet values of every document, read on first use (or by [`SearchIndex::prepare`]).
+    facets: std::sync::OnceLock<std::result::Result<FacetTable, String>>,
 }
+
+/// Words shorter than this match as prefixes only; from this length on, also with one typo (Meilisearch's default
+/// `minWordSizeForTypos.oneTypo`: a typo allowed in a shorter word matches too much to be useful).
+pub const MIN_WORD_FOR_TYPO: usize = 5;
 
 /// Facets counted for every search.
 pub const FACETS: [&str; 5] = ["profession", "authority_kind", "department", "valid_card", "mailbox"];
@@ -287,7 +310,19 @@ impl SearchIndex {
         register(&index);
         let fields = fields_of(&index.schema())?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { reader, index, fields })
+        Ok(SearchIndex { reader, fields, facets: std::sync::OnceLock::new() })
+    }
+
+    /// Read the facet table now rather than at the first search (a server does it before it is asked).
+    pub fn prepare(&self) -> Result<()> {
+        self.facet_table().map(|_| ())
+    }
+
+    fn facet_table(&self) -> Result<&FacetTable> {
+        self.facets
+            .get_or_init(|| FacetTable::build(&self.reader.searcher(), &FACETS))
+            .as_ref()
+            .map_err(|e| Error::Facets(e.clone()))
     }
 
     fn query(&self, r: &SearchRequest) -> Box<dyn Query> {
@@ -296,11 +331,11 @@ impl SearchIndex {
         if let Some(text) = &r.text {
             for token in fold(text).split_whitespace() {
                 let term = Term::from_field_text(f.names, token);
-                // Every word must match a name: as a prefix (ranked first), or, from four letters on, as a
-                // prefix with one typo.
+                // Every word must match a name: as a prefix (ranked first), or, from MIN_WORD_FOR_TYPO letters on,
+                // as a prefix with one typo.
                 let exact: Box<dyn Query> =
                     Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), 3.0));
-                let word: Box<dyn Query> = if token.chars().count() >= 4 {
+                let word: Box<dyn Query> = if token.chars().count() >= MIN_WORD_FOR_TYPO {
                     Box::new(BooleanQuery::new(vec![
                         (Occur::Should, exact),
                         (Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term, 1, true))),
@@ -358,20 +393,10 @@ impl SearchIndex {
         let r = request.clone().normalized();
         let searcher = self.reader.searcher();
         let query = self.query(&r);
-        let aggs: Aggregations = serde_json::from_value(serde_json::json!({
-            "profession": {"terms": {"field": "profession", "size": 1000}},
-            "authority_kind": {"terms": {"field": "authority_kind", "size": 10}},
-            "department": {"terms": {"field": "department", "size": 1000}},
-            "valid_card": {"terms": {"field": "valid_card", "size": 2}},
-            "mailbox": {"terms": {"field": "mailbox", "size": 2}},
-        }))
-        .map_err(|e| Error::Facets(e.to_string()))?;
-        let agg = AggregationCollector::from_aggs(
-            aggs,
-            AggContextParams::new(Default::default(), self.index.tokenizers().clone()),
-        );
-        let (total, top, aggs) = searcher
-            .search(&*query, &(Count, TopDocs::with_limit(r.limit).and_offset(r.offset).order_by_score(), agg))?;
+        let (total, top, facets) = searcher.search(
+            &*query,
+            &(Count, TopDocs::with_limit(r.limit).and_offset(r.offset).order_by_score(), self.facet_table()?.collector()),
+        )?;
         let f = self.fields;
         let text = |d: &TantivyDocument, field: Field| -> String {
             d.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string()
@@ -390,16 +415,6 @@ impl SearchIndex {
                 authorities: all(&d, f.authority),
                 place: text(&d, f.place),
             });
-        }
-        let json = serde_json::to_value(&aggs).map_err(|e| Error::Facets(e.to_string()))?;
-        let mut facets = BTreeMap::new();
-        for name in FACETS {
-            let mut counts = BTreeMap::new();
-            for b in json[name]["buckets"].as_array().into_iter().flatten() {
-                let key = b["key"].as_str().map(str::to_string).unwrap_or_else(|| b["key"].to_string());
-                counts.insert(key, b["doc_count"].as_u64().unwrap_or(0));
-            }
-            facets.insert(name.to_string(), counts);
         }
         Ok(SearchResponse { total: total as u64, hits, facets })
     }

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod analytics;
+pub mod facets;
 pub mod index;
 
 pub use index::{Hit, IndexBuilder, SearchIndex, SearchResponse};

@@ -3,13 +3,14 @@
 use annuaire_ingest::{Source, read_extract};
 use annuaire_schemas::Person;
 use annuaire_search::{IndexBuilder, SearchIndex, SearchRequest, fold};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 fn setup() -> (tempfile::TempDir, SearchIndex, Vec<Person>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
     let persons = read_extract(&Source::open(&dir).expect("source"), &|_, _| {}).expect("read").persons;
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut b = IndexBuilder::create(&tmp.path().join("idx")).expect("create");
+    let b = IndexBuilder::create(&tmp.path().join("idx")).expect("create");
     for p in &persons {
         b.add(p).expect("add");
     }
@@ -116,4 +117,65 @@ fn filters_facets_and_paging_agree_with_the_records() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), persons.len());
+}
+
+/// The facet counts a response should have: every facet value counted once per hit, from the hits' records.
+fn facets_by_hand(r: &annuaire_search::SearchResponse, persons: &[Person]) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let day = annuaire_search::today();
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> =
+        annuaire_search::index::FACETS.iter().map(|f| (f.to_string(), BTreeMap::new())).collect();
+    for hit in &r.hits {
+        let p = persons.iter().find(|p| p.idnat.as_str() == hit.idnat).expect("hit of the extract");
+        let mut values: Vec<(&str, String)> = Vec::new();
+        values.extend(p.exercices.iter().map(|e| ("profession", e.profession.code.clone())));
+        values.extend(p.exercices.iter().map(|e| ("authority_kind", e.authority.kind.as_str().to_string())));
+        values.extend(p.departments().into_iter().map(|d| ("department", d)));
+        values.push(("valid_card", (p.valid_cards(&day).next().is_some()).to_string()));
+        values.push(("mailbox", (!p.mailboxes.is_empty()).to_string()));
+        values.retain(|(_, v)| !v.is_empty());
+        values.sort();
+        values.dedup();
+        for (f, v) in values {
+            *out.entry(f.to_string()).or_default().entry(v).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn facet_counts_equal_counts_over_the_hits_also_after_an_update_with_deletions() {
+    let (t, idx, persons) = setup();
+    let requests = [
+        SearchRequest { limit: 1000, ..Default::default() },
+        text("mar"),
+        text("marti"),
+        SearchRequest { profession: Some("60".into()), limit: 1000, ..Default::default() },
+        SearchRequest { text: Some("le".into()), authority: Some("ordre".into()), limit: 1000, ..Default::default() },
+        SearchRequest { valid_card: Some(false), limit: 1000, ..Default::default() },
+    ];
+    for req in &requests {
+        let r = idx.search(req).expect("search");
+        assert_eq!(r.total as usize, r.hits.len(), "{req:?}: all hits on one page");
+        assert_eq!(r.facets, facets_by_hand(&r, &persons), "{req:?}");
+    }
+    // An update (as a re-sync does): a third of the persons removed, some re-added; deleted documents and a new
+    // segment are then in the index.
+    drop(idx);
+    let b = IndexBuilder::open(&t.path().join("idx")).expect("open");
+    for (k, p) in persons.iter().enumerate() {
+        if k % 3 == 0 {
+            b.remove(p.idnat.as_str());
+            if k % 2 == 0 {
+                b.add(p).expect("add");
+            }
+        }
+    }
+    b.finish().expect("finish");
+    let idx = SearchIndex::open(&t.path().join("idx")).expect("reopen");
+    let kept = persons.iter().enumerate().filter(|(k, _)| k % 3 != 0 || k % 2 == 0).count();
+    for req in &requests {
+        let r = idx.search(req).expect("search");
+        assert_eq!(r.facets, facets_by_hand(&r, &persons), "{req:?} after the update");
+    }
+    assert_eq!(idx.search(&requests[0]).expect("all").total as usize, kept);
 }

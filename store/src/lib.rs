@@ -18,11 +18,13 @@ mod lock;
 #[cfg(test)]
 pub(crate) use lock::host as lock_host;
 mod runs;
+pub mod snapshot;
 pub mod testing;
 mod usage;
 
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
+pub use snapshot::{ClaimsSnapshot, SnapshotWriter};
 pub use runs::{RunFinish, RunRecord, RunStatus};
 pub use usage::{UsageKey, UsageReport};
 

@@ -124,6 +124,16 @@ pub(crate) async fn call(
     Reply { status, generation, body, text }
 }
 
+/// Sync the sample with LEFÈVRE renamed LEFEUVRE-DURAND: the next generation.
+fn sync_with_lefevre_renamed(data: &Path) {
+    let renamed = sample_copy(&data.join("renamed"), |_, _| true);
+    let pa = renamed.join("PS_LibreAcces_Personne_activite_202611280900.txt");
+    let text = std::fs::read_to_string(&pa).expect("read").replace("|LEFÈVRE|", "|LEFEUVRE-DURAND|");
+    std::fs::write(&pa, text).expect("write");
+    let out = annuaire(data, &["sync", "--source", renamed.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 fn synced() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tmp");
     let out = annuaire(dir.path(), &["sync", "--source", samples().join("PS_LibreAcces").to_str().expect("path")]);
@@ -405,12 +415,7 @@ fn search_over_http_follows_the_served_generation() {
     let out = annuaire(dir.path(), &["search", "--profession", "10", "--authority", "ordre", "--format", "json"]);
     let cli = crate::common::json(&out);
     // A new generation renames a doctor: the search switches with the claims.
-    let renamed = sample_copy(&dir.path().join("renamed"), |_, _| true);
-    let pa = renamed.join("PS_LibreAcces_Personne_activite_202611280900.txt");
-    let text = std::fs::read_to_string(&pa).expect("read").replace("|LEFÈVRE|", "|LEFEUVRE-DURAND|");
-    std::fs::write(&pa, text).expect("write");
-    let out = annuaire(dir.path(), &["sync", "--source", renamed.to_str().expect("path")]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    sync_with_lefevre_renamed(dir.path());
     std::thread::sleep(Duration::from_millis(1500));
     rt().block_on(async {
         let c = reqwest::Client::new();
@@ -470,4 +475,68 @@ fn stats_and_export_for_analysts() {
     let text = std::fs::read_to_string(&out_file).expect("csv");
     assert!(text.lines().next().is_some_and(|h| h.starts_with("idnat,id_type,family_name")));
     assert!(text.lines().skip(1).all(|l| l.split(',').nth(4) == Some("10")), "only doctors");
+}
+
+/// Wait until the server answers claims of generation `g` from its snapshot (written in the background).
+async fn wait_for_snapshot(c: &reqwest::Client, base: &str, g: i64) {
+    for _ in 0..200 {
+        let h = call(c, "GET", &format!("{base}/healthz"), None, None).await;
+        if h.body["claims_snapshot"] == json!(g) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no claims snapshot of generation {g}");
+}
+
+#[test]
+fn claims_from_the_snapshot_equal_the_rendering_from_the_store_and_follow_promotions() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    let pa = samples().join("PS_LibreAcces/PS_LibreAcces_Personne_activite_202611280900.txt");
+    let mut ids: Vec<String> = std::fs::read_to_string(&pa)
+        .expect("read")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('|').nth(2).map(str::to_string))
+        .collect();
+    ids.dedup();
+    let chosen: Vec<&String> = ids.iter().step_by(ids.len() / 12).collect();
+    // What the CLI renders from the store, in both profiles.
+    let from_store = |id: &str, profile: &str| -> Value {
+        crate::common::json(&annuaire(dir.path(), &["claims", id, "--profile", profile]))
+    };
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        wait_for_snapshot(&c, b, 1).await;
+        assert!(dir.path().join("claims/gen-1/meta.json").exists());
+        for id in &chosen {
+            for profile in ["psc-2021", "psc-2023"] {
+                let r = call(&c, "GET", &format!("{b}/v1/claims/{id}?profile={profile}"), Some(IDP), None).await;
+                assert_eq!((r.status, r.generation), (200, Some(1)), "{id}: {}", r.text);
+                assert_eq!(r.body, from_store(id, profile), "{id} {profile}");
+            }
+        }
+        // Short ids, unknown ids and batches go through the snapshot too.
+        let r = call(&c, "GET", &format!("{b}/v1/claims/10100271385"), Some(IDP), None).await;
+        assert_eq!(r.body["SubjectNameID"], "810100271385");
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810000000000"), Some(IDP), None).await;
+        assert_eq!((r.status, r.body["code"].clone()), (404, json!("not_found")));
+        let body = json!({"ids": ["012800751", "810000000000"]}).to_string();
+        let r = call(&c, "POST", &format!("{b}/v1/claims/batch"), Some(IDP), Some(body)).await;
+        assert_eq!(r.body["results"][0]["claims"], from_store("012800751", "psc-2023"));
+        assert_eq!(r.body["results"][1]["error"]["code"], "not_found");
+    });
+    // A new generation renames a doctor: the claims switch to it, and so does the snapshot.
+    sync_with_lefevre_renamed(dir.path());
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        wait_for_snapshot(&c, b, 2).await;
+        let r = call(&c, "GET", &format!("{b}/v1/claims/810100271385"), Some(IDP), None).await;
+        assert_eq!(r.generation, Some(2));
+        assert_eq!(r.body, from_store("810100271385", "psc-2023"));
+        assert_eq!(r.body["SubjectRefPro"]["exercices"][0]["nomDexercice"], "LEFEUVRE-DURAND", "{}", r.text);
+    });
 }

@@ -12,6 +12,7 @@ pub mod openapi;
 use crate::config::{Config, Scope};
 use crate::serve::LastRun;
 use annuaire_claims::{Profile, user_info};
+use annuaire_store::ClaimsSnapshot;
 use annuaire_schemas::Person;
 use annuaire_store::Store;
 use axum::Router;
@@ -57,6 +58,9 @@ pub struct AppState {
     pub claims_cache: Arc<ClaimsCache>,
     /// The search index of the generation last searched.
     pub search: Arc<SearchSlot>,
+    /// The claims snapshot of the served generation, once written (`crate::snapshot`); claims come from the
+    /// store until then.
+    pub snapshot: Arc<std::sync::RwLock<Option<Arc<ClaimsSnapshot>>>>,
 }
 
 /// Claims kept rendered in memory (about 2 KB each).
@@ -73,7 +77,50 @@ impl AppState {
             served: Arc::new(AtomicI64::new(0)),
             claims_cache: Arc::new(quick_cache::sync::Cache::new(CLAIMS_CACHE_ENTRIES)),
             search: Arc::default(),
+            snapshot: Arc::default(),
         }
+    }
+
+    /// The claims snapshot of generation `g`, if it is open.
+    fn snapshot_of(&self, g: i64) -> Option<Arc<ClaimsSnapshot>> {
+        let s = self.snapshot.read().ok()?;
+        s.as_ref().filter(|s| s.generation() == g).cloned()
+    }
+
+    /// Write (or reuse) generation `g`'s claims snapshot and answer claims from it.
+    pub async fn prepare_snapshot(&self, g: i64) -> anyhow::Result<()> {
+        let dir = crate::snapshot::claims_snapshot(&self.store, g).await?;
+        let snap = Arc::new(ClaimsSnapshot::open(&dir)?);
+        if let Ok(mut slot) = self.snapshot.write() {
+            *slot = Some(snap);
+        }
+        Ok(())
+    }
+
+    /// A person's claims in `profile`, as JSON, with their idNat: from the snapshot of generation `g` when it is
+    /// open (it holds everyone of `g`, so a miss there is a miss), else rendered from the store.
+    async fn claims_json(&self, id: &str, g: i64, profile: Profile) -> Result<Option<(Bytes, String)>, ApiError> {
+        // The day's working set stays rendered in memory, whichever path rendered it.
+        let key = (g, id.to_string(), profile.as_str());
+        if let Some(hit) = self.claims_cache.get(&key) {
+            return Ok(Some(hit));
+        }
+        if let Some(snap) = self.snapshot_of(g) {
+            let variant = snap.variant(profile.as_str()).ok_or_else(|| ApiError::internal("snapshot without profile"))?;
+            for candidate in annuaire_schemas::id::candidates(id) {
+                if let Some(body) = snap.get(&candidate, variant).map_err(ApiError::internal)? {
+                    let hit = (Bytes::from(body), candidate);
+                    self.claims_cache.insert(key, hit.clone());
+                    return Ok(Some(hit));
+                }
+            }
+            return Ok(None);
+        }
+        let Some(p) = self.person(id, g).await? else { return Ok(None) };
+        let body = Bytes::from(serde_json::to_vec(&user_info(&p, profile)).map_err(ApiError::internal)?);
+        let hit = (body, p.idnat.as_str().to_string());
+        self.claims_cache.insert(key, hit.clone());
+        Ok(Some(hit))
     }
 
     /// Read the served generation from the store now.
@@ -216,14 +263,8 @@ async fn claims(
         let run = async {
             let profile = profile(&q)?;
             let g = s.generation()?;
-            let key = (g, id.clone(), profile.as_str());
-            if let Some((body, idnat)) = s.claims_cache.get(&key) {
-                return Ok((answer_bytes(g, body), idnat));
-            }
-            let p = s.person(&id, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
-            let body = Bytes::from(serde_json::to_vec(&user_info(&p, profile)).map_err(ApiError::internal)?);
-            let idnat = p.idnat.as_str().to_string();
-            s.claims_cache.insert(key, (body.clone(), idnat.clone()));
+            let (body, idnat) =
+                s.claims_json(&id, g, profile).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
             Ok((answer_bytes(g, body), idnat))
         };
         match run.await {
@@ -266,8 +307,11 @@ async fn claims_batch(State(s): State<AppState>, headers: HeaderMap, body: Body)
             let g = s.generation()?;
             let mut results = Vec::with_capacity(req.ids.len());
             for id in &req.ids {
-                match s.person(id, g).await? {
-                    Some(p) => results.push(serde_json::json!({"id": id, "claims": user_info(&p, profile)})),
+                match s.claims_json(id, g, profile).await? {
+                    Some((body, _)) => {
+                        let claims: serde_json::Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
+                        results.push(serde_json::json!({"id": id, "claims": claims}))
+                    }
                     None => results.push(serde_json::json!({"id": id, "error": {"code": "not_found", "message": format!("no professional {id}")}})),
                 }
             }
@@ -471,8 +515,12 @@ async fn stats(State(s): State<AppState>, Query(q): Query<HashMap<String, String
 
 async fn healthz(State(s): State<AppState>) -> Response {
     let g = s.served.load(Ordering::SeqCst);
-    let body =
-        serde_json::json!({"status": if g > 0 { "ok" } else { "no_generation" }, "generation": (g > 0).then_some(g)});
+    let snapshot = s.snapshot_of(g).map(|s| s.generation());
+    let body = serde_json::json!({
+        "status": if g > 0 { "ok" } else { "no_generation" },
+        "generation": (g > 0).then_some(g),
+        "claims_snapshot": snapshot,
+    });
     let mut r =
         (if g > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -683,6 +731,21 @@ pub fn spawn_background(state: AppState) {
                 let (previous, state) = (seen, state.clone());
                 seen = g;
                 tokio::spawn(async move {
+                    // Claims first: the identity provider's lookups then leave the store.
+                    match state.prepare_snapshot(g).await {
+                        Ok(()) => {
+                            tracing::info!(generation = g, "claims snapshot ready");
+                            if previous > 0 {
+                                annuaire_store::snapshot::prune_snapshots_older_than(
+                                    state.store.data_dir(),
+                                    previous.min(g),
+                                );
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot write the claims snapshot; claims come from the store")
+                        }
+                    }
                     match state.search_index(g).await {
                         Ok(_) => {
                             tracing::info!(generation = g, "search index ready");

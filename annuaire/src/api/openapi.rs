@@ -238,7 +238,11 @@ fn schemas() -> Value {
                     "change": {"enum": ["create", "update", "delete"]}, "promoted_at": s}}}}});
     json!({
         "Error": {"type": "object", "required": ["code", "message"], "properties": {"code": s, "message": s}},
-        "Health": {"type": "object", "properties": {"status": s, "generation": {"type": ["integer", "null"]}}},
+        "Health": {"type": "object", "properties": {
+            "status": s,
+            "generation": {"type": ["integer", "null"]},
+            "claims_snapshot": {"type": ["integer", "null"], "description": "the generation whose claims snapshot answers claims; null while it is written (claims then come from the store)"}
+        }},
         "Text": {"type": "string"},
         "Object": {"type": "object"},
         "FhirResource": {"type": "object", "required": ["resourceType"], "properties": {"resourceType": s}},
