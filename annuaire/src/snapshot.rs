@@ -9,7 +9,7 @@
 
 use annuaire_claims::{Profile, user_info};
 use annuaire_schemas::Person;
-use annuaire_store::snapshot::{ClaimsSnapshot, SnapshotWriter, snapshot_dir};
+use annuaire_store::snapshot::{ClaimsSnapshot, SnapshotWriter, dictionary, encode, snapshot_dir};
 use annuaire_store::{ChangeKind, Store};
 use anyhow::Context;
 use rayon::prelude::*;
@@ -23,19 +23,42 @@ fn variants() -> Vec<&'static str> {
     Profile::ALL.iter().map(|p| p.as_str()).collect()
 }
 
-/// A stored record's snapshot entry: its idNat and its claims in every profile, encoded.
-fn entry(record: &str) -> anyhow::Result<(String, Vec<u8>)> {
+/// A stored record's idNat and claims in every profile.
+fn render(record: &str) -> anyhow::Result<(String, Vec<Vec<u8>>)> {
     let p: Person = serde_json::from_str(record).context("a stored record cannot be read")?;
     let answers = Profile::ALL.iter().map(|&profile| serde_json::to_vec(&user_info(&p, profile))).collect::<Result<
         Vec<_>,
         _,
     >>()?;
-    let answers: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
-    Ok((p.idnat.as_str().to_string(), SnapshotWriter::encode(&answers)))
+    Ok((p.idnat.as_str().to_string(), answers))
 }
 
-fn write_batch(w: &mut SnapshotWriter, batch: &mut Vec<String>) -> anyhow::Result<()> {
-    let entries: Vec<(String, Vec<u8>)> = batch.par_iter().map(|r| entry(r)).collect::<anyhow::Result<_>>()?;
+/// A stored record's snapshot entry: its idNat and its claims in every profile, encoded with `dict`.
+fn entry(dict: &[u8], record: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let (idnat, answers) = render(record)?;
+    let answers: Vec<&[u8]> = answers.iter().map(Vec::as_slice).collect();
+    Ok((idnat, encode(dict, &answers)))
+}
+
+/// Write a batch of records; the first batch also makes the dictionary and starts the writer.
+fn write_batch(
+    w: &mut Option<SnapshotWriter>,
+    data_dir: &std::path::Path,
+    generation: i64,
+    batch: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    if w.is_none() {
+        let samples: Vec<Vec<Vec<u8>>> = batch
+            .iter()
+            .step_by((batch.len() / 32).max(1))
+            .map(|r| render(r).map(|(_, a)| a))
+            .collect::<anyhow::Result<_>>()?;
+        let samples: Vec<Vec<&[u8]>> = samples.iter().map(|a| a.iter().map(Vec::as_slice).collect()).collect();
+        *w = Some(SnapshotWriter::create(data_dir, generation, &variants(), &dictionary(&samples))?);
+    }
+    let Some(w) = w.as_mut() else { return Ok(()) };
+    let dict = w.dict();
+    let entries: Vec<(String, Vec<u8>)> = batch.par_iter().map(|r| entry(&dict, r)).collect::<anyhow::Result<_>>()?;
     for (idnat, e) in entries {
         w.add_encoded(&idnat, &e)?;
     }
@@ -57,9 +80,10 @@ pub async fn claims_snapshot(store: &Store, generation: i64) -> anyhow::Result<P
         Some(b) if ClaimsSnapshot::is_current(&snapshot_dir(data_dir, b)) => Some(b),
         _ => None,
     };
-    let mut w = SnapshotWriter::create(data_dir, generation, &variants())?;
     if let Some(base) = base {
         let old = ClaimsSnapshot::open(&snapshot_dir(data_dir, base))?;
+        // The previous snapshot's dictionary, so that its entries are copied as they are.
+        let mut w = SnapshotWriter::create(data_dir, generation, &variants(), old.dict())?;
         let changes = store.changes_of(generation).await?;
         let changed: HashSet<String> = changes.iter().map(|(id, _)| id.clone()).collect();
         let mut records = Vec::new();
@@ -72,8 +96,9 @@ pub async fn claims_snapshot(store: &Store, generation: i64) -> anyhow::Result<P
         }
         // Render the changed persons, and merge them with the unchanged entries, copied as they are.
         w = tokio::task::spawn_blocking(move || -> anyhow::Result<SnapshotWriter> {
+            let dict = w.dict();
             let fresh: BTreeMap<String, Vec<u8>> =
-                records.par_iter().map(|r| entry(r)).collect::<anyhow::Result<_>>()?;
+                records.par_iter().map(|r| entry(&dict, r)).collect::<anyhow::Result<_>>()?;
             let mut fresh = fresh.into_iter().peekable();
             old.for_each_entry(|idnat, raw| {
                 while let Some((id, e)) = fresh.next_if(|(id, _)| id.as_str() < idnat) {
@@ -96,16 +121,21 @@ pub async fn claims_snapshot(store: &Store, generation: i64) -> anyhow::Result<P
         return Ok(dir);
     }
     let mut batch = Vec::with_capacity(BATCH);
+    let mut w = None;
     store
         .for_each_person_at(generation, |record| -> anyhow::Result<()> {
             batch.push(record.to_string());
             if batch.len() == BATCH {
-                write_batch(&mut w, &mut batch)?;
+                write_batch(&mut w, data_dir, generation, &mut batch)?;
             }
             Ok(())
         })
         .await??;
-    write_batch(&mut w, &mut batch)?;
+    write_batch(&mut w, data_dir, generation, &mut batch)?;
+    let w = match w {
+        Some(w) => w,
+        None => SnapshotWriter::create(data_dir, generation, &variants(), b"")?,
+    };
     let persons = w.persons();
     let dir = tokio::task::spawn_blocking(move || w.finish()).await??;
     tracing::info!(generation, persons, elapsed = ?t.elapsed(), "claims snapshot built");

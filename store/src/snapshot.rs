@@ -5,6 +5,8 @@
 //!   (about 10 bytes a person: idNats share long prefixes);
 //! - `claims.bin`: the entries, one lz4 block each, holding the person's answers in every *variant* (the claim
 //!   profiles, in an order the writer chooses), each as `u32` length (little endian) and bytes;
+//! - `dict.bin`: the lz4 dictionary every entry is compressed with (a few typical answers: entries of 1 to 3 KB share
+//!   little with themselves and much with each other, so the dictionary makes them about three times smaller);
 //! - `meta.json`: format, generation, persons, variants. Written last: a folder without it is unfinished.
 //!
 //! A snapshot is written into `.gen-N.building` and renamed into place, so a reader sees a whole one or none;
@@ -19,7 +21,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Version of the file layout; a snapshot of another version is rebuilt.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
+/// Largest useful dictionary (lz4's window).
+pub const MAX_DICT: usize = 64 * 1024;
 const LEN_BITS: u32 = 24;
 
 /// What a snapshot's `meta.json` says.
@@ -57,12 +61,18 @@ pub struct SnapshotWriter {
     tmp: PathBuf,
     dir: PathBuf,
     meta: SnapshotMeta,
-    scratch: Vec<u8>,
+    dict: std::sync::Arc<Vec<u8>>,
 }
 
 impl SnapshotWriter {
-    /// Start generation `generation`'s snapshot under `data_dir` with these variant names.
-    pub fn create(data_dir: &Path, generation: i64, variants: &[&str]) -> std::io::Result<SnapshotWriter> {
+    /// Start generation `generation`'s snapshot under `data_dir` with these variant names, compressing with `dict`
+    /// (its last [`MAX_DICT`] bytes are used; see [`dictionary`]).
+    pub fn create(
+        data_dir: &Path,
+        generation: i64,
+        variants: &[&str],
+        dict: &[u8],
+    ) -> std::io::Result<SnapshotWriter> {
         let dir = snapshot_dir(data_dir, generation);
         let tmp = snapshot_root(data_dir).join(format!(".gen-{generation}.building"));
         let _ = std::fs::remove_dir_all(&tmp);
@@ -70,24 +80,20 @@ impl SnapshotWriter {
         let map = fst::MapBuilder::new(BufWriter::new(std::fs::File::create(tmp.join("claims.fst"))?))
             .map_err(|e| io_err(&tmp, e))?;
         let data = BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp.join("claims.bin"))?);
+        let dict = dict[dict.len().saturating_sub(MAX_DICT)..].to_vec();
+        std::fs::write(tmp.join("dict.bin"), &dict)?;
         let meta = SnapshotMeta {
             format: FORMAT,
             generation,
             persons: 0,
             variants: variants.iter().map(|v| v.to_string()).collect(),
         };
-        Ok(SnapshotWriter { map, data, offset: 0, tmp, dir, meta, scratch: Vec::new() })
+        Ok(SnapshotWriter { map, data, offset: 0, tmp, dir, meta, dict: std::sync::Arc::new(dict) })
     }
 
-    /// Encode one person's answers (one per variant, in order) as an entry, ready for [`SnapshotWriter::add_encoded`].
-    /// Pure: callers may encode in parallel.
-    pub fn encode(answers: &[&[u8]]) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(answers.iter().map(|a| a.len() + 4).sum());
-        for a in answers {
-            raw.extend_from_slice(&(a.len() as u32).to_le_bytes());
-            raw.extend_from_slice(a);
-        }
-        lz4_flex::compress_prepend_size(&raw)
+    /// The dictionary, for [`encode`] (callers may encode in parallel, then add in order).
+    pub fn dict(&self) -> std::sync::Arc<Vec<u8>> {
+        self.dict.clone()
     }
 
     /// Add one person's answers, one per variant.
@@ -95,12 +101,11 @@ impl SnapshotWriter {
         if answers.len() != self.meta.variants.len() {
             return Err(io_err(&self.tmp, format!("{} answers for {} variants", answers.len(), self.meta.variants.len())));
         }
-        self.scratch = Self::encode(answers);
-        let entry = std::mem::take(&mut self.scratch);
+        let entry = encode(&self.dict, answers);
         self.add_encoded(idnat, &entry)
     }
 
-    /// Add an entry made by [`SnapshotWriter::encode`] (or copied from an older snapshot by [`ClaimsSnapshot::raw`]).
+    /// Add an entry made by [`encode`] with this writer's dictionary (or copied from a snapshot with the same one).
     pub fn add_encoded(&mut self, idnat: &str, entry: &[u8]) -> std::io::Result<()> {
         if entry.len() >= 1 << LEN_BITS {
             return Err(io_err(&self.tmp, format!("entry of {idnat} too large ({} bytes)", entry.len())));
@@ -130,8 +135,37 @@ impl SnapshotWriter {
     }
 }
 
+/// Encode one person's answers (one per variant, in order) as an entry for [`SnapshotWriter::add_encoded`].
+pub fn encode(dict: &[u8], answers: &[&[u8]]) -> Vec<u8> {
+    lz4_flex::block::compress_prepend_size_with_dict(&concat(answers), dict)
+}
+
+fn concat(answers: &[&[u8]]) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(answers.iter().map(|a| a.len() + 4).sum());
+    for a in answers {
+        raw.extend_from_slice(&(a.len() as u32).to_le_bytes());
+        raw.extend_from_slice(a);
+    }
+    raw
+}
+
+/// A dictionary made of some persons' answers (as many as fit in [`MAX_DICT`], taken evenly from `samples`).
+pub fn dictionary(samples: &[Vec<&[u8]>]) -> Vec<u8> {
+    let mut dict = Vec::new();
+    let step = (samples.len() / 32).max(1);
+    for answers in samples.iter().step_by(step) {
+        let raw = concat(answers);
+        if dict.len() + raw.len() > MAX_DICT {
+            break;
+        }
+        dict.extend_from_slice(&raw);
+    }
+    dict
+}
+
 /// A snapshot open for lookups (cheap to share: `Sync`, no lock).
 pub struct ClaimsSnapshot {
+    dict: Vec<u8>,
     map: fst::Map<Vec<u8>>,
     data: std::fs::File,
     meta: SnapshotMeta,
@@ -158,7 +192,13 @@ impl ClaimsSnapshot {
         let fst_path = dir.join("claims.fst");
         let map = fst::Map::new(std::fs::read(&fst_path)?).map_err(|e| io_err(&fst_path, e))?;
         let data = std::fs::File::open(dir.join("claims.bin"))?;
-        Ok(ClaimsSnapshot { map, data, meta, path: dir.to_path_buf() })
+        let dict = std::fs::read(dir.join("dict.bin"))?;
+        Ok(ClaimsSnapshot { dict, map, data, meta, path: dir.to_path_buf() })
+    }
+
+    /// The dictionary its entries are compressed with (a snapshot that copies entries from this one needs it).
+    pub fn dict(&self) -> &[u8] {
+        &self.dict
     }
 
     /// What `meta.json` says.
@@ -217,7 +257,8 @@ impl ClaimsSnapshot {
     /// A person's answer in variant `variant`, or `None` when the generation has no such idNat.
     pub fn get(&self, idnat: &str, variant: usize) -> std::io::Result<Option<Vec<u8>>> {
         let Some(entry) = self.raw(idnat)? else { return Ok(None) };
-        let raw = lz4_flex::decompress_size_prepended(&entry).map_err(|e| io_err(&self.path, e))?;
+        let raw = lz4_flex::block::decompress_size_prepended_with_dict(&entry, &self.dict)
+            .map_err(|e| io_err(&self.path, e))?;
         let mut rest = &raw[..];
         let mut k = 0;
         loop {
@@ -253,7 +294,8 @@ mod tests {
     #[test]
     fn entries_round_trip_in_every_variant() -> std::io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let mut w = SnapshotWriter::create(dir.path(), 7, &["a", "b"])?;
+        let dict = dictionary(&[vec![b"{\"x\":0}", b"first"]]);
+        let mut w = SnapshotWriter::create(dir.path(), 7, &["a", "b"], &dict)?;
         w.add("0123", &[b"{\"x\":1}", b""])?;
         w.add("810000000001", &[b"first", "é \u{1F600}".as_bytes()])?;
         // Out of order: refused, not silently stored.
@@ -278,7 +320,7 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(Some(seen[1].1.clone()), s.raw("810000000001")?);
         // A raw entry copied into another snapshot reads the same.
-        let mut w = SnapshotWriter::create(dir.path(), 8, &["a", "b"])?;
+        let mut w = SnapshotWriter::create(dir.path(), 8, &["a", "b"], s.dict())?;
         w.add_encoded("0123", &s.raw("0123")?.unwrap_or_default())?;
         let s8 = ClaimsSnapshot::open(&w.finish()?)?;
         assert_eq!(s8.get("0123", 0)?, s.get("0123", 0)?);
@@ -290,7 +332,7 @@ mod tests {
     #[test]
     fn an_unfinished_snapshot_is_not_current() -> std::io::Result<()> {
         let dir = tempfile::tempdir()?;
-        let mut w = SnapshotWriter::create(dir.path(), 3, &["a"])?;
+        let mut w = SnapshotWriter::create(dir.path(), 3, &["a"], b"")?;
         w.add("1", &[b"x"])?;
         drop(w);
         assert!(!ClaimsSnapshot::is_current(&snapshot_dir(dir.path(), 3)));
