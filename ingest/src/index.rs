@@ -92,8 +92,9 @@ impl LiveIndex {
     pub fn start(store: &Store, generation: i64) -> Result<LiveIndex> {
         let (tmp, dir) = (index_root(store).join(format!(".gen-{generation}.building")), index_dir(store, generation));
         let _ = std::fs::remove_dir_all(&tmp);
-        // tantivy's usual 200 MB: half of it measured slower (more merging) and no smaller at the peak.
-        Ok(LiveIndex { builder: IndexBuilder::create(&tmp)?, tmp, dir, generation })
+        // One indexing thread and 100 MB: the sync's own waves of partitions are in memory at the same time, and both
+        // cores are busy with them already (two threads and 200 MB peaked at 1,015 MB in one of three runs).
+        Ok(LiveIndex { builder: IndexBuilder::create_with(&tmp, Some(1), 100_000_000)?, tmp, dir, generation })
     }
 
     /// Add one person of the generation.

@@ -157,6 +157,12 @@ fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
 impl IndexBuilder {
     /// Create the index in `dir` (created; must be empty).
     pub fn create(dir: &Path) -> Result<IndexBuilder> {
+        Self::create_with(dir, None, 200_000_000)
+    }
+
+    /// Create the index in `dir` with `threads` indexing threads (default: one per core, at most 8) sharing `bytes`
+    /// of indexing memory.
+    pub fn create_with(dir: &Path, threads: Option<usize>, bytes: usize) -> Result<IndexBuilder> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
         let (schema, fields) = schema();
         let settings = tantivy::IndexSettings {
@@ -165,7 +171,10 @@ impl IndexBuilder {
         };
         let index = Index::builder().schema(schema).settings(settings).create_in_dir(dir)?;
         register(&index);
-        let writer = index.writer(200_000_000)?;
+        let writer = match threads {
+            Some(n) => index.writer_with_num_threads(n, bytes)?,
+            None => index.writer(bytes)?,
+        };
         Ok(IndexBuilder { writer, fields, day: crate::today() })
     }
 
