@@ -138,7 +138,12 @@ pub struct SegmentFacetCounter {
     table: Arc<SegmentTable>,
     /// Per field, per value index + 1 (slot 0 counts documents without a value, and is dropped).
     counts: Vec<Vec<u64>>,
+    /// Matches not counted yet: counted [`BLOCK`] at a time, so that their words are read from memory together.
+    pending: Vec<DocId>,
 }
+
+/// Matches counted together.
+const BLOCK: usize = 64;
 
 impl Collector for FacetCounter<'_> {
     type Fruit = BTreeMap<String, BTreeMap<String, u64>>;
@@ -149,7 +154,7 @@ impl Collector for FacetCounter<'_> {
             tantivy::TantivyError::InternalError(format!("no facet table for segment {}", segment.segment_id()))
         })?;
         let counts = self.table.values.iter().map(|v| vec![0u64; v.len() + 1]).collect();
-        Ok(SegmentFacetCounter { table: tables, counts })
+        Ok(SegmentFacetCounter { table: tables, counts, pending: Vec::with_capacity(BLOCK) })
     }
 
     fn requires_scoring(&self) -> bool {
@@ -170,25 +175,40 @@ impl Collector for FacetCounter<'_> {
 }
 
 impl SegmentFacetCounter {
-    #[inline]
-    fn count(&mut self, doc: DocId) {
+    /// Count the pending matches: first read all their words (independent loads, which the processor overlaps: the
+    /// words of scattered matches are cache misses), then count.
+    fn flush(&mut self) {
         let table = &*self.table;
-        let Some(&word) = table.packed.get(doc as usize) else { return };
-        for ((shift, mask), counts) in table.layout.iter().zip(self.counts.iter_mut()) {
-            if let Some(c) = counts.get_mut(((word >> shift) & mask) as usize) {
-                *c += 1;
-            }
+        let mut words = [0u64; BLOCK];
+        for (w, &doc) in words.iter_mut().zip(&self.pending) {
+            *w = table.packed.get(doc as usize).copied().unwrap_or(0);
         }
-        if word & MORE != 0 {
-            let start = ((word & !MORE) >> VALUE_BITS) as usize;
-            for &(d, f, v) in table.more.get(start..).unwrap_or_default() {
-                if d != doc {
-                    break;
-                }
-                if let Some(c) = self.counts.get_mut(f as usize).and_then(|c| c.get_mut(v as usize + 1)) {
+        for (&word, &doc) in words.iter().zip(&self.pending) {
+            for ((shift, mask), counts) in table.layout.iter().zip(self.counts.iter_mut()) {
+                if let Some(c) = counts.get_mut(((word >> shift) & mask) as usize) {
                     *c += 1;
                 }
             }
+            if word & MORE != 0 {
+                let start = ((word & !MORE) >> VALUE_BITS) as usize;
+                for &(d, f, v) in table.more.get(start..).unwrap_or_default() {
+                    if d != doc {
+                        break;
+                    }
+                    if let Some(c) = self.counts.get_mut(f as usize).and_then(|c| c.get_mut(v as usize + 1)) {
+                        *c += 1;
+                    }
+                }
+            }
+        }
+        self.pending.clear();
+    }
+
+    #[inline]
+    fn count(&mut self, doc: DocId) {
+        self.pending.push(doc);
+        if self.pending.len() == BLOCK {
+            self.flush();
         }
     }
 }
@@ -206,7 +226,8 @@ impl SegmentCollector for SegmentFacetCounter {
         }
     }
 
-    fn harvest(self) -> Vec<Vec<u64>> {
+    fn harvest(mut self) -> Vec<Vec<u64>> {
+        self.flush();
         self.counts
     }
 }
