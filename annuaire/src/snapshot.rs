@@ -26,10 +26,10 @@ fn variants() -> Vec<&'static str> {
 /// A stored record's idNat and claims in every profile.
 fn render(record: &str) -> anyhow::Result<(String, Vec<Vec<u8>>)> {
     let p: Person = serde_json::from_str(record).context("a stored record cannot be read")?;
-    let answers = Profile::ALL.iter().map(|&profile| serde_json::to_vec(&user_info(&p, profile))).collect::<Result<
-        Vec<_>,
-        _,
-    >>()?;
+    let answers = Profile::ALL
+        .iter()
+        .map(|&profile| serde_json::to_vec(&user_info(&p, profile)))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok((p.idnat.as_str().to_string(), answers))
 }
 
@@ -152,7 +152,8 @@ mod tests {
         let ids: Vec<String> = s.idnats().collect();
         ids.into_iter()
             .map(|id| {
-                let answers = (0..Profile::ALL.len()).map(|v| s.get(&id, v).ok().flatten().unwrap_or_default()).collect();
+                let answers =
+                    (0..Profile::ALL.len()).map(|v| s.get(&id, v).ok().flatten().unwrap_or_default()).collect();
                 (id, answers)
             })
             .collect()

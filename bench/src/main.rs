@@ -104,9 +104,7 @@ fn run_measured(cmd: &mut Command) -> anyhow::Result<(Usage, String)> {
 }
 
 fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|es| es.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
-        .unwrap_or(0)
+    std::fs::read_dir(dir).map(|es| es.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
 fn human_size(bytes: u64) -> String {
@@ -377,7 +375,8 @@ fn main() -> anyhow::Result<()> {
 
     // 4. Claims in process: the server's path (snapshot lookup, read, decompress), then the store's fallback
     // (lookup through sqlx, parse, render) and render alone.
-    let snapshot = annuaire_store::ClaimsSnapshot::open(&annuaire_store::snapshot::snapshot_dir(&data, snapshot_generation))?;
+    let snapshot =
+        annuaire_store::ClaimsSnapshot::open(&annuaire_store::snapshot::snapshot_dir(&data, snapshot_generation))?;
     let variant = snapshot.variant("psc-2023").context("snapshot without psc-2023")?;
     let mut snap_lat = Vec::new();
     for id in ids.iter().step_by((ids.len() / 200_000).max(1)) {

@@ -425,7 +425,8 @@ async fn run_steps(
     *generation_out = Some(generation);
     // A first load creates every person it reads: index them as they are grouped, rather than read every record back
     // from the store afterwards (later syncs update the previous generation's index by their changes instead).
-    let mut live = if served_count == 0 { Some(Arc::new(crate::index::LiveIndex::start(store, generation)?)) } else { None };
+    let mut live =
+        if served_count == 0 { Some(Arc::new(crate::index::LiveIndex::start(store, generation)?)) } else { None };
     let wave = rayon::current_num_threads().max(2);
     let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut batches = 0usize;

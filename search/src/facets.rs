@@ -82,7 +82,8 @@ impl FacetTable {
         let mut segments = HashMap::new();
         for (reader, per_field) in columns {
             let max_doc = reader.max_doc();
-            let mut table = SegmentTable { layout: layout.clone(), packed: vec![0; max_doc as usize], more: Vec::new() };
+            let mut table =
+                SegmentTable { layout: layout.clone(), packed: vec![0; max_doc as usize], more: Vec::new() };
             for doc in 0..max_doc {
                 let mut word = 0u64;
                 let start = table.more.len() as u64;

@@ -404,7 +404,11 @@ impl SearchIndex {
         let query = self.query(&r);
         let (total, top, facets) = searcher.search(
             &*query,
-            &(Count, TopDocs::with_limit(r.limit).and_offset(r.offset).order_by_score(), self.facet_table()?.collector()),
+            &(
+                Count,
+                TopDocs::with_limit(r.limit).and_offset(r.offset).order_by_score(),
+                self.facet_table()?.collector(),
+            ),
         )?;
         let f = self.fields;
         let text = |d: &TantivyDocument, field: Field| -> String {

@@ -24,8 +24,8 @@ mod usage;
 
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
-pub use snapshot::{ClaimsSnapshot, SnapshotWriter};
 pub use runs::{RunFinish, RunRecord, RunStatus};
+pub use snapshot::{ClaimsSnapshot, SnapshotWriter};
 pub use usage::{UsageKey, UsageReport};
 
 use serde::{Deserialize, Serialize};

@@ -67,12 +67,7 @@ pub struct SnapshotWriter {
 impl SnapshotWriter {
     /// Start generation `generation`'s snapshot under `data_dir` with these variant names, compressing with `dict`
     /// (its last [`MAX_DICT`] bytes are used; see [`dictionary`]).
-    pub fn create(
-        data_dir: &Path,
-        generation: i64,
-        variants: &[&str],
-        dict: &[u8],
-    ) -> std::io::Result<SnapshotWriter> {
+    pub fn create(data_dir: &Path, generation: i64, variants: &[&str], dict: &[u8]) -> std::io::Result<SnapshotWriter> {
         let dir = snapshot_dir(data_dir, generation);
         let tmp = snapshot_root(data_dir).join(format!(".gen-{generation}.building"));
         let _ = std::fs::remove_dir_all(&tmp);
@@ -99,7 +94,10 @@ impl SnapshotWriter {
     /// Add one person's answers, one per variant.
     pub fn add(&mut self, idnat: &str, answers: &[&[u8]]) -> std::io::Result<()> {
         if answers.len() != self.meta.variants.len() {
-            return Err(io_err(&self.tmp, format!("{} answers for {} variants", answers.len(), self.meta.variants.len())));
+            return Err(io_err(
+                &self.tmp,
+                format!("{} answers for {} variants", answers.len(), self.meta.variants.len()),
+            ));
         }
         let entry = encode(&self.dict, answers);
         self.add_encoded(idnat, &entry)
@@ -264,8 +262,7 @@ impl ClaimsSnapshot {
         loop {
             let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(|| io_err(&self.path, "truncated entry"))?;
             let len = u32::from_le_bytes(*len) as usize;
-            let (answer, tail) =
-                tail.split_at_checked(len).ok_or_else(|| io_err(&self.path, "truncated entry"))?;
+            let (answer, tail) = tail.split_at_checked(len).ok_or_else(|| io_err(&self.path, "truncated entry"))?;
             if k == variant {
                 return Ok(Some(answer.to_vec()));
             }

@@ -12,8 +12,8 @@ pub mod openapi;
 use crate::config::{Config, Scope};
 use crate::serve::LastRun;
 use annuaire_claims::{Profile, user_info};
-use annuaire_store::ClaimsSnapshot;
 use annuaire_schemas::Person;
+use annuaire_store::ClaimsSnapshot;
 use annuaire_store::Store;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -106,7 +106,8 @@ impl AppState {
             return Ok(Some(hit));
         }
         if let Some(snap) = self.snapshot_of(g) {
-            let variant = snap.variant(profile.as_str()).ok_or_else(|| ApiError::internal("snapshot without profile"))?;
+            let variant =
+                snap.variant(profile.as_str()).ok_or_else(|| ApiError::internal("snapshot without profile"))?;
             for candidate in annuaire_schemas::id::candidates(id) {
                 if let Some(body) = snap.get(&candidate, variant).map_err(ApiError::internal)? {
                     let hit = (Bytes::from(body), candidate);
@@ -263,8 +264,10 @@ async fn claims(
         let run = async {
             let profile = profile(&q)?;
             let g = s.generation()?;
-            let (body, idnat) =
-                s.claims_json(&id, g, profile).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
+            let (body, idnat) = s
+                .claims_json(&id, g, profile)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
             Ok((answer_bytes(g, body), idnat))
         };
         match run.await {
