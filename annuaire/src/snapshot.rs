@@ -131,11 +131,9 @@ pub async fn claims_snapshot(store: &Store, generation: i64) -> anyhow::Result<P
             Ok(())
         })
         .await??;
+    // The last batch, even empty: it starts the writer when the generation has fewer persons than a batch.
     write_batch(&mut w, data_dir, generation, &mut batch)?;
-    let w = match w {
-        Some(w) => w,
-        None => SnapshotWriter::create(data_dir, generation, &variants(), b"")?,
-    };
+    let w = w.context("the snapshot writer was not started")?;
     let persons = w.persons();
     let dir = tokio::task::spawn_blocking(move || w.finish()).await??;
     tracing::info!(generation, persons, elapsed = ?t.elapsed(), "claims snapshot built");

@@ -152,18 +152,17 @@ impl Table {
 
 /// The counting table's text columns; persons are numbered in a `person` column (a `u32` counts distinct values far
 /// faster than the idNat text).
-const STATS_COLUMNS: &[&str] = &[
-    "profession",
-    "authority",
-    "authority_kind",
-    "department",
-    "savoir_faire",
-    "mode",
-    "sector",
-    "commune",
-    "valid_card",
-    "mailbox",
-];
+const STATS_COLUMNS: [&str; GROUPS.len() + 1] = {
+    let mut columns = [""; GROUPS.len() + 1];
+    let mut i = 0;
+    while i < GROUPS.len() {
+        columns[i] = GROUPS[i];
+        i += 1;
+    }
+    // Filtered on, not grouped by.
+    columns[GROUPS.len()] = "commune";
+    columns
+};
 const EXPORT_COLUMNS: &[&str] = &[
     "idnat",
     "id_type",
@@ -208,7 +207,7 @@ impl StatsTable {
     /// An empty table keeping the rows that match `filter` (empty filters are ignored).
     pub fn new(filter: SearchRequest) -> StatsTable {
         StatsTable {
-            table: Table::new(STATS_COLUMNS),
+            table: Table::new(&STATS_COLUMNS),
             person: Vec::new(),
             persons: 0,
             filter: filter.normalized(),

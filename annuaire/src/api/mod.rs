@@ -144,6 +144,9 @@ impl AppState {
         }
         let dir = annuaire_ingest::index::build_index(&self.store, g).await?;
         let idx = Arc::new(annuaire_search::SearchIndex::open(&dir)?);
+        // The facet table is read here, in the background preparation, rather than by the first search.
+        let prepared = idx.clone();
+        tokio::task::spawn_blocking(move || prepared.prepare()).await??;
         *cached = Some((g, idx.clone()));
         Ok(idx)
     }
