@@ -29,6 +29,9 @@ pub struct ClientConfig {
     pub token_sha256: String,
     /// Scopes granted.
     pub scopes: Vec<Scope>,
+    /// Optional rate limit: requests per second (bursts up to the same number); past it, 429 with `Retry-After`.
+    #[serde(default)]
+    pub max_requests_per_second: Option<u32>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -37,6 +40,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("name", &self.name)
             .field("token_sha256", &"<redacted>")
             .field("scopes", &self.scopes)
+            .field("max_requests_per_second", &self.max_requests_per_second)
             .finish()
     }
 }
@@ -57,6 +61,82 @@ pub struct Config {
     /// API clients (`[[clients]]`).
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// Connection and request limits of `serve` (`[server]`).
+    #[serde(default)]
+    pub server: ServerLimits,
+    /// How long personal records are kept (`[retention]`).
+    #[serde(default)]
+    pub retention: Retention,
+    /// Bounds of the scheduled sync (`[sync]`); `sync`'s flags override them.
+    #[serde(default)]
+    pub sync: SyncLimits,
+}
+
+/// Connection and request limits of the HTTP server. Every value has a default; see the README's "Limits and
+/// protections".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLimits {
+    /// A request's head must arrive within this many seconds, counted from the connection's start or from the end of
+    /// the previous response: it is also how long an idle keep-alive connection stays open.
+    pub header_read_timeout_secs: u64,
+    /// A request is answered within this many seconds, body included, or gets a 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes: past it, 431.
+    pub max_header_bytes: usize,
+    /// Open connections at most (kept below the process's file limit); past it a connection gets a 503 and is closed.
+    pub max_connections: usize,
+    /// Identity provider's requests (claims, batch, eligibility, resolve, records, services) in flight at most.
+    pub claims_concurrency: usize,
+    /// Analysts' requests (search, stats) in flight at most; `0` means the number of cores. Past it: 503 at once.
+    pub analysts_concurrency: usize,
+    /// Operators' requests (changes, metrics) in flight at most.
+    pub admin_concurrency: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_header_bytes: 64 * 1024,
+            max_connections: 4096,
+            claims_concurrency: 1024,
+            analysts_concurrency: 0,
+            admin_concurrency: 4,
+        }
+    }
+}
+
+/// Retention of personal records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Days of usage records (client, professional, day) kept; older days are purged by the nightly job and at
+    /// start-up.
+    pub usage_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention { usage_days: 365 }
+    }
+}
+
+/// Bounds of a sync, for the scheduled one (the `sync` command has the same as flags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncLimits {
+    /// Longest line of an extract, in bytes.
+    pub max_line_bytes: Option<usize>,
+    /// Most bytes one archive member may inflate to, in MiB.
+    pub max_inflate_mib: Option<u64>,
+    /// Most an archive member may inflate relative to its compressed size.
+    pub max_inflate_ratio: Option<u64>,
+    /// Changes per id group that never hold a generation, whatever their share.
+    pub gate_floor: Option<u64>,
+    /// Download plain http:// URLs from hosts other than loopback.
+    pub allow_http: Option<bool>,
 }
 
 impl Config {
@@ -79,9 +159,22 @@ impl Config {
                     c.name
                 );
             }
+            if c.max_requests_per_second == Some(0) {
+                bail!("{}: client {:?}: max_requests_per_second must be at least 1", path.display(), c.name);
+            }
             if !names.insert(c.name.clone()) {
                 bail!("{}: client {:?} is declared twice", path.display(), c.name);
             }
+        }
+        let l = &config.server;
+        if l.header_read_timeout_secs == 0 || l.request_timeout_secs == 0 {
+            bail!("{}: [server] timeouts must be at least 1 second", path.display());
+        }
+        if l.max_connections == 0 || l.claims_concurrency == 0 || l.admin_concurrency == 0 {
+            bail!("{}: [server] max_connections and the concurrency budgets must be at least 1", path.display());
+        }
+        if l.max_header_bytes < 8192 {
+            bail!("{}: [server] max_header_bytes must be at least 8192", path.display());
         }
         Ok(config)
     }

@@ -467,6 +467,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 offset,
                 ..filters.request()
             };
+            if let Err(e) = req.validate() {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
             let (generation, index) = search::served_index(&store).await?;
             let r = index.search(&req)?;
             match format {
@@ -524,7 +528,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats { by, filters, format } => {
-            let (generation, groups) = search::stats(&store, &by, filters.request()).await?;
+            let (generation, groups) = search::stats(&store, &by, filters.request(), ()).await?;
             match format {
                 SearchFormat::Json => println!("{}", serde_json::to_string_pretty(&groups)?),
                 SearchFormat::Csv | SearchFormat::Table => {

@@ -37,6 +37,13 @@ pub async fn stats_table(store: &Store, generation: i64) -> anyhow::Result<PathB
     if path.exists() {
         return Ok(path);
     }
+    // One writer per process at a time (the first `stats` after a promotion and the background preparation may
+    // ask together): the second one finds the table written.
+    static WRITING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _writing = WRITING.lock().await;
+    if path.exists() {
+        return Ok(path);
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let t = std::time::Instant::now();
     let mut table = annuaire_search::analytics::StatsTable::new(annuaire_search::SearchRequest::default());
@@ -46,12 +53,18 @@ pub async fn stats_table(store: &Store, generation: i64) -> anyhow::Result<PathB
             Ok(())
         })
         .await??;
-    // Written aside and renamed: a reader never sees half a file, and two writers do not collide.
-    let tmp = dir.join(format!(".gen-{generation}.{}.tmp", std::process::id()));
-    let (tmp2, path2) = (tmp.clone(), path.clone());
+    // Written aside under a unique name and renamed: a reader never sees half a file, and two writers (two
+    // servers sharing a data directory by mistake, or a CLI beside a server) never write the same file.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".gen-{generation}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?
+        .into_temp_path();
+    let path2 = path.clone();
     let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
-        let rows = table.write_parquet(&tmp2)?;
-        std::fs::rename(&tmp2, &path2).with_context(|| format!("cannot rename {}", tmp2.display()))?;
+        let rows = table.write_parquet(&tmp)?;
+        tmp.persist(&path2).with_context(|| format!("cannot rename into {}", path2.display()))?;
         Ok(rows)
     })
     .await??;
@@ -67,20 +80,24 @@ pub async fn stats_table(store: &Store, generation: i64) -> anyhow::Result<PathB
             let _ = std::fs::remove_file(e.path());
         }
     }
-    let _ = std::fs::remove_file(&tmp);
     Ok(path)
 }
 
 /// Distinct-person counts of the served generation, grouped by `by` (comma-separated), from its counting table.
+/// `hold` is kept until the count ends, even when the caller stops waiting (an API budget permit).
 pub async fn stats(
     store: &Store,
     by: &str,
     filter: annuaire_search::SearchRequest,
+    hold: impl Send + 'static,
 ) -> anyhow::Result<(i64, Vec<serde_json::Map<String, serde_json::Value>>)> {
     let by: Vec<String> = by.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let generation = store.served().await?.context("nothing is served yet: run `annuaire sync` first")?.generation;
     let path = stats_table(store, generation).await?;
-    let groups =
-        tokio::task::spawn_blocking(move || annuaire_search::analytics::count_file(&path, &by, &filter)).await??;
+    let groups = tokio::task::spawn_blocking(move || {
+        let _hold = hold;
+        annuaire_search::analytics::count_file(&path, &by, &filter)
+    })
+    .await??;
     Ok((generation, groups))
 }

@@ -138,8 +138,11 @@ pub struct FileStats {
 }
 
 struct Chunk {
+    /// Whole lines.
     bytes: Vec<u8>,
     first_line: u64,
+    /// A line after these ones that ran past the line cap: its number (it is skipped, never held whole).
+    too_long: Option<u64>,
 }
 
 fn decode_header(raw: &[u8]) -> String {
@@ -222,8 +225,15 @@ where
     let file = member.name.clone();
     let io_err = |e: std::io::Error| Error::Io { path: file.clone().into(), source: e };
     let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let max_line = member.limits.max_line_bytes.max(1024);
     let mut first = Vec::new();
-    reader.read_until(b'\n', &mut first).map_err(io_err)?;
+    (&mut reader).take(max_line as u64 + 1).read_until(b'\n', &mut first).map_err(io_err)?;
+    if first.len() > max_line {
+        return Err(Error::Header {
+            file: file.clone(),
+            message: format!("the header line is longer than {max_line} bytes (--max-line-bytes)"),
+        });
+    }
     let bom = first.starts_with(b"\xEF\xBB\xBF");
     let header_text = decode_header(&first);
     let header = Header::parse(&header_text, member.kind).map_err(|e| Error::Header {
@@ -249,10 +259,14 @@ where
 
     let read_result: Result<()> = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Chunk>(4);
+        // The reader cuts the file into chunks of whole lines. Memory is bounded by a chunk plus the line cap: the
+        // unfinished line carried from one chunk to the next is at most `max_line` bytes; past that it is skipped up
+        // to its end (reported once, by number) and never rescanned, so any input is read in linear time.
         let producer = scope.spawn(move || -> std::io::Result<u64> {
             let mut line = 2u64;
             let mut carry: Vec<u8> = Vec::new();
             let mut total = 0u64;
+            let mut skipping = false;
             loop {
                 let mut buf = std::mem::take(&mut carry);
                 let start = buf.len();
@@ -268,20 +282,40 @@ where
                 total += (filled - start) as u64;
                 buf.truncate(filled);
                 let eof = filled < start + CHUNK;
-                if !eof {
-                    match buf.iter().rposition(|&b| b == b'\n') {
-                        Some(pos) => carry = buf.split_off(pos + 1),
-                        None => {
-                            // A line longer than a chunk: keep reading into the same buffer.
-                            carry = buf;
-                            continue;
+                if skipping {
+                    // Inside a line over the cap (the carry is empty): drop bytes up to its end.
+                    match buf.iter().position(|&b| b == b'\n') {
+                        Some(pos) => {
+                            buf.drain(..=pos);
+                            skipping = false;
+                            line += 1;
                         }
+                        None if eof => break,
+                        None => continue,
+                    }
+                }
+                let mut too_long = None;
+                if !eof {
+                    // The carry holds no line end: look for the last one in the new bytes only.
+                    let from = start.min(buf.len());
+                    let cut = buf[from..].iter().rposition(|&b| b == b'\n').map_or(0, |p| from + p + 1);
+                    if buf.len() - cut > max_line {
+                        // The unfinished line is already over the cap: report it, skip the rest of it.
+                        buf.truncate(cut);
+                        skipping = true;
+                    } else {
+                        carry = buf.split_off(cut);
                     }
                 }
                 let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
                 let first_line = line;
                 line += lines;
-                if !buf.is_empty() && tx.send(Chunk { bytes: buf, first_line }).is_err() {
+                if skipping {
+                    too_long = Some(line);
+                }
+                if (!buf.is_empty() || too_long.is_some())
+                    && tx.send(Chunk { bytes: buf, first_line, too_long }).is_err()
+                {
                     break;
                 }
                 if eof {
@@ -301,6 +335,17 @@ where
             let mut raw = csv::ByteRecord::new();
             let (mut rows, mut errors) = (Vec::new(), Vec::new());
             let (mut n_rows, mut latin1, mut first_latin1) = (0u64, 0u64, None::<u64>);
+            if let Some(line) = chunk.too_long {
+                n_rows += 1;
+                errors.push(RowError {
+                    file: file.clone(),
+                    line,
+                    column: None,
+                    kind: "line_too_long",
+                    message: format!("the line is longer than {max_line} bytes (--max-line-bytes): skipped"),
+                    idnat: None,
+                });
+            }
             loop {
                 match rdr.read_byte_record(&mut raw) {
                     Ok(true) => {}
@@ -309,6 +354,31 @@ where
                 }
                 let line = chunk.first_line + raw.position().map_or(1, |p| p.line()) - 1;
                 n_rows += 1;
+                // A line inside one chunk may still be over the cap (a chunk is larger than the cap).
+                let bytes = raw.as_slice().len() + raw.len();
+                if bytes > max_line {
+                    errors.push(RowError {
+                        file: file.clone(),
+                        line,
+                        column: None,
+                        kind: "line_too_long",
+                        message: format!("the line is longer than {max_line} bytes (--max-line-bytes): skipped"),
+                        idnat: None,
+                    });
+                    continue;
+                }
+                // PostgreSQL's text cannot hold a NUL byte, and no real value has one.
+                if let Some(field) = raw.iter().position(|f| f.contains(&0)) {
+                    errors.push(RowError {
+                        file: file.clone(),
+                        line,
+                        column: Some(header.describe(field)),
+                        kind: "nul_byte",
+                        message: "a NUL byte in the value".into(),
+                        idnat: None,
+                    });
+                    continue;
+                }
                 let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
                     Ok(r) => r,
                     Err(e) => {

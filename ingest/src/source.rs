@@ -9,6 +9,36 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+/// What one file of an extract may be: past these bounds a line is a located row error, and a member that inflates
+/// too much stops the run with a message naming it. Read in bounded memory and linear time, whatever the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest line, header included, in bytes (a real line is under 2 KB). A longer data line is skipped and
+    /// counted as `line_too_long`; a longer header refuses the file.
+    pub max_line_bytes: usize,
+    /// Most bytes an archive member may inflate to.
+    pub max_member_bytes: u64,
+    /// Most an archive member may inflate relative to its compressed size (a real extract compresses about 8×);
+    /// members under [`MIN_RATIO_CAP`] are not judged by their ratio.
+    pub max_inflate_ratio: u64,
+}
+
+/// Below this many inflated bytes the ratio cap does not apply (small, very regular files compress far better).
+pub const MIN_RATIO_CAP: u64 = 64 << 20;
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits { max_line_bytes: 64 * 1024, max_member_bytes: 16 << 30, max_inflate_ratio: 100 }
+    }
+}
+
+impl ReadLimits {
+    /// What a member of `compressed` bytes may inflate to.
+    pub fn inflate_cap(&self, compressed: u64) -> u64 {
+        self.max_member_bytes.min(compressed.saturating_mul(self.max_inflate_ratio).max(MIN_RATIO_CAP))
+    }
+}
+
 /// One file of the extract.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -20,6 +50,8 @@ pub struct Member {
     pub timestamp: Option<String>,
     /// Uncompressed size in bytes (for progress).
     pub size: u64,
+    /// Its bounds.
+    pub limits: ReadLimits,
     location: Location,
 }
 
@@ -61,7 +93,21 @@ impl Source {
     /// folder or a `.txt` file, recognised by name). The fingerprint covers every file, so a change in any
     /// extract makes a new generation; the report lists every file by name (with its timestamp).
     pub fn open_with(path: &Path, extras: &[PathBuf]) -> Result<Source> {
-        let mut source = Source::open(path)?;
+        Source::open_limited(path, extras, ReadLimits::default())
+    }
+
+    /// [`Source::open_with`], with the bounds every member is read within.
+    pub fn open_limited(path: &Path, extras: &[PathBuf], limits: ReadLimits) -> Result<Source> {
+        let mut source = Source::scan(path)?;
+        source.validate()?;
+        let mut source = Source::add_extras(source, extras)?;
+        for m in &mut source.members {
+            m.limits = limits;
+        }
+        Ok(source)
+    }
+
+    fn add_extras(mut source: Source, extras: &[PathBuf]) -> Result<Source> {
         if extras.is_empty() {
             return Ok(source);
         }
@@ -72,7 +118,8 @@ impl Source {
             if other.members.is_empty() {
                 return Err(Error::Source {
                     path: extra.clone(),
-                    message: "no extract recognised (names start with Porteurs_CPS_CPF,                               Extraction_Correspondance_MSSante or PS_LibreAcces_)"
+                    message: "no extract recognised (names start with Porteurs_CPS_CPF, \
+                              Extraction_Correspondance_MSSante or PS_LibreAcces_)"
                         .into(),
                 });
             }
@@ -116,6 +163,7 @@ impl Source {
                         timestamp: file_timestamp(&name),
                         name,
                         size,
+                        limits: ReadLimits::default(),
                         location: Location::File(p),
                     });
                 }
@@ -133,6 +181,7 @@ impl Source {
                         timestamp: file_timestamp(&name),
                         size,
                         name,
+                        limits: ReadLimits::default(),
                         location: Location::Zip { archive: path.to_path_buf(), index },
                     });
                 }
@@ -146,6 +195,7 @@ impl Source {
                 timestamp: file_timestamp(&name),
                 name,
                 size: bytes,
+                limits: ReadLimits::default(),
                 location: Location::File(path.to_path_buf()),
             });
         }
@@ -206,6 +256,7 @@ impl Member {
             name: name.to_string(),
             timestamp: file_timestamp(name),
             size: 0,
+            limits: ReadLimits::default(),
             location: Location::File(PathBuf::new()),
         }
     }
@@ -220,9 +271,36 @@ impl Member {
             Location::Zip { archive, index } => {
                 let file = File::open(archive).map_err(|e| Error::io(archive, e))?;
                 let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::zip(archive, e))?;
-                let mut entry = zip.by_index(*index).map_err(|e| Error::zip(archive, e))?;
-                f(&mut entry)
+                let entry = zip.by_index(*index).map_err(|e| Error::zip(archive, e))?;
+                let cap = self.limits.inflate_cap(entry.compressed_size());
+                let mut capped = Capped { inner: entry, read: 0, cap, member: self.name.clone() };
+                f(&mut capped)
             }
         }
+    }
+}
+
+/// An archive member's reader that fails once more than `cap` bytes came out of it: a member that inflates past
+/// its bound (a zip bomb, or a broken upstream) stops the run after `cap` bytes, never after all of them.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    cap: u64,
+    member: String,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.cap {
+            return Err(std::io::Error::other(format!(
+                "archive member {} inflates past {} MiB (the lower of --max-inflate-mib and --max-inflate-ratio times \
+                 its compressed size): refused",
+                self.member,
+                self.cap >> 20
+            )));
+        }
+        Ok(n)
     }
 }

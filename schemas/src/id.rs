@@ -69,15 +69,67 @@ pub fn adeli_check(value: &str) -> Check {
 /// FINESS number (ET or EJ): 9 characters; Corsican `2A`/`2B` are mapped to `21`/`22` for the key
 /// (a third-party rule, extract-format.md §11, kept as a check only).
 pub fn finess_check(value: &str) -> Check {
-    if value.len() != 9 {
+    // Nine ASCII characters: slicing below is then always on character boundaries (`é` is two bytes).
+    if value.len() != 9 || !value.is_ascii() {
         return Check::BadShape;
     }
-    let mapped = match &value[..2] {
-        "2A" | "2a" => format!("21{}", &value[2..]),
-        "2B" | "2b" => format!("22{}", &value[2..]),
+    let mapped = match value.get(..2) {
+        Some("2A" | "2a") => format!("21{}", &value[2..]),
+        Some("2B" | "2b") => format!("22{}", &value[2..]),
         _ => value.to_string(),
     };
     check_digits(&mapped, 9)
+}
+
+/// Longest person identifier accepted (« Identification nationale PP »: a type and at most 30 characters).
+pub const MAX_IDNAT_LEN: usize = 32;
+
+/// Why an `Identification nationale PP` read from a line cannot be a person's identifier, or `None` when it can.
+///
+/// `type_code` is the « Type d'identifiant PP » column (empty when the file has none). The identifier must be ASCII
+/// letters and digits only, at most [`MAX_IDNAT_LEN`] characters, start with its TRE_G08 type code (the column's
+/// when given), and have the shape of its type: `8` + 11 digits (RPPS), `0` + 9 letters or digits (ADELI, `2A`/`2B`
+/// allowed). Check digits are not judged here: a wrong key is a warning, never a rejection (extract-format.md §11).
+///
+/// ```
+/// use annuaire_schemas::id::idnat_problem;
+/// assert_eq!(idnat_problem("810100271385", "8"), None);
+/// assert_eq!(idnat_problem("0012600631", "0"), None);
+/// assert!(idnat_problem("Identification nationale PP", "Type d'identifiant PP").is_some());
+/// assert!(idnat_problem("81010027138", "8").is_some()); // an RPPS has 11 digits
+/// assert!(idnat_problem("010100271385", "8").is_some()); // the type column says 8
+/// ```
+pub fn idnat_problem(idnat: &str, type_code: &str) -> Option<String> {
+    let (n, t) = (idnat.trim(), type_code.trim());
+    if n.len() > MAX_IDNAT_LEN {
+        return Some(format!("{} characters is more than {MAX_IDNAT_LEN}", n.chars().count()));
+    }
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Some(format!("{:?} is not an identifier (letters and digits only)", shorten(n)));
+    }
+    if !t.is_empty() {
+        if t.len() > 2 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(format!("type {:?} is not a TRE_G08 code", shorten(t)));
+        }
+        if !n.starts_with(t) {
+            return Some(format!("{n:?} does not start with its type {t:?}"));
+        }
+    } else if !n.as_bytes()[0].is_ascii_digit() {
+        return Some(format!("{n:?} does not start with a TRE_G08 type digit"));
+    }
+    let rest = &n[1..];
+    match (t, &n[..1]) {
+        ("8" | "", "8") if rest.len() != 11 || !rest.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(format!("{n:?}: an RPPS idNat is 8 followed by 11 digits"))
+        }
+        ("0" | "", "0") if rest.len() != 9 => Some(format!("{n:?}: an ADELI idNat is 0 followed by 9 characters")),
+        _ if rest.is_empty() => Some(format!("{n:?} has a type and no identifier")),
+        _ => None,
+    }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(40).collect()
 }
 
 /// SIRET: 14 digits, Luhn; La Poste's establishments (SIREN 356000000) use a digit-sum rule instead.
@@ -309,6 +361,42 @@ mod tests {
         assert_eq!(siret_check("26250462400013"), Check::BadCheckDigit);
         assert_eq!(siren_check("262504624"), Check::Valid);
         assert_eq!(siret_check("35600000000001"), Check::Valid, "La Poste digit-sum rule");
+    }
+
+    #[test]
+    fn finess_check_never_slices_inside_a_character() {
+        // 9 bytes, but not 9 ASCII characters: `é` is two bytes, so `[..2]` would cut it.
+        assert_eq!(finess_check("2éaaaaaa"), Check::BadShape);
+        assert_eq!(finess_check("é1234567"), Check::BadShape);
+        assert_eq!(finess_check("2A0000012"), finess_check("210000012"));
+    }
+
+    #[test]
+    fn identifiers_that_are_not_identifiers_are_refused() {
+        for (n, t) in [
+            ("810100271385", "8"),
+            ("0012600631", "0"),
+            ("0012A00631", "0"),
+            ("3F010010288", "3"),
+            ("810100271385", ""),
+        ] {
+            assert_eq!(idnat_problem(n, t), None, "{n} {t}");
+        }
+        for (n, t) in [
+            ("Identification nationale PP", "Type d'identifiant PP"),
+            ("DUPONT", "8"),
+            ("8101002713850", "8"),
+            ("8ABCDEFGHIJK", "8"),
+            ("00126006", "0"),
+            ("8", "8"),
+            ("ANS20210107161422", ""),
+            ("810100271385", "0"),
+            ("81010027138\u{0}", "8"),
+            ("8é0100271385", "8"),
+            (&"8".repeat(40), "8"),
+        ] {
+            assert!(idnat_problem(n, t).is_some(), "{n:?} {t:?} should be refused");
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum Error {
     /// A group name is not one of [`GROUPS`].
     #[error("cannot group by {0:?}: choose among {GROUPS:?}")]
     UnknownGroup(String),
+    /// A group name given twice.
+    #[error("cannot group by {0:?} twice")]
+    DuplicateGroup(String),
     /// The output file.
     #[error("{path}: {source}")]
     Io {
@@ -310,9 +313,12 @@ fn check_groups(by: &[String]) -> Result<()> {
     if by.is_empty() {
         return Err(Error::UnknownGroup(String::new()));
     }
-    for b in by {
+    for (i, b) in by.iter().enumerate() {
         if !GROUPS.contains(&b.as_str()) {
             return Err(Error::UnknownGroup(b.clone()));
+        }
+        if by[..i].contains(b) {
+            return Err(Error::DuplicateGroup(b.clone()));
         }
     }
     Ok(())

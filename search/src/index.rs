@@ -36,6 +36,9 @@ pub enum Error {
     /// Facet results could not be read.
     #[error("search index: facets: {0}")]
     Facets(String),
+    /// The request is outside its bounds ([`SearchRequest::validate`]).
+    #[error("{0}")]
+    Request(#[from] crate::RequestError),
 }
 
 /// Result with the index's [`Error`].
@@ -344,7 +347,8 @@ impl SearchIndex {
                 // as a prefix with one typo.
                 let exact: Box<dyn Query> =
                     Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), 3.0));
-                let word: Box<dyn Query> = if token.chars().count() >= MIN_WORD_FOR_TYPO {
+                let letters = token.chars().count();
+                let word: Box<dyn Query> = if (MIN_WORD_FOR_TYPO..=crate::MAX_TYPO_WORD_CHARS).contains(&letters) {
                     Box::new(BooleanQuery::new(vec![
                         (Occur::Should, exact),
                         (Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term, 1, true))),
@@ -399,6 +403,7 @@ impl SearchIndex {
     /// Run a search: total, one page of hits (by relevance; equal scores in index order, stable for one index, though
     /// two builds of the same generation may order ties differently), facets.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
+        request.validate()?;
         let r = request.clone().normalized();
         let searcher = self.reader.searcher();
         let query = self.query(&r);

@@ -38,8 +38,81 @@ pub struct SearchRequest {
 
 /// Largest page.
 pub const MAX_LIMIT: usize = 1000;
+/// Deepest page start: deeper reads are what exports and the changelog are for (a top-k collector allocates
+/// `offset + limit` entries, so an unbounded offset is an unbounded allocation).
+pub const MAX_OFFSET: usize = 10_000;
+/// Most words in the search text (after folding).
+pub const MAX_WORDS: usize = 10;
+/// Most characters in one word of the search text (after folding).
+pub const MAX_WORD_CHARS: usize = 64;
+/// Most characters in a filter value (codes are a few characters; commune names are not filters).
+pub const MAX_FILTER_CHARS: usize = 64;
+/// Words longer than this match as prefixes only, without a typo: the one-typo automaton grows with the word.
+pub const MAX_TYPO_WORD_CHARS: usize = 24;
+
+/// A request outside its bounds: which parameter, and why. Shown to the caller as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{param}: {message}")]
+pub struct RequestError {
+    /// The parameter (`offset`, `limit`, `text`, `profession` ...).
+    pub param: &'static str,
+    /// What is wrong, with the bound.
+    pub message: String,
+}
 
 impl SearchRequest {
+    /// Check every bound: `limit` at most [`MAX_LIMIT`], `offset` at most [`MAX_OFFSET`], at most [`MAX_WORDS`]
+    /// words of at most [`MAX_WORD_CHARS`] characters, filters of at most [`MAX_FILTER_CHARS`] characters.
+    ///
+    /// ```
+    /// use annuaire_search::SearchRequest;
+    /// assert!(SearchRequest { offset: 10_000, ..Default::default() }.validate().is_ok());
+    /// assert_eq!(SearchRequest { offset: 10_001, ..Default::default() }.validate().unwrap_err().param, "offset");
+    /// let long = "a".repeat(65);
+    /// assert_eq!(SearchRequest { text: Some(long), ..Default::default() }.validate().unwrap_err().param, "text");
+    /// ```
+    pub fn validate(&self) -> Result<(), RequestError> {
+        let err = |param, message: String| Err(RequestError { param, message });
+        if self.limit > MAX_LIMIT {
+            return err("limit", format!("{} is more than {MAX_LIMIT}", self.limit));
+        }
+        if self.offset > MAX_OFFSET {
+            return err(
+                "offset",
+                format!("{} is more than {MAX_OFFSET}: read further with export or /v1/changes", self.offset),
+            );
+        }
+        if let Some(text) = &self.text {
+            // Bound the raw text before folding it (folding allocates in proportion).
+            let raw_bound = MAX_WORDS * (MAX_WORD_CHARS + 1) * 4;
+            if text.len() > raw_bound {
+                return err("text", format!("{} bytes is more than {raw_bound}", text.len()));
+            }
+            let folded = fold(text);
+            let words: Vec<&str> = folded.split_whitespace().collect();
+            if words.len() > MAX_WORDS {
+                return err("text", format!("{} words is more than {MAX_WORDS}", words.len()));
+            }
+            if let Some(w) = words.iter().find(|w| w.chars().count() > MAX_WORD_CHARS) {
+                return err("text", format!("a word of {} characters is longer than {MAX_WORD_CHARS}", w.chars().count()));
+            }
+        }
+        for (param, value) in [
+            ("profession", &self.profession),
+            ("authority", &self.authority),
+            ("department", &self.department),
+            ("commune", &self.commune),
+            ("savoir_faire", &self.savoir_faire),
+        ] {
+            if let Some(v) = value
+                && v.chars().count() > MAX_FILTER_CHARS
+            {
+                return err(param, format!("{} characters is more than {MAX_FILTER_CHARS}", v.chars().count()));
+            }
+        }
+        Ok(())
+    }
+
     /// Clamp the page to `1..=MAX_LIMIT` (default 20) and drop empty filters.
     pub fn normalized(mut self) -> SearchRequest {
         self.limit = if self.limit == 0 { 20 } else { self.limit.min(MAX_LIMIT) };
@@ -128,5 +201,25 @@ mod tests {
         assert_eq!(r.limit, MAX_LIMIT);
         assert_eq!(r.text, None);
         assert_eq!(SearchRequest::default().normalized().limit, 20);
+    }
+
+    #[test]
+    fn bounds_are_checked() {
+        let ok = SearchRequest { limit: MAX_LIMIT, offset: MAX_OFFSET, ..Default::default() };
+        assert!(ok.validate().is_ok());
+        for (r, param) in [
+            (SearchRequest { limit: MAX_LIMIT + 1, ..Default::default() }, "limit"),
+            (SearchRequest { offset: 10_000_000_000_000, ..Default::default() }, "offset"),
+            (SearchRequest { offset: usize::MAX, ..Default::default() }, "offset"),
+            (SearchRequest { text: Some("a ".repeat(11)), ..Default::default() }, "text"),
+            (SearchRequest { text: Some("é".repeat(65)), ..Default::default() }, "text"),
+            (SearchRequest { text: Some("x".repeat(60_000)), ..Default::default() }, "text"),
+            (SearchRequest { profession: Some("1".repeat(65)), ..Default::default() }, "profession"),
+        ] {
+            assert_eq!(r.validate().map_err(|e| e.param), Err(param), "{r:?}");
+        }
+        // Ten words of 64 letters, accents included, pass.
+        let words = vec!["é".repeat(64); 10].join(" ");
+        assert!(SearchRequest { text: Some(words), ..Default::default() }.validate().is_ok());
     }
 }

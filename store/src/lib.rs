@@ -844,13 +844,51 @@ impl Store {
         })
     }
 
+    /// One page of [`Store::changes_since`], in the same order, and how many changes there are in all: the page is
+    /// cut by the database, so memory holds one page whatever the size of the changelog.
+    pub async fn changes_page(&self, since: i64, limit: i64, offset: i64) -> Result<(Vec<ChangeRow>, i64)> {
+        with_pool!(self, pool => {
+            let (total,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM change_log c JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted'",
+            )
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            let rows = sqlx::query(
+                "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
+                 JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat LIMIT $2 OFFSET $3",
+            )
+            .bind(since)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let page = rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(ChangeRow {
+                        id: r.get(0),
+                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
+                        generation: r.get(2),
+                        id_group: r.get(3),
+                    })
+                })
+                .collect();
+            Ok((page, total))
+        })
+    }
+
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }
 }
 
 /// Append one row in COPY's text format: tab-separated, `\N` for NULL, with backslash, tab, newline and
-/// carriage return escaped in the values.
+/// carriage return escaped in the values. PostgreSQL's text cannot hold a NUL byte at all (one would make it
+/// refuse the whole batch): the ingest rejects lines holding one, and a NUL that reached this point anyway is
+/// written as U+FFFD.
 fn copy_row(out: &mut Vec<u8>, values: &[Option<&str>]) {
     for (i, v) in values.iter().enumerate() {
         if i > 0 {
@@ -866,6 +904,7 @@ fn copy_row(out: &mut Vec<u8>, values: &[Option<&str>]) {
                 b'\t' => out.extend_from_slice(b"\\t"),
                 b'\n' => out.extend_from_slice(b"\\n"),
                 b'\r' => out.extend_from_slice(b"\\r"),
+                0 => out.extend_from_slice("\u{FFFD}".as_bytes()),
                 _ => out.push(b),
             }
         }

@@ -11,10 +11,12 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine code: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `payload_too_large`,
-    /// `unknown_service`, `not_ready`, `internal`.
+    /// `unknown_service`, `not_ready`, `overloaded`, `rate_limited`, `timeout`, `internal`.
     pub code: &'static str,
     /// For a person.
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for `overloaded`, `rate_limited` and `timeout`.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -25,7 +27,40 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+    /// The endpoint's class has no budget left: try again shortly (503, `Retry-After`).
+    pub fn overloaded(class: &str) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                format!("too many {class} requests in flight: try again shortly"),
+            )
+        }
+    }
+    /// The client's rate limit is reached (429, `Retry-After`).
+    pub fn rate_limited(client: &str, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("client {client:?} is over its max_requests_per_second"),
+            )
+        }
+    }
+    /// The request took longer than the request timeout (503, `Retry-After`).
+    pub fn timeout(secs: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request was not answered within {secs} s"),
+            )
+        }
     }
     pub fn unauthorized() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
@@ -54,6 +89,11 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&Body { code: self.code, message: &self.message }).unwrap_or_default();
         let mut r = (self.status, body).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

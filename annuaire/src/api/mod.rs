@@ -6,8 +6,10 @@
 //! response mixes two generations, even during a promotion.
 
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod server;
 
 use crate::config::{Config, Scope};
 use crate::serve::LastRun;
@@ -17,11 +19,12 @@ use annuaire_store::ClaimsSnapshot;
 use annuaire_store::Store;
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use error::ApiError;
+use limits::{Budgets, Class, Id, Q, RateLimits, check_id, query_bool, query_number};
 use metrics::{Metrics, UsageBuffer};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -61,6 +64,10 @@ pub struct AppState {
     /// The claims snapshot of the served generation, once written (`crate::snapshot`); claims come from the
     /// store until then.
     pub snapshot: Arc<std::sync::RwLock<Option<Arc<ClaimsSnapshot>>>>,
+    /// Requests in flight per endpoint class.
+    pub budgets: Budgets,
+    /// Per-client rate limits.
+    pub rates: RateLimits,
 }
 
 /// Claims kept rendered in memory (about 2 KB each).
@@ -70,7 +77,6 @@ impl AppState {
     pub fn new(store: Store, config: Arc<Config>, last_run: Arc<tokio::sync::Mutex<LastRun>>) -> AppState {
         AppState {
             store,
-            config,
             metrics: Arc::default(),
             usage: Arc::default(),
             last_run,
@@ -78,6 +84,9 @@ impl AppState {
             claims_cache: Arc::new(quick_cache::sync::Cache::new(CLAIMS_CACHE_ENTRIES)),
             search: Arc::default(),
             snapshot: Arc::default(),
+            budgets: Budgets::new(&config.server),
+            rates: RateLimits::new(&config.clients),
+            config,
         }
     }
 
@@ -221,17 +230,36 @@ fn answer_bytes(generation: i64, body: Bytes) -> Response {
     r
 }
 
-/// Run one endpoint: authorise, time, count, record usage.
+/// What a handler gets once its request is let through: the client's name and the permit of its endpoint class
+/// (moved into blocking work, so that the budget counts work still running after a timeout).
+pub struct Admitted {
+    /// The client's name.
+    pub client: String,
+    /// The class permit, released when the last clone is dropped.
+    pub permit: Arc<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Run one endpoint: authorise, rate-limit, take a permit of its class (or refuse at once), time, count, record
+/// usage.
 async fn handle<F, Fut>(state: &AppState, headers: &HeaderMap, endpoint: &'static str, scope: Scope, f: F) -> Response
 where
-    F: FnOnce(String) -> Fut,
+    F: FnOnce(Admitted) -> Fut,
     Fut: std::future::Future<Output = (Result<Response, ApiError>, &'static str, Option<String>)>,
 {
     let start = Instant::now();
-    let (client, result, outcome, subject) = match state.authorize(headers, scope) {
+    let admitted = state.authorize(headers, scope).and_then(|client| {
+        let admit = state
+            .rates
+            .check(&client)
+            .and_then(|()| state.budgets.try_acquire(Class::of(endpoint)))
+            .map_err(|e| (Some(client.clone()), e))?;
+        Ok(Admitted { client, permit: admit })
+    });
+    let (client, result, outcome, subject) = match admitted {
         Err((client, e)) => (client.unwrap_or_else(|| "-".to_string()), Err(e.clone()), e.code, None),
-        Ok(client) => {
-            let (result, outcome, subject) = f(client.clone()).await;
+        Ok(admitted) => {
+            let client = admitted.client.clone();
+            let (result, outcome, subject) = f(admitted).await;
             let outcome = match &result {
                 Err(e) => e.code,
                 Ok(_) => outcome,
@@ -250,19 +278,22 @@ where
 }
 
 fn profile(q: &HashMap<String, String>) -> Result<Profile, ApiError> {
-    match q.get("profile") {
+    parse_profile(q.get("profile").map(String::as_str))
+}
+
+fn parse_profile(p: Option<&str>) -> Result<Profile, ApiError> {
+    match p {
         None => Ok(Profile::default()),
-        Some(p) => Profile::parse(p)
-            .ok_or_else(|| ApiError::bad_request(format!("unknown profile {p:?} (psc-2021 or psc-2023)"))),
+        Some(p) => Profile::parse(p).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown profile {:?} (psc-2021 or psc-2023)",
+                p.chars().take(40).collect::<String>()
+            ))
+        }),
     }
 }
 
-async fn claims(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn claims(State(s): State<AppState>, Id(id): Id, Q(q): Q, headers: HeaderMap) -> Response {
     handle(&s, &headers, "claims", Scope::Claims, |_| async {
         let run = async {
             let profile = profile(&q)?;
@@ -306,10 +337,10 @@ async fn claims_batch(State(s): State<AppState>, headers: HeaderMap, body: Body)
             if req.ids.len() > MAX_BATCH {
                 return Err(ApiError::too_large(format!("{} ids: at most {MAX_BATCH} per batch", req.ids.len())));
             }
-            let profile = match req.profile {
-                None => Profile::default(),
-                Some(p) => Profile::parse(&p).ok_or_else(|| ApiError::bad_request(format!("unknown profile {p:?}")))?,
-            };
+            for id in &req.ids {
+                check_id("an id", id)?;
+            }
+            let profile = parse_profile(req.profile.as_deref())?;
             let g = s.generation()?;
             let mut results = Vec::with_capacity(req.ids.len());
             for id in &req.ids {
@@ -339,6 +370,8 @@ async fn eligibility(State(s): State<AppState>, headers: HeaderMap, body: Body) 
     handle(&s, &headers, "eligibility", Scope::Claims, |_| async {
         let run = async {
             let req: EligibilityRequest = json_body(&read_body(body).await?)?;
+            check_id("subject", &req.subject)?;
+            check_id("service", &req.service)?;
             let policy = s.config.services.get(&req.service).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -377,10 +410,11 @@ async fn services(State(s): State<AppState>, headers: HeaderMap) -> Response {
     .await
 }
 
-async fn resolve(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+async fn resolve(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
     handle(&s, &headers, "resolve", Scope::Claims, |_| async {
         let run = async {
             let hint = q.get("hint").map(|h| h.trim()).filter(|h| !h.is_empty()).ok_or_else(|| ApiError::bad_request("hint is required"))?;
+            check_id("hint", hint)?;
             let g = s.generation()?;
             // An identifier first (idNat, bare RPPS or ADELI), then a CPS/CPF card number.
             let (p, matched) = match s.person(hint, g).await? {
@@ -406,33 +440,20 @@ async fn resolve(State(s): State<AppState>, Query(q): Query<HashMap<String, Stri
     .await
 }
 
-async fn changes(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+/// Largest page of `/v1/changes`.
+pub const MAX_CHANGES_LIMIT: i64 = 10_000;
+
+async fn changes(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
     handle(&s, &headers, "changes", Scope::Admin, |_| async {
         let run = async {
-            let since: i64 = q
-                .get("since")
-                .map(|v| v.parse())
-                .transpose()
-                .map_err(|_| ApiError::bad_request("since must be a generation number"))?
-                .unwrap_or(0);
-            let limit: usize = q
-                .get("limit")
-                .map(|v| v.parse())
-                .transpose()
-                .map_err(|_| ApiError::bad_request("limit must be a number"))?
-                .unwrap_or(1000)
-                .clamp(1, 10_000);
-            let offset: usize = q
-                .get("offset")
-                .map(|v| v.parse())
-                .transpose()
-                .map_err(|_| ApiError::bad_request("offset must be a number"))?
-                .unwrap_or(0);
-            let all = s.store.changes_since(since).await.map_err(ApiError::internal)?;
-            let page: Vec<_> = all.iter().skip(offset).take(limit).collect();
-            let next = (offset + page.len() < all.len()).then_some(offset + page.len());
+            let since: i64 = query_number(&q, "since", 0, 0, i64::MAX)?;
+            let limit: i64 = query_number(&q, "limit", 1000, 1, MAX_CHANGES_LIMIT)?;
+            let offset: i64 = query_number(&q, "offset", 0, 0, i64::MAX / 2)?;
+            let (page, total) = s.store.changes_page(since, limit, offset).await.map_err(ApiError::internal)?;
+            let after = offset + page.len() as i64;
+            let next = (after < total).then_some(after);
             let g = s.generation().unwrap_or(0);
-            Ok(answer(g, &serde_json::json!({"changes": page, "total": all.len(), "next_offset": next})))
+            Ok(answer(g, &serde_json::json!({"changes": page, "total": total, "next_offset": next})))
         };
         (run.await, "ok", None)
     })
@@ -443,49 +464,40 @@ fn query_text(q: &HashMap<String, String>, name: &str) -> Option<String> {
     q.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-/// The filters shared by `/v1/search` and `/v1/stats`.
-fn query_filters(q: &HashMap<String, String>) -> annuaire_search::SearchRequest {
-    annuaire_search::SearchRequest {
+/// The filters shared by `/v1/search` and `/v1/stats`, checked against their bounds.
+fn query_filters(q: &HashMap<String, String>) -> Result<annuaire_search::SearchRequest, ApiError> {
+    let r = annuaire_search::SearchRequest {
         profession: query_text(q, "profession"),
         authority: query_text(q, "authority"),
         department: query_text(q, "department"),
         commune: query_text(q, "commune"),
         savoir_faire: query_text(q, "savoir_faire").or_else(|| query_text(q, "savoir-faire")),
-        valid_card: query_bool(q, "valid_card"),
-        mailbox: query_bool(q, "mailbox"),
+        valid_card: query_bool(q, "valid_card")?,
+        mailbox: query_bool(q, "mailbox")?,
         ..Default::default()
-    }
+    };
+    r.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(r)
 }
 
-/// `true`/`1`/`yes` or `false`/`0`/`no`; anything else (or nothing) leaves the filter off.
-fn query_bool(q: &HashMap<String, String>, name: &str) -> Option<bool> {
-    match q.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        Some("true" | "1" | "yes") => Some(true),
-        Some("false" | "0" | "no") => Some(false),
-        _ => None,
-    }
-}
-
-fn query_usize(q: &HashMap<String, String>, name: &str, default: usize) -> Result<usize, ApiError> {
-    q.get(name)
-        .map(|v| v.parse())
-        .transpose()
-        .map_err(|_| ApiError::bad_request(format!("{name} must be a number")))
-        .map(|v| v.unwrap_or(default))
-}
-
-async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    handle(&s, &headers, "search", Scope::Search, |_| async {
+async fn search(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
+    let s = &s;
+    handle(s, &headers, "search", Scope::Search, |admitted| async move {
         let run = async {
-            let g = s.generation()?;
             let req = annuaire_search::SearchRequest {
                 text: query_text(&q, "text").or_else(|| query_text(&q, "q")),
-                limit: query_usize(&q, "limit", 20)?,
-                offset: query_usize(&q, "offset", 0)?,
-                ..query_filters(&q)
+                limit: query_number(&q, "limit", 20, 1, annuaire_search::MAX_LIMIT)?,
+                offset: query_number(&q, "offset", 0, 0, annuaire_search::MAX_OFFSET)?,
+                ..query_filters(&q)?
             };
+            req.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let g = s.generation()?;
             let index = s.search_index(g).await.map_err(ApiError::internal)?;
-            let r = tokio::task::spawn_blocking(move || index.search(&req))
+            let permit = admitted.permit.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                index.search(&req)
+            })
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(ApiError::internal)?;
@@ -498,15 +510,20 @@ async fn search(State(s): State<AppState>, Query(q): Query<HashMap<String, Strin
     .await
 }
 
-async fn stats(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    handle(&s, &headers, "stats", Scope::Search, |_| async {
+async fn stats(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
+    let s = &s;
+    handle(s, &headers, "stats", Scope::Search, |admitted| async move {
         let run = async {
-            let filter = query_filters(&q);
+            let filter = query_filters(&q)?;
             let by = query_text(&q, "by").unwrap_or_else(|| "profession".into());
-            let (g, groups) = crate::search::stats(&s.store, &by, filter).await.map_err(|e| {
-                if e.downcast_ref::<annuaire_search::analytics::Error>()
-                    .is_some_and(|a| matches!(a, annuaire_search::analytics::Error::UnknownGroup(_)))
-                {
+            let (g, groups) = crate::search::stats(&s.store, &by, filter, admitted.permit.clone()).await.map_err(|e| {
+                if e.downcast_ref::<annuaire_search::analytics::Error>().is_some_and(|a| {
+                    matches!(
+                        a,
+                        annuaire_search::analytics::Error::UnknownGroup(_)
+                            | annuaire_search::analytics::Error::DuplicateGroup(_)
+                    )
+                }) {
                     ApiError::bad_request(e.to_string())
                 } else {
                     ApiError::internal(e)
@@ -571,7 +588,7 @@ fn operation_outcome(code: &str, diagnostics: &str) -> serde_json::Value {
     serde_json::json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]})
 }
 
-async fn fhir_practitioner(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn fhir_practitioner(State(s): State<AppState>, Id(id): Id, headers: HeaderMap) -> Response {
     handle(&s, &headers, "fhir_practitioner", Scope::Claims, |_| async {
         let run = async {
             let g = s.generation()?;
@@ -600,17 +617,14 @@ async fn fhir_practitioner(State(s): State<AppState>, Path(id): Path<String>, he
     .await
 }
 
-async fn fhir_roles(
-    State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
+async fn fhir_roles(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
     handle(&s, &headers, "fhir_practitioner_role", Scope::Claims, |_| async {
         let run = async {
             let id = q
                 .get("practitioner")
                 .map(|v| v.trim_start_matches("Practitioner/").to_string())
                 .ok_or_else(|| ApiError::bad_request("practitioner is required"))?;
+            check_id("practitioner", &id)?;
             let g = s.generation()?;
             let roles = match s.person(&id, g).await? {
                 Some(p) => annuaire_claims::fhir::practitioner_roles(&p),
@@ -624,7 +638,7 @@ async fn fhir_roles(
 }
 
 /// The whole native record of a professional (see `crate::record`).
-async fn professional(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn professional(State(s): State<AppState>, Id(id): Id, headers: HeaderMap) -> Response {
     handle(&s, &headers, "professional", Scope::Claims, |_| async {
         let run = async {
             let g = s.generation()?;
@@ -641,13 +655,13 @@ async fn professional(State(s): State<AppState>, Path(id): Path<String>, headers
 }
 
 /// The labels of a code table (`profession`, `savoir_faire`, `mode` ...): public nomenclature, no token needed.
-async fn codes(Path(kind): Path<String>) -> Response {
+async fn codes(Id(kind): Id) -> Response {
     let Some(k) = annuaire_schemas::codes::Kind::ALL.into_iter().find(|k| k.name() == kind) else {
         let names: Vec<&str> = annuaire_schemas::codes::Kind::ALL.iter().map(|k| k.name()).collect();
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no code table {kind:?}; known: {}", names.join(", ")),
+            format!("no code table {:?}; known: {}", kind.chars().take(40).collect::<String>(), names.join(", ")),
         )
         .into_response();
     };
@@ -665,7 +679,10 @@ fn web_file(content_type: &'static str, body: &'static str) -> Response {
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'self'",
+        ),
     );
     r
 }
@@ -692,8 +709,38 @@ async fn fallback() -> Response {
     ApiError::not_found("no such route").into_response()
 }
 
-/// The router.
+async fn method_not_allowed() -> Response {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        .into_response()
+}
+
+/// A request that outlived the request timeout, or a middleware failure, as a JSON error.
+async fn middleware_error(secs: u64, e: tower::BoxError) -> Response {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::timeout(secs).into_response()
+    } else {
+        ApiError::internal(e).into_response()
+    }
+}
+
+/// The router, with the request timeout of `[server]` and the headers every answer carries (`nosniff`, no caching
+/// of personal data).
 pub fn app(state: AppState) -> Router {
+    use tower::ServiceBuilder;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let secs = state.config.server.request_timeout_secs;
+    let layers = ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(move |e: tower::BoxError| middleware_error(secs, e)))
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(secs)))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
@@ -715,7 +762,9 @@ pub fn app(state: AppState) -> Router {
         .route("/app.js", get(web_script))
         .route("/app.css", get(web_style))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(layers)
         .with_state(state)
 }
 
@@ -787,7 +836,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     state.refresh().await?;
     spawn_background(state.clone());
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    server::serve_connections(listener, app(state.clone()), &state.config.server, shutdown).await?;
     state.usage.flush(&state.store).await?;
     Ok(())
 }
