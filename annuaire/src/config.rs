@@ -123,6 +123,27 @@ impl Default for Retention {
     }
 }
 
+impl SyncLimits {
+    /// Put the bounds given into a run's options (the others keep their defaults).
+    pub fn apply(&self, opts: &mut annuaire_ingest::RunOptions) {
+        if let Some(v) = self.max_line_bytes {
+            opts.limits.max_line_bytes = v;
+        }
+        if let Some(v) = self.max_inflate_mib {
+            opts.limits.max_member_bytes = v.saturating_mul(1 << 20);
+        }
+        if let Some(v) = self.max_inflate_ratio {
+            opts.limits.max_inflate_ratio = v;
+        }
+        if let Some(v) = self.gate_floor {
+            opts.gate_floor = v;
+        }
+        if let Some(v) = self.allow_http {
+            opts.fetch.allow_http = v;
+        }
+    }
+}
+
 /// Bounds of a sync, for the scheduled one (the `sync` command has the same as flags).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

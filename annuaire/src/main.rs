@@ -150,6 +150,24 @@ enum Command {
         /// Hold the generation when updates pass this percentage of an id type's persons.
         #[arg(long, default_value_t = 5.0)]
         max_update_rate: f64,
+        /// Deletions or updates per id group that never hold the generation, whatever their share (default 20;
+        /// config `[sync] gate_floor`).
+        #[arg(long)]
+        gate_floor: Option<u64>,
+        /// Longest line of an extract in bytes (default 65536; config `[sync] max_line_bytes`): a longer line is a
+        /// located row error, read in bounded memory.
+        #[arg(long)]
+        max_line_bytes: Option<usize>,
+        /// Most MiB one archive member may inflate to (default 16384; config `[sync] max_inflate_mib`).
+        #[arg(long)]
+        max_inflate_mib: Option<u64>,
+        /// Most an archive member may inflate relative to its compressed size (default 100; config
+        /// `[sync] max_inflate_ratio`).
+        #[arg(long)]
+        max_inflate_ratio: Option<u64>,
+        /// Download plain http:// URLs from hosts other than this machine (default: https only).
+        #[arg(long)]
+        allow_http: bool,
         /// Ingest even if the extract is byte-identical to the one served.
         #[arg(long)]
         force: bool,
@@ -289,11 +307,44 @@ enum Command {
     },
 }
 
+/// Logs to stderr: colours only on a terminal; `ANNUAIRE_LOG_FORMAT=json` gives one JSON object per line.
+fn init_logs() {
+    use std::io::IsTerminal;
+    let filter =
+        || tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into());
+    if std::env::var("ANNUAIRE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        tracing_subscriber::fmt().json().with_env_filter(filter()).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+/// The data directory 0700 and the SQLite files 0600, whatever they were created with: the store holds usage records
+/// and, with the restricted extract, birth dates, phones and e-mail addresses. Every file this process creates is
+/// 0600 already (umask 077, set first thing in `main`).
+fn secure_data_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
+    for name in ["annuaire.db", "annuaire.db-wal", "annuaire.db-shm"] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private (0600)", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // Private files whatever the umask: the store, downloads, snapshots, indexes and exports hold personal data.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    init_logs();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -323,6 +374,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Some(path) => config::Config::load(path)?,
         None => config::Config::default(),
     };
+    secure_data_dir(&cli.data_dir)?;
     let store =
         Store::connect(&cli.data_dir, cli.database_url.as_deref()).await.with_context(|| match &cli.database_url {
             Some(url) => format!("cannot open the store in {}", annuaire_store::redact(url)),
@@ -340,6 +392,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             max_error_rate,
             max_delete_rate,
             max_update_rate,
+            gate_floor,
+            max_line_bytes,
+            max_inflate_mib,
+            max_inflate_ratio,
+            allow_http,
             force,
             format,
         } => {
@@ -353,6 +410,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 max_bytes: max_download_mib << 20,
                 ..Default::default()
             };
+            let limits = config::SyncLimits {
+                max_line_bytes: max_line_bytes.or(config.sync.max_line_bytes),
+                max_inflate_mib: max_inflate_mib.or(config.sync.max_inflate_mib),
+                max_inflate_ratio: max_inflate_ratio.or(config.sync.max_inflate_ratio),
+                gate_floor: gate_floor.or(config.sync.gate_floor),
+                allow_http: Some(allow_http || config.sync.allow_http.unwrap_or(false)),
+            };
+            limits.apply(&mut opts);
             opts.max_error_rate = max_error_rate;
             opts.max_delete_rate = max_delete_rate;
             opts.max_update_rate = max_update_rate;
@@ -387,12 +452,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let mut opts = RunOptions::new(&source);
             opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
             opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
+            config.sync.apply(&mut opts);
             let cfg = serve::ScheduleConfig {
                 schedule,
                 also_at,
                 timezone,
                 retry_attempts,
                 retry_backoff: std::time::Duration::from_secs(retry_backoff),
+                usage_days: config.retention.usage_days,
             };
             let listener = match &listen {
                 Some(addr) => Some(

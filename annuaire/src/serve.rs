@@ -1,5 +1,5 @@
-//! `annuaire serve`: the long-running process. Today it runs the nightly sync on a cron schedule
-//! (the HTTP API joins it with its issue).
+//! `annuaire serve`: the long-running process: the HTTP API (`crate::api`) and the nightly sync on a cron
+//! schedule, which also purges usage records past their retention.
 //!
 //! Split as zero2prod does: [`try_sync`] is one attempt; the scheduled job only decides when to try and
 //! retries a failed night with backoff. Single flight holds across processes through the store's lock:
@@ -27,6 +27,18 @@ pub struct ScheduleConfig {
     pub retry_attempts: u32,
     /// Wait before the first retry; doubled at each one.
     pub retry_backoff: Duration,
+    /// Days of usage records kept (`[retention] usage_days`).
+    pub usage_days: u32,
+}
+
+/// Remove usage records older than `days` days (before today minus `days`).
+pub async fn purge_usage(store: &Store, days: u32) {
+    let cut = annuaire_schemas::clock::days_before(&annuaire_schemas::clock::today(), days);
+    match store.purge_usage_before(&cut).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(rows = n, before = %cut, "usage records past their retention purged"),
+        Err(e) => tracing::warn!(error = %e, "cannot purge old usage records"),
+    }
 }
 
 /// The last run's figures, kept for the metrics endpoint.
@@ -47,6 +59,7 @@ pub async fn try_sync(store: &Store, opts: &RunOptions) -> anyhow::Result<RunOut
 
 /// Retry a failed night with backoff; held, unchanged and promoted runs are final.
 async fn nightly(store: Store, opts: RunOptions, cfg: ScheduleConfig, last: Arc<Mutex<LastRun>>) {
+    purge_usage(&store, cfg.usage_days).await;
     let mut wait = cfg.retry_backoff;
     for attempt in 0..=cfg.retry_attempts {
         if attempt > 0 {
@@ -87,6 +100,7 @@ pub async fn serve(
     config: Arc<crate::config::Config>,
 ) -> anyhow::Result<()> {
     let last = Arc::new(Mutex::new(LastRun::default()));
+    purge_usage(&store, config.retention.usage_days).await;
     let api = match listener {
         Some(listener) => {
             let state = crate::api::AppState::new(store.clone(), config, last.clone());

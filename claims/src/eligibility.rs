@@ -54,10 +54,8 @@ pub struct Policy {
     pub card_types: Vec<String>,
 }
 
-/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on.
-pub fn today() -> String {
-    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string()
-}
+/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on ([`annuaire_schemas::clock::today`]).
+pub use annuaire_schemas::clock::today;
 
 /// The exercice a decision rests on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

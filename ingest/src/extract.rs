@@ -157,6 +157,27 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                     (h.get(crate::layout::IDNAT), h.get(crate::layout::TYPE_ID), h.get(crate::layout::ID));
                 move |f: &Fields<'_>| {
                     let key = crate::rows::person_key(f.at(idnat), f.at(type_id), f.at(id));
+                    // A line whose identifier is not one never becomes a person (a stray header line, text in the
+                    // id column): a row error, counted and located. Lines without any id are rejected in pass B.
+                    if !key.is_empty() {
+                        let (t, i, n) = (f.at(type_id).trim(), f.at(id).trim(), f.at(idnat).trim());
+                        let problem = annuaire_schemas::id::idnat_problem(&key, t).or_else(|| {
+                            (!n.is_empty() && !t.is_empty() && !i.is_empty() && n != format!("{t}{i}")).then(|| {
+                                format!(
+                                    "{n:?} is not its type {t:?} followed by its identifier {:?}",
+                                    i.chars().take(40).collect::<String>()
+                                )
+                            })
+                        });
+                        if let Some(message) = problem {
+                            return Err(crate::parse::RowIssue {
+                                field: if n.is_empty() { id } else { idnat },
+                                kind: "bad_id",
+                                message,
+                                idnat: None,
+                            });
+                        }
+                    }
                     let mut line = format!("{}\t", f.line());
                     line.push_str(&f.joined());
                     line.push('\n');

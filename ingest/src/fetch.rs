@@ -42,6 +42,10 @@ pub struct FetchOptions {
     pub backoff: Duration,
     /// Refuse bodies larger than this.
     pub max_bytes: u64,
+    /// Download plain `http://` from hosts other than loopback (off: https only).
+    pub allow_http: bool,
+    /// Redirects followed at most (never from https to http).
+    pub max_redirects: usize,
 }
 
 impl Default for FetchOptions {
@@ -53,6 +57,8 @@ impl Default for FetchOptions {
             retries: 4,
             backoff: Duration::from_secs(5),
             max_bytes: 4 << 30,
+            allow_http: false,
+            max_redirects: 5,
         }
     }
 }
@@ -95,9 +101,45 @@ fn http_err(url: &str, message: impl Into<String>) -> Error {
     Error::Download { url: url.to_string(), message: message.into() }
 }
 
-/// Build the HTTP client.
+/// Whether a URL names this machine (`localhost`, `127.0.0.0/8`, `::1`): plain http is allowed there.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Why a URL may not be downloaded from, or `None`: https, or http on loopback (or anywhere with `allow_http`).
+pub fn url_problem(url: &reqwest::Url, allow_http: bool) -> Option<String> {
+    match url.scheme() {
+        "https" => None,
+        "http" if allow_http || is_loopback(url) => None,
+        "http" => Some("plain http to a host other than this machine is refused (https only; --allow-http to allow it)".into()),
+        other => Some(format!("the {other:?} scheme is not downloaded (https only)")),
+    }
+}
+
+/// Build the HTTP client: redirects bounded, never from https to http, never to a refused URL.
 pub fn client(opts: &FetchOptions) -> Result<reqwest::Client> {
+    let (max, allow_http) = (opts.max_redirects, opts.allow_http);
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > max {
+            return attempt.error(format!("more than {max} redirects"));
+        }
+        let from_https = attempt.previous().last().is_some_and(|u| u.scheme() == "https");
+        if from_https && attempt.url().scheme() != "https" {
+            return attempt.error("a redirect from https to another scheme is refused".to_string());
+        }
+        if let Some(problem) = url_problem(attempt.url(), allow_http) {
+            let message = format!("redirect to {}: {problem}", attempt.url());
+            return attempt.error(message);
+        }
+        attempt.follow()
+    });
     let mut b = reqwest::Client::builder()
+        .redirect(policy)
         .connect_timeout(opts.connect_timeout)
         .read_timeout(opts.read_timeout)
         .user_agent(concat!("annuaire/", env!("CARGO_PKG_VERSION")));
@@ -146,6 +188,10 @@ pub async fn fetch(
     opts: &FetchOptions,
     progress: Option<&ProgressFn>,
 ) -> Result<Fetched> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| http_err(url, format!("not a URL: {e}")))?;
+    if let Some(problem) = url_problem(&parsed, opts.allow_http) {
+        return Err(http_err(url, problem));
+    }
     tokio::fs::create_dir_all(dir).await.map_err(|e| Error::io(dir, e))?;
     let client = client(opts)?;
     let part = dir.join(format!("{}.part", url_file_name(url)));
@@ -180,8 +226,11 @@ pub async fn fetch(
         }
         let mut resp = match req.send().await {
             Ok(r) => r,
+            Err(e) if e.is_redirect() => {
+                return Err(http_err(url, format!("refused: {}", error_chain(&e))));
+            }
             Err(e) => {
-                last_error = format!("request failed: {e}");
+                last_error = format!("request failed: {}", error_chain(&e));
                 continue;
             }
         };
@@ -259,4 +308,16 @@ pub async fn fetch(
     }
     let _ = tokio::fs::remove_file(&part).await;
     Err(http_err(url, format!("gave up after {} attempts: {last_error}", opts.retries + 1)))
+}
+
+/// An error and its causes, on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }

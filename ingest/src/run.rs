@@ -68,6 +68,11 @@ pub struct RunOptions {
     pub max_delete_rate: f64,
     /// Hold the generation when updates pass this share (percent) of an id group's reference count.
     pub max_update_rate: f64,
+    /// Changes per id group that never hold a generation, whatever their share: a handful of odd persons (in a
+    /// small group above all) can never hold every later sync.
+    pub gate_floor: u64,
+    /// Bounds of every file read (line length, archive members).
+    pub limits: crate::source::ReadLimits,
     /// Ingest even when the source is byte-identical to the one served.
     pub force: bool,
     /// Progress reports.
@@ -90,12 +95,17 @@ impl RunOptions {
             max_error_rate: 1.0,
             max_delete_rate: 1.0,
             max_update_rate: 5.0,
+            gate_floor: DEFAULT_GATE_FLOOR,
+            limits: crate::source::ReadLimits::default(),
             force: false,
             progress: None,
             fail_after_batches: None,
         }
     }
 }
+
+/// Default of [`RunOptions::gate_floor`].
+pub const DEFAULT_GATE_FLOOR: u64 = 20;
 
 /// Counts of one id group (`rpps`, `adeli`, `other`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -139,15 +149,16 @@ impl Diff {
         })
     }
 
-    /// Why the gate holds this diff, or `None` when it passes. Creations are never gated.
-    pub fn gate(&self, max_delete_rate: f64, max_update_rate: f64) -> Option<String> {
+    /// Why the gate holds this diff, or `None` when it passes. Creations are never gated. A group holds when its
+    /// deletions (or updates) are more than `floor` **and** more than their rate of the group's served persons.
+    pub fn gate(&self, max_delete_rate: f64, max_update_rate: f64, floor: u64) -> Option<String> {
         let mut reasons = Vec::new();
         for (name, g) in &self.groups {
             if g.reference == 0 {
                 continue;
             }
             let pct = |n: u64| n as f64 * 100.0 / g.reference as f64;
-            if pct(g.deleted) > max_delete_rate {
+            if g.deleted > floor && pct(g.deleted) > max_delete_rate {
                 reasons.push(format!(
                     "{name}: {} deletions of {} ({:.2} % > {max_delete_rate} %)",
                     g.deleted,
@@ -155,7 +166,7 @@ impl Diff {
                     pct(g.deleted)
                 ));
             }
-            if pct(g.updated) > max_update_rate {
+            if g.updated > floor && pct(g.updated) > max_update_rate {
                 reasons.push(format!(
                     "{name}: {} updates of {} ({:.2} % > {max_update_rate} %)",
                     g.updated,
@@ -354,7 +365,8 @@ async fn run_steps(
     let downloads: Vec<annuaire_store::DownloadState> =
         std::iter::once(&main).chain(&extras).filter_map(|o| o.state.clone()).collect();
     let (opened, with) = (paths[0].clone(), paths[1..].to_vec());
-    let source = blocking(move || Source::open_with(&opened, &with)).await?;
+    let limits = opts.limits;
+    let source = blocking(move || Source::open_limited(&opened, &with, limits)).await?;
     let timestamp = source.main().and_then(|m| m.timestamp.clone());
     finish.sha256 = Some(source.sha256.clone());
     finish.file_timestamp = timestamp.clone();
@@ -562,7 +574,7 @@ async fn run_steps(
     finish.deleted = Some(totals.deleted as i64);
     finish.diff = serde_json::to_value(&diff).ok();
 
-    let reason = diff.gate(opts.max_delete_rate, opts.max_update_rate);
+    let reason = diff.gate(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor);
     let status = if reason.is_some() {
         store.hold(generation).await?;
         RunStatus::Held

@@ -5,13 +5,16 @@
 //! - [`id`]: the national identifiers (RPPS, ADELI, FINESS, SIRET, SIREN, idNat) with their check digits;
 //! - [`codes`]: the ANS nomenclatures (TRE_*) shipped as data, with labels;
 //! - [`authority`]: the registration authority of an exercice (ordre, ARS, local);
-//! - [`model`]: the professional record (person → exercices → savoir-faire and activities → structure).
+//! - [`model`]: the professional record (person → exercices → savoir-faire and activities → structure);
+//! - [`clock`]: today, for every crate, settable by tests.
 //!
 //! **Architecture invariant:** no I/O, no async, no database, no HTTP. Everything here is a pure
-//! function of its inputs, so that the ingest, the store, the claims and the search agree on one model.
+//! function of its inputs (but [`clock::today`], which reads the clock), so that the ingest, the store, the claims
+//! and the search agree on one model.
 #![warn(missing_docs)]
 
 pub mod authority;
+pub mod clock;
 pub mod codes;
 pub mod id;
 pub mod model;

@@ -177,10 +177,9 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on when an index or a counting table is built.
-pub fn today() -> String {
-    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d").to_string()
-}
+/// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on when an index or a counting table is built
+/// ([`annuaire_schemas::clock::today`]).
+pub use annuaire_schemas::clock::today;
 
 #[cfg(test)]
 mod tests {

@@ -323,6 +323,16 @@ async fn runs_downloads_and_usage_are_recorded(store: Store) {
     assert_eq!(report[0].refused, 1);
     assert_eq!(report[0].distinct_professionals, 1);
     assert_eq!(report[0].by_endpoint.get("claims/ok"), Some(&5));
+
+    // Retention: days before the cut go, the others stay.
+    let old = UsageKey { day: "2025-01-02".into(), ..key("claims", "ok") };
+    let old_subject = vec![("2025-01-02".to_string(), "sidep".to_string(), "810000000002".to_string())];
+    store.record_usage(&[(old, 7)], &old_subject).await.expect("old usage");
+    assert_eq!(store.usage_since("0000-00-00").await.expect("all")[0].calls, 13);
+    assert_eq!(store.purge_usage_before("2026-01-01").await.expect("purge"), 2);
+    let after = store.usage_since("0000-00-00").await.expect("after");
+    assert_eq!((after[0].calls, after[0].distinct_professionals), (6, 1));
+    assert_eq!(store.purge_usage_before("2026-01-01").await.expect("again"), 0);
 }
 
 /// The two migration folders move in step: same version numbers, same names.

@@ -64,6 +64,18 @@ impl Store {
         })
     }
 
+    /// Remove the usage records (counters and the professionals asked about) of days before `before_day`
+    /// (`YYYY-MM-DD`); returns how many rows went.
+    pub async fn purge_usage_before(&self, before_day: &str) -> Result<u64> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let a = sqlx::query("DELETE FROM usage_count WHERE day < $1").bind(before_day).execute(&mut *tx).await?;
+            let b = sqlx::query("DELETE FROM usage_subject WHERE day < $1").bind(before_day).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(a.rows_affected() + b.rows_affected())
+        })
+    }
+
     /// Indicators per client since a day (`YYYY-MM-DD`, inclusive), by client name.
     pub async fn usage_since(&self, since_day: &str) -> Result<Vec<UsageReport>> {
         with_pool!(self, pool => {

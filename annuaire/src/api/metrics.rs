@@ -99,7 +99,7 @@ pub struct UsageBuffer {
 impl UsageBuffer {
     /// Count a call (and the professional it was about).
     pub fn record(&self, client: &str, endpoint: &str, outcome: &str, subject: Option<&str>) {
-        let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let day = annuaire_schemas::clock::today();
         let mut g = lock(&self.inner);
         if let Some(s) = subject {
             g.1.insert((day.clone(), client.to_string(), s.to_string()));
