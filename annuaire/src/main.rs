@@ -177,9 +177,13 @@ enum Command {
     },
     /// Run the long-lived process: the HTTP API (with --listen) and the sync on a cron schedule.
     Serve {
-        /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
+        /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080; port 0 takes a free one, see --port-file).
         #[arg(long)]
         listen: Option<String>,
+        /// Once listening, write the address bound (`127.0.0.1:PORT`) to this file: with `--listen HOST:0`, how a
+        /// supervisor or a test learns the port.
+        #[arg(long, requires = "listen")]
+        port_file: Option<PathBuf>,
         /// Do not run the scheduled sync (an API-only server).
         #[arg(long)]
         no_sync: bool,
@@ -310,8 +314,7 @@ enum Command {
 /// Logs to stderr: colours only on a terminal; `ANNUAIRE_LOG_FORMAT=json` gives one JSON object per line.
 fn init_logs() {
     use std::io::IsTerminal;
-    let filter =
-        || tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into());
+    let filter = || tracing_subscriber::EnvFilter::try_from_env("ANNUAIRE_LOG").unwrap_or_else(|_| "warn".into());
     if std::env::var("ANNUAIRE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         tracing_subscriber::fmt().json().with_env_filter(filter()).with_writer(std::io::stderr).init();
     } else {
@@ -436,6 +439,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve {
             listen,
+            port_file,
             no_sync,
             source,
             with,
@@ -467,6 +471,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ),
                 None => None,
             };
+            if let (Some(path), Some(l)) = (&port_file, &listener) {
+                // Written aside and renamed: a reader never sees half an address.
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, l.local_addr()?.to_string())
+                    .and_then(|()| std::fs::rename(&tmp, path))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             serve::serve(store, opts, cfg, run_now, !no_sync, listener, std::sync::Arc::new(config)).await?;
             Ok(ExitCode::SUCCESS)
         }

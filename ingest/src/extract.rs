@@ -160,16 +160,10 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                     // A line whose identifier is not one never becomes a person (a stray header line, text in the
                     // id column): a row error, counted and located. Lines without any id are rejected in pass B.
                     if !key.is_empty() {
-                        let (t, i, n) = (f.at(type_id).trim(), f.at(id).trim(), f.at(idnat).trim());
-                        let problem = annuaire_schemas::id::idnat_problem(&key, t).or_else(|| {
-                            (!n.is_empty() && !t.is_empty() && !i.is_empty() && n != format!("{t}{i}")).then(|| {
-                                format!(
-                                    "{n:?} is not its type {t:?} followed by its identifier {:?}",
-                                    i.chars().take(40).collect::<String>()
-                                )
-                            })
-                        });
-                        if let Some(message) = problem {
+                        // Only the idNat is judged (type prefix and shape): ANS's own PSC fixture pairs an idNat
+                        // with another `Identifiant PP` (810107592544 / 10107582544), and the idNat is the key.
+                        let (t, n) = (f.at(type_id).trim(), f.at(idnat).trim());
+                        if let Some(message) = annuaire_schemas::id::idnat_problem(&key, t) {
                             return Err(crate::parse::RowIssue {
                                 field: if n.is_empty() { id } else { idnat },
                                 kind: "bad_id",

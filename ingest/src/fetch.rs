@@ -116,7 +116,9 @@ pub fn url_problem(url: &reqwest::Url, allow_http: bool) -> Option<String> {
     match url.scheme() {
         "https" => None,
         "http" if allow_http || is_loopback(url) => None,
-        "http" => Some("plain http to a host other than this machine is refused (https only; --allow-http to allow it)".into()),
+        "http" => Some(
+            "plain http to a host other than this machine is refused (https only; --allow-http to allow it)".into(),
+        ),
         other => Some(format!("the {other:?} scheme is not downloaded (https only)")),
     }
 }

@@ -438,7 +438,25 @@ where
     M: FnOnce(&Header) -> P,
     P: Fn(&Fields<'_>) -> std::result::Result<T, RowIssue> + Sync,
 {
-    let member = Member::in_memory(kind, name);
+    read_bytes_limited(name, kind, bytes, crate::source::ReadLimits::default(), make_parser)
+}
+
+/// [`read_bytes`] within `limits` (tests of the line cap).
+#[doc(hidden)]
+pub fn read_bytes_limited<T, M, P>(
+    name: &str,
+    kind: FileKind,
+    bytes: &[u8],
+    limits: crate::source::ReadLimits,
+    make_parser: M,
+) -> Result<(Vec<T>, Vec<RowError>, FileStats)>
+where
+    T: Send,
+    M: FnOnce(&Header) -> P,
+    P: Fn(&Fields<'_>) -> std::result::Result<T, RowIssue> + Sync,
+{
+    let mut member = Member::in_memory(kind, name);
+    member.limits = limits;
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
     let stats = read_stream(
         &member,

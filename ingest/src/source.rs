@@ -304,3 +304,30 @@ impl<R: Read> Read for Capped<R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_may_inflate_to_the_lower_of_its_two_caps() {
+        let l = ReadLimits { max_line_bytes: 1024, max_member_bytes: 1 << 30, max_inflate_ratio: 100 };
+        // A 1 MB zip that claims a 1 GiB member is stopped at 100 MB.
+        assert_eq!(l.inflate_cap(1_000_000), 100_000_000);
+        // Small members are not judged by their ratio (a tiny, regular file compresses far better).
+        assert_eq!(l.inflate_cap(1_000), MIN_RATIO_CAP);
+        // The absolute cap holds whatever the compressed size.
+        assert_eq!(l.inflate_cap(100 << 20), 1 << 30);
+        assert_eq!(l.inflate_cap(u64::MAX), 1 << 30);
+    }
+
+    #[test]
+    fn a_capped_reader_fails_past_its_cap_and_names_the_member() {
+        let data = vec![b'a'; 10_000];
+        let mut r = Capped { inner: &data[..], read: 0, cap: 4096, member: "PS_LibreAcces_x.txt".into() };
+        let mut out = Vec::new();
+        let err = std::io::copy(&mut r, &mut out).expect_err("over the cap");
+        assert!(err.to_string().contains("PS_LibreAcces_x.txt"), "{err}");
+        assert!(out.len() <= 4096 + 8192, "stopped soon after the cap, read {}", out.len());
+    }
+}

@@ -94,7 +94,10 @@ impl SearchRequest {
                 return err("text", format!("{} words is more than {MAX_WORDS}", words.len()));
             }
             if let Some(w) = words.iter().find(|w| w.chars().count() > MAX_WORD_CHARS) {
-                return err("text", format!("a word of {} characters is longer than {MAX_WORD_CHARS}", w.chars().count()));
+                return err(
+                    "text",
+                    format!("a word of {} characters is longer than {MAX_WORD_CHARS}", w.chars().count()),
+                );
             }
         }
         for (param, value) in [

@@ -55,36 +55,94 @@ pub(crate) struct Server {
     pub(crate) base: String,
 }
 
+impl Server {
+    /// Stop as an operator would (SIGTERM: usage is flushed, connections end), and wait for the exit (30 s at
+    /// most, then SIGKILL). Returns whether it exited by itself, with success.
+    pub(crate) fn stop(&mut self) -> bool {
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-pub(crate) fn start(data: &Path, config: &Path) -> Server {
-    let port = free_port();
-    let child = annuaire_command(data)
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--no-sync", "--listen", &format!("127.0.0.1:{port}")])
+/// Spawn `serve` from `command` (its other arguments given) on `--listen 127.0.0.1:0 --port-file F`: the server
+/// binds a free port itself and writes it; ready means `/healthz` answered over HTTP (200, or 503 while nothing is
+/// served). No port is picked by the test, so no race with another process.
+pub(crate) fn spawn_server(mut command: std::process::Command, dir: &Path) -> Server {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let port_file =
+        dir.join(format!("port-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
+    let _ = std::fs::remove_file(&port_file);
+    let child = command
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--port-file")
+        .arg(&port_file)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let base = format!("http://127.0.0.1:{port}");
-    let server = Server { child, base };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+    let mut server = Server { child, base: String::new() };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let addr = loop {
+        if let Ok(a) = std::fs::read_to_string(&port_file) {
+            break a;
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("the server exited before listening: {status}");
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never wrote its port");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    server.base = format!("http://{}", addr.trim());
+    loop {
+        let answered = rt()
+            .block_on(async { reqwest::Client::new().get(format!("{}/healthz", server.base)).send().await.is_ok() });
+        if answered {
             return server;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(std::time::Instant::now() < deadline, "the server never answered /healthz");
+        std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("the server did not start");
+}
+
+/// Wait until `/healthz` says `generation` is served (60 s at most).
+pub(crate) fn wait_for_generation(base: &str, generation: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        loop {
+            let r = call(&c, "GET", &format!("{base}/healthz"), None, None).await;
+            if r.body["generation"] == json!(generation) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "generation {generation} never served: {}", r.text);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
+
+pub(crate) fn start(data: &Path, config: &Path) -> Server {
+    let mut command = annuaire_command(data);
+    command.arg("--config").arg(config).args(["serve", "--no-sync"]);
+    spawn_server(command, data)
 }
 
 pub(crate) fn rt() -> tokio::runtime::Runtime {
@@ -240,9 +298,9 @@ fn batch_eligibility_services_metrics_and_usage() {
         assert!(r.text.contains("annuaire_request_duration_seconds_bucket{endpoint=\"claims_batch\""));
         assert!(r.text.contains("annuaire_served_generation 1"));
     });
-    // Usage is flushed every 2 seconds and at shutdown.
-    std::thread::sleep(Duration::from_millis(2500));
-    drop(server);
+    // Usage is flushed at shutdown (and every 2 seconds): stopped as an operator would, the server writes it all.
+    let mut server = server;
+    assert!(server.stop(), "serve stops cleanly on SIGTERM");
     let cfg = config.to_str().expect("path");
     let out = annuaire(dir.path(), &["--config", cfg, "eligible", "10100271385", "--service", "si-dep"]);
     assert_eq!(crate::common::json(&out)["eligible"], true, "{}", stderr(&out));
@@ -416,7 +474,7 @@ fn search_over_http_follows_the_served_generation() {
     let cli = crate::common::json(&out);
     // A new generation renames a doctor: the search switches with the claims.
     sync_with_lefevre_renamed(dir.path());
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_generation(&server.base, 2);
     rt().block_on(async {
         let c = reqwest::Client::new();
         let r = call(&c, "GET", &format!("{}/v1/search?text=durand%20etienne", server.base), Some(ANALYST), None).await;

@@ -2,12 +2,11 @@
 //! search indexes), on one database. Runs whenever a test server is given (`ANNUAIRE_TEST_POSTGRES_URL`),
 //! whatever `ANNUAIRE_TEST_BACKEND` says; skipped without one.
 
-use crate::api::{ANALYST, IDP, Server, call, free_port, rt, start, write_config};
+use crate::api::{ANALYST, IDP, Server, call, rt, spawn_server, start, write_config};
 use crate::common::{annuaire, annuaire_command, json, sample_copy, samples, stderr, use_database, use_sqlite};
 use annuaire_store::testing::{fresh_database, postgres_admin_url};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A fresh database shared by `dirs`, or `None` without a test server.
@@ -22,17 +21,13 @@ fn shared_database(label: &str, dirs: &[&Path]) -> Option<String> {
 
 /// `serve` with its scheduler firing every two seconds on the sample extract, and the API.
 fn start_scheduled(data: &Path, config: &Path) -> Server {
-    let port = free_port();
-    let child = annuaire_command(data)
+    let mut command = annuaire_command(data);
+    command
         .arg("--config")
         .arg(config)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--schedule", "*/2 * * * * *"])
-        .args(["--source", samples().join("PS_LibreAcces").to_str().expect("path")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    Server { child, base: format!("http://127.0.0.1:{port}") }
+        .args(["serve", "--schedule", "*/2 * * * * *"])
+        .args(["--source", samples().join("PS_LibreAcces").to_str().expect("path")]);
+    spawn_server(command, data)
 }
 
 /// The generation and body of a claims answer, or `None` while nothing is served or the server starts.

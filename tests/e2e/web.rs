@@ -2,7 +2,7 @@
 //! filter, check the results and the charts against the API. Skipped when chromedriver is not installed, unless
 //! `ANNUAIRE_TEST_REQUIRE_BROWSER=1` (CI installs the Debian packages `chromium` and `chromium-driver`).
 
-use crate::api::{ANALYST, call, free_port, rt, start, write_config};
+use crate::api::{ANALYST, call, rt, start, write_config};
 use crate::common::{annuaire, samples, stderr};
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -30,22 +30,34 @@ fn chromedriver() -> Option<(Driver, String)> {
         eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
         return None;
     };
-    let port = free_port();
-    let driver = Driver(
-        Command::new(exe)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver"),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((driver, format!("http://127.0.0.1:{port}")));
+    // chromedriver picks a free port itself (`--port=0`) and says which on stdout: no port is guessed here.
+    let mut child =
+        Command::new(exe).arg("--port=0").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("chromedriver");
+    let stdout = child.stdout.take().expect("stdout");
+    let driver = Driver(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            // "ChromeDriver was started successfully on port 34567."
+            if let Some(port) =
+                line.split("on port ").nth(1).and_then(|p| p.trim_end_matches('.').trim().parse::<u16>().ok())
+            {
+                let _ = tx.send(port);
+            }
         }
+    });
+    let port = rx.recv_timeout(Duration::from_secs(30)).expect("chromedriver did not say its port");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Ready: the WebDriver status endpoint answers.
+        if rt().block_on(async { reqwest::Client::new().get(format!("{base}/status")).send().await.is_ok() }) {
+            return Some((driver, base));
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not answer /status");
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("chromedriver did not start");
 }
 
 /// Wait until `check` gives `Some`, at most 10 s.

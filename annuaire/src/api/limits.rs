@@ -196,16 +196,11 @@ mod tests {
 
     #[test]
     fn numbers_are_bounded() {
-        let q: HashMap<String, String> = [
-            ("a", "10000000000000"),
-            ("b", "4.6e18"),
-            ("c", "-1"),
-            ("d", "20"),
-            ("e", "99999999999999999999999999"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let q: HashMap<String, String> =
+            [("a", "10000000000000"), ("b", "4.6e18"), ("c", "-1"), ("d", "20"), ("e", "99999999999999999999999999")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         for name in ["a", "b", "c", "e"] {
             let e = query_number::<usize>(&q, name, 0, 0, 10_000).expect_err(name);
             assert_eq!((e.status.as_u16(), e.code), (400, "bad_request"), "{name}: {}", e.message);

@@ -498,9 +498,9 @@ async fn search(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Respo
                 let _permit = permit;
                 index.search(&req)
             })
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
             let mut v = serde_json::to_value(&r).map_err(ApiError::internal)?;
             v["generation"] = g.into();
             Ok(answer(g, &v))
@@ -516,19 +516,20 @@ async fn stats(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Respon
         let run = async {
             let filter = query_filters(&q)?;
             let by = query_text(&q, "by").unwrap_or_else(|| "profession".into());
-            let (g, groups) = crate::search::stats(&s.store, &by, filter, admitted.permit.clone()).await.map_err(|e| {
-                if e.downcast_ref::<annuaire_search::analytics::Error>().is_some_and(|a| {
-                    matches!(
-                        a,
-                        annuaire_search::analytics::Error::UnknownGroup(_)
-                            | annuaire_search::analytics::Error::DuplicateGroup(_)
-                    )
-                }) {
-                    ApiError::bad_request(e.to_string())
-                } else {
-                    ApiError::internal(e)
-                }
-            })?;
+            let (g, groups) =
+                crate::search::stats(&s.store, &by, filter, admitted.permit.clone()).await.map_err(|e| {
+                    if e.downcast_ref::<annuaire_search::analytics::Error>().is_some_and(|a| {
+                        matches!(
+                            a,
+                            annuaire_search::analytics::Error::UnknownGroup(_)
+                                | annuaire_search::analytics::Error::DuplicateGroup(_)
+                        )
+                    }) {
+                        ApiError::bad_request(e.to_string())
+                    } else {
+                        ApiError::internal(e)
+                    }
+                })?;
             Ok(answer(g, &groups))
         };
         (run.await, "ok", None)
@@ -732,10 +733,7 @@ pub fn app(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         .layer(axum::error_handling::HandleErrorLayer::new(move |e: tower::BoxError| middleware_error(secs, e)))
         .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(secs)))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,

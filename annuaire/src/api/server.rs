@@ -59,7 +59,12 @@ pub async fn serve_connections(
     let open_files = raise_open_files_limit();
     let cap = connection_cap(limits.max_connections, open_files);
     if cap < limits.max_connections {
-        tracing::warn!(configured = limits.max_connections, cap, ?open_files, "connection cap lowered to fit the open files limit");
+        tracing::warn!(
+            configured = limits.max_connections,
+            cap,
+            ?open_files,
+            "connection cap lowered to fit the open files limit"
+        );
     }
     let slots = Arc::new(Semaphore::new(cap));
     let mut builder = http1::Builder::new();
