@@ -79,6 +79,12 @@ impl Served {
     fn untouched(&self) {
         let g = self.rt.block_on(self.store.served()).expect("served").expect("one").generation;
         assert_eq!(g, self.generation, "the served generation moved");
+        self.same_record();
+    }
+
+    /// The doctor's served record is as before (a run that read the rest may have promoted a generation).
+    fn same_record(&self) {
+        let g = self.rt.block_on(self.store.served()).expect("served").expect("one").generation;
         let now = self.rt.block_on(self.store.person_at("810100271385", g)).expect("read").expect("served").record;
         assert_eq!(now, self.record);
     }
@@ -115,7 +121,7 @@ fn long_lines_are_located_row_errors_and_the_rest_is_read() {
     assert_eq!(lines_of("line_too_long"), vec![11, n as u64 + 1]);
     assert_eq!(out.report.persons, s.rt.block_on(s.store.current_hashes()).expect("h").len() as u64);
     assert_eq!(out.diff.total().deleted, 0, "nobody lost: every other line was read");
-    s.untouched();
+    s.same_record();
 }
 
 #[test]
@@ -227,7 +233,7 @@ fn invalid_utf8_nul_bytes_and_extreme_field_counts_are_counted_and_located() {
     let mut lines: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
     // Line 4: a NUL byte in the family name (column 8). Line 5: Windows-1252 bytes. Line 6: 5,000 fields.
     let mut nul = lines[3].clone();
-    let at = nul.iter().enumerate().filter(|(_, b)| **b == b'|').nth(7).map(|(i, _)| i + 1).expect("column 8");
+    let at = nul.iter().enumerate().filter(|(_, b)| **b == b'|').nth(6).map(|(i, _)| i + 1).expect("column 8");
     nul.insert(at, 0);
     lines[3] = nul;
     lines[4] = String::from_utf8_lossy(&lines[4]).replace("LEF", "LEF\u{0}").into_bytes();
@@ -287,16 +293,19 @@ proptest! {
     /// The line reader on random input after a real header: never a panic, every error inside the file, no more
     /// rows and errors than lines, and a short cap honoured.
     #[test]
-    fn the_line_reader_accounts_for_random_input(body in noisy_bytes(), cap in 1024usize..4096) {
+    fn the_line_reader_accounts_for_random_input(body in noisy_bytes(), cap in 2048usize..5000) {
         let mut bytes = sample_text().lines().next().unwrap_or_default().as_bytes().to_vec();
         bytes.push(b'\n');
         bytes.extend_from_slice(&body);
         let limits = ReadLimits { max_line_bytes: cap, ..ReadLimits::default() };
+        // A lone CR ends a record too (the csv reader's terminator), so records are at most the pieces between
+        // CR and LF bytes; line numbers count LF only.
+        let records = body.split(|b| *b == b'\n' || *b == b'\r').count() as u64;
         let lines = body.split(|b| *b == b'\n').count() as u64;
         let (rows, errors, stats) =
             read_bytes_limited("random.txt", FileKind::PersonneActivite, &bytes, limits, |_| accept)
                 .expect("a valid header is read");
-        prop_assert!(rows.len() as u64 + errors.len() as u64 <= lines);
+        prop_assert!(rows.len() as u64 + errors.len() as u64 <= records);
         prop_assert_eq!(stats.rows, rows.len() as u64 + errors.len() as u64);
         for e in &errors {
             prop_assert!(e.line >= 2 && e.line <= lines + 1, "{:?}", e);

@@ -87,10 +87,33 @@ async fn start(body: Arc<Vec<u8>>) -> Server {
                             .await
                     }
                     "/slow" if n == 1 => {
-                        let _ = sock.write_all(full(&body, "").as_bytes()).await;
+                        // Stall for two minutes, connection open: only the client's read timeout ends this.
+                        let _ = sock.write_all(full(&body, "Accept-Ranges: bytes\r\n").as_bytes()).await;
                         let _ = sock.write_all(&body[..100]).await;
-                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        tokio::time::sleep(Duration::from_secs(120)).await;
                         Ok(())
+                    }
+                    "/endless" => {
+                        // No Content-Length: the size is only known while streaming.
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").await;
+                        let chunk = vec![b'x'; 4096];
+                        for _ in 0..10_000 {
+                            if sock.write_all(&chunk).await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(())
+                    }
+                    "/loop" => {
+                        sock.write_all(
+                            b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        )
+                        .await
+                    }
+                    "/to-plain" => {
+                        // A host that is not this machine, over plain http: refused before any connection.
+                        sock.write_all(b"HTTP/1.1 302 Found\r\nLocation: http://extract.invalid/PS_LibreAcces\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await
                     }
                     "/truncated" if range_start.is_none() => {
                         // Promise the whole body, send half, hang up.
@@ -198,8 +221,16 @@ async fn a_stalled_body_times_out_and_is_retried_and_5xx_is_retried() {
     let body = sample_zip();
     let server = start(body.clone()).await;
     let dir = tempfile::tempdir().expect("tmp");
+    let started = std::time::Instant::now();
     let got = fetch(&format!("{}/slow", server.base), dir.path(), &Validators::default(), &quick(), None).await;
     assert!(matches!(&got, Ok(Fetched::File { bytes, .. }) if *bytes as usize == body.len()), "{got:?}");
+    // The server stalls for 120 s: the download finished because the 700 ms read timeout gave up on it and the
+    // second request resumed, not because the server let go.
+    assert_eq!(server.hits.lock().expect("lock").get("/slow"), Some(&2));
+    assert!(started.elapsed() < Duration::from_secs(60), "the read timeout did not fire: {:?}", started.elapsed());
+    let seen = server.seen.lock().expect("lock").clone();
+    let resumed = seen.iter().filter(|(p, _)| p == "/slow").nth(1).and_then(|(_, h)| h.get("range").cloned());
+    assert_eq!(resumed.as_deref(), Some("bytes=100-"), "the second request resumed after the 100 bytes received");
     let got = fetch(&format!("{}/flaky", server.base), dir.path(), &Validators::default(), &quick(), None).await;
     assert!(matches!(got, Ok(Fetched::File { .. })), "{got:?}");
     assert_eq!(server.hits.lock().expect("lock").get("/flaky"), Some(&2));
@@ -214,6 +245,49 @@ async fn a_body_over_the_maximum_size_is_refused() {
         .await
         .expect_err("too big");
     assert!(err.to_string().contains("larger than the 1000 bytes allowed"), "{err}");
+    // Without a Content-Length the cap holds while streaming: refused after about 1000 bytes, not 40 MB.
+    let err = fetch(&format!("{}/endless", server.base), dir.path(), &Validators::default(), &opts, None)
+        .await
+        .expect_err("too big while streaming");
+    assert!(err.to_string().contains("larger than the 1000 bytes allowed"), "{err}");
+    assert_eq!(server.hits.lock().expect("lock").get("/endless"), Some(&1), "a size refusal is not retried");
+    let part_sizes: Vec<u64> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .collect();
+    assert!(
+        part_sizes.iter().all(|n| *n <= 1000 + 65_536),
+        "no more than a chunk past the cap was kept: {part_sizes:?}"
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_bounded_and_never_lead_to_plain_http_elsewhere() {
+    let server = start(sample_zip()).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let err = fetch(&format!("{}/loop", server.base), dir.path(), &Validators::default(), &quick(), None)
+        .await
+        .expect_err("a redirect loop");
+    assert!(err.to_string().contains("more than 5 redirects"), "{err}");
+    assert_eq!(server.hits.lock().expect("lock").get("/loop"), Some(&6), "the first request and 5 redirects");
+    let err = fetch(&format!("{}/to-plain", server.base), dir.path(), &Validators::default(), &quick(), None)
+        .await
+        .expect_err("plain http elsewhere");
+    assert!(err.to_string().contains("plain http"), "{err}");
+    // A plain http URL that is not this machine is refused before anything is sent.
+    let err = fetch("http://extract.invalid/PS_LibreAcces", dir.path(), &Validators::default(), &quick(), None)
+        .await
+        .expect_err("plain http");
+    assert!(err.to_string().contains("https only"), "{err}");
+    let err = fetch("ftp://extract.invalid/x.zip", dir.path(), &Validators::default(), &quick(), None)
+        .await
+        .expect_err("ftp");
+    assert!(err.to_string().contains("scheme"), "{err}");
+    // The operator may allow it: then only the scheme rule is lifted (checked without any request).
+    let url = reqwest::Url::parse("http://extract.invalid/PS_LibreAcces").expect("url");
+    assert!(annuaire_ingest::fetch::url_problem(&url, true).is_none());
+    assert!(annuaire_ingest::fetch::url_problem(&url, false).is_some());
 }
 
 #[tokio::test]

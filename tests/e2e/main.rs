@@ -6,6 +6,7 @@ mod api;
 mod claims;
 mod common;
 mod extracts;
+mod hardening;
 mod scale_out;
 mod sync;
 mod web;
