@@ -200,3 +200,36 @@ impl Config {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text)?;
+        Config::load(&path)
+    }
+
+    #[test]
+    fn the_example_file_loads_with_its_limits() {
+        let c = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/annuaire.example.toml"))
+            .expect("example");
+        assert_eq!(c.server.request_timeout_secs, 30);
+        assert_eq!(c.retention.usage_days, 365);
+        assert!(!c.services.is_empty());
+    }
+
+    #[test]
+    fn limits_outside_their_range_are_refused_with_the_key() {
+        let e = load("[server]\nmax_header_bytes = 100\n").expect_err("too small");
+        assert!(format!("{e:#}").contains("max_header_bytes"), "{e:#}");
+        let e = load("[server]\nrequest_timeout_secs = 0\n").expect_err("zero");
+        assert!(format!("{e:#}").contains("timeouts"), "{e:#}");
+        let e = load("[server]\nmax_conections = 10\n").expect_err("typo");
+        assert!(format!("{e:#}").contains("max_conections"), "{e:#}");
+        let c = load("[server]\nanalysts_concurrency = 3\n[sync]\ngate_floor = 5\n").expect("valid");
+        assert_eq!((c.server.analysts_concurrency, c.server.max_connections, c.sync.gate_floor), (3, 4096, Some(5)));
+    }
+}

@@ -144,8 +144,10 @@ async function loadProfessions() {
 }
 
 document.addEventListener('DOMContentLoaded', async () => {
-  $('token').value = localStorage.getItem('annuaire-token') || '';
-  $('token').addEventListener('change', () => { localStorage.setItem('annuaire-token', $('token').value.trim()); refresh(); });
+  // The token lives as long as the tab (sessionStorage), never on disk for good; an old stored one is removed.
+  try { localStorage.removeItem('annuaire-token'); } catch (e) { /* storage disabled */ }
+  $('token').value = sessionStorage.getItem('annuaire-token') || '';
+  $('token').addEventListener('change', () => { sessionStorage.setItem('annuaire-token', $('token').value.trim()); refresh(); });
   $('q').addEventListener('input', later);
   for (const f of FILTERS) $(f).addEventListener(f === 'profession' ? 'change' : 'input', later);
   $('clear').addEventListener('click', () => { $('q').value = ''; for (const f of FILTERS) $(f).value = ''; offset = 0; refresh(); });

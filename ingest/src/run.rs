@@ -642,3 +642,35 @@ fn remove_older_downloads(dir: &std::path::Path, current: &[PathBuf]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diff(groups: &[(&str, u64, u64, u64)]) -> Diff {
+        let mut d = Diff::default();
+        for (name, reference, deleted, updated) in groups {
+            let g = d.group(name);
+            g.reference = *reference;
+            g.deleted = *deleted;
+            g.updated = *updated;
+        }
+        d
+    }
+
+    #[test]
+    fn a_handful_of_changes_never_holds_whatever_their_share() {
+        // The odd person once served in `other`, gone the next night: 100 % of its group, and below the floor.
+        assert_eq!(diff(&[("other", 1, 1, 0), ("rpps", 1000, 0, 0)]).gate(1.0, 5.0, DEFAULT_GATE_FLOOR), None);
+        assert_eq!(diff(&[("adeli", 50, 20, 20)]).gate(1.0, 5.0, 20), None, "20 is not more than the floor of 20");
+        // Past the floor, the rates decide as before.
+        let held = diff(&[("adeli", 50, 21, 0)]).gate(1.0, 5.0, 20).expect("held");
+        assert!(held.contains("adeli: 21 deletions of 50 (42.00 % > 1 %)"), "{held}");
+        let held = diff(&[("rpps", 100_000, 0, 5_001)]).gate(1.0, 5.0, 20).expect("held");
+        assert!(held.contains("rpps: 5001 updates of 100000"), "{held}");
+        // Past the floor but under the rate: promoted.
+        assert_eq!(diff(&[("rpps", 1_000_000, 9_999, 0)]).gate(1.0, 5.0, 20), None);
+        // A floor of 0 is the old behaviour.
+        assert!(diff(&[("other", 1, 1, 0)]).gate(1.0, 5.0, 0).is_some());
+    }
+}

@@ -39,7 +39,10 @@ fn chromedriver() -> Option<(Driver, String)> {
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            // "ChromeDriver was started successfully on port 34567."
+            // "ChromeDriver was started successfully on port 34567." (an earlier line says "on port 0")
+            if !line.contains("started successfully") {
+                continue;
+            }
             if let Some(port) =
                 line.split("on port ").nth(1).and_then(|p| p.trim_end_matches('.').trim().parse::<u16>().ok())
             {

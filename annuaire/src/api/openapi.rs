@@ -119,9 +119,9 @@ pub const ROUTES: &[Route] = &[
         request: None,
         response: "Changes",
         query: &[
-            ("since", false, "generation to start after"),
-            ("limit", false, "page size, 1 to 10000"),
-            ("offset", false, "entries skipped"),
+            ("since", false, "generation to start after (0 or more)"),
+            ("limit", false, "page size, 1 to 10000, default 1000"),
+            ("offset", false, "entries skipped (0 or more)"),
         ],
     },
     Route {
@@ -132,7 +132,12 @@ pub const ROUTES: &[Route] = &[
         request: None,
         response: "SearchResponse",
         query: &[
-            ("text", false, "words of the names (accents, case, prefixes, one typo forgiven)"),
+            (
+                "text",
+                false,
+                "words of the names (accents, case, prefixes, one typo forgiven from 5 to 24 letters); at most 10 words \
+                 of 64 characters",
+            ),
             ("profession", false, "profession code"),
             ("authority", false, "authority kind (ordre, ars, local, unknown) or name (CNOM ...)"),
             ("department", false, "department code"),
@@ -141,7 +146,7 @@ pub const ROUTES: &[Route] = &[
             ("valid_card", false, "true: holds a CPS/CPF card valid on the day the index was built; false: does not"),
             ("mailbox", false, "true: has an MSSanté mailbox; false: has none"),
             ("limit", false, "1 to 1000, default 20"),
-            ("offset", false, "hits skipped"),
+            ("offset", false, "hits skipped, 0 to 10000 (deeper: export or /v1/changes)"),
         ],
     },
     Route {
@@ -237,7 +242,10 @@ fn schemas() -> Value {
                 "history": {"type": "array", "items": {"type": "object", "properties": {"generation": {"type": "integer"},
                     "change": {"enum": ["create", "update", "delete"]}, "promoted_at": s}}}}});
     json!({
-        "Error": {"type": "object", "required": ["code", "message"], "properties": {"code": s, "message": s}},
+        "Error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"enum": ["unauthorized", "forbidden", "not_found", "bad_request", "payload_too_large", "unknown_service",
+                "not_ready", "overloaded", "rate_limited", "timeout", "method_not_allowed", "internal"]},
+            "message": s}},
         "Health": {"type": "object", "properties": {
             "status": s,
             "generation": {"type": ["integer", "null"]},
@@ -316,6 +324,9 @@ pub fn document() -> Value {
             "parameters": params,
             "responses": {
                 "200": {"description": "OK", "content": {content_type: {"schema": {"$ref": format!("#/components/schemas/{}", r.response)}}}},
+                "400": {"description": "A parameter outside its bounds (`bad_request`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "429": {"description": "The client's max_requests_per_second is reached (`rate_limited`, `Retry-After`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "The endpoint class's budget is full (`overloaded`), the request timed out (`timeout`), or nothing is served yet (`not_ready`); `Retry-After`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });
