@@ -11,6 +11,10 @@
 //! process: wall, CPU, peak RSS), the re-sync, claims over HTTP on loopback with its own load generator (16
 //! and 64 connections; a 10,000-professional working set and uniform over everyone), and claims in process
 //! (lookup, parse, render). With `--write-doc` it replaces the generated section of the benchmark document.
+//!
+//! `bench --abuse [--write-doc docs/benchmarks.md]` measures claims under abuse instead ([`abuse`]).
+
+mod abuse;
 
 use anyhow::{Context, bail};
 
@@ -28,11 +32,19 @@ struct Args {
     seconds: u64,
     work: PathBuf,
     write_doc: Option<PathBuf>,
+    /// Measure claims under abuse ([`abuse`]) instead of the speed table.
+    abuse: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a =
-        Args { persons: 1_700_000, runs: 3, seconds: 10, work: PathBuf::from("target/bench-work"), write_doc: None };
+    let mut a = Args {
+        persons: 1_700_000,
+        runs: 3,
+        seconds: 10,
+        work: PathBuf::from("target/bench-work"),
+        write_doc: None,
+        abuse: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -41,8 +53,9 @@ fn args() -> anyhow::Result<Args> {
             "--seconds" => a.seconds = it.next().context("--seconds N")?.parse()?,
             "--work" => a.work = PathBuf::from(it.next().context("--work DIR")?),
             "--write-doc" => a.write_doc = Some(PathBuf::from(it.next().context("--write-doc FILE")?)),
+            "--abuse" => a.abuse = true,
             "-h" | "--help" => {
-                println!("bench [--persons N] [--runs N] [--seconds N] [--work DIR] [--write-doc FILE]");
+                println!("bench [--abuse] [--persons N] [--runs N] [--seconds N] [--work DIR] [--write-doc FILE]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -79,6 +92,15 @@ fn proc_sample(pid: u32) -> Option<(u64, u64)> {
 }
 
 fn run_measured(cmd: &mut Command) -> anyhow::Result<(Usage, String)> {
+    let (usage, text, ok) = run_measured_any(cmd)?;
+    if !ok {
+        bail!("command failed: {text}");
+    }
+    Ok((usage, text))
+}
+
+/// Like [`run_measured`], whatever the exit status: also whether it succeeded (0, or 3 = held).
+fn run_measured_any(cmd: &mut Command) -> anyhow::Result<(Usage, String, bool)> {
     let start = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let pid = child.id();
@@ -96,11 +118,9 @@ fn run_measured(cmd: &mut Command) -> anyhow::Result<(Usage, String)> {
     let wall = start.elapsed();
     let out = child.wait_with_output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() && out.status.code() != Some(3) {
-        bail!("command failed: {text}");
-    }
+    let ok = out.status.success() || out.status.code() == Some(3);
     // /proc reports CPU in clock ticks (100 per second on Linux).
-    Ok((Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0 }, text))
+    Ok((Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0 }, text, ok))
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -219,29 +239,19 @@ fn main() -> anyhow::Result<()> {
             std::fs::rename(&tmp, path)?;
         }
     }
+    if a.abuse {
+        let report = abuse::run(&a, &bin, &national)?;
+        if let Some(doc) = &a.write_doc {
+            write_section(doc, "abuse", "Claims under abuse (`bench --abuse`)", &report)?;
+        }
+        return Ok(());
+    }
     let mut report = Vec::new();
     let mut line = |s: String| {
         println!("{s}");
         report.push(s);
     };
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let mem_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    line(format!(
-        "Run of {} on {} cores, {mem_gib:.0} GiB, commit `{commit}`: {} persons, {} runs per ingest figure.",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        cores,
-        a.persons,
-        a.runs
-    ));
+    line(run_header(&a));
     line(String::new());
     line("| measure | median | min – max | notes |".into());
     line("|---|---|---|---|".into());
@@ -492,15 +502,43 @@ fn main() -> anyhow::Result<()> {
     ));
 
     if let Some(doc) = a.write_doc {
-        let text = std::fs::read_to_string(&doc).unwrap_or_default();
-        let (begin, end) = ("<!-- bench:begin -->", "<!-- bench:end -->");
-        let body = format!("{begin}\n{}\n{end}", report.join("\n"));
-        let new = match (text.find(begin), text.find(end)) {
-            (Some(b), Some(e)) if e > b => format!("{}{body}{}", &text[..b], &text[e + end.len()..]),
-            _ => format!("{text}\n## Last run of the benchmark command\n\n{body}\n"),
-        };
-        std::fs::write(&doc, new)?;
-        eprintln!("wrote {}", doc.display());
+        write_section(&doc, "bench", "Last run of the benchmark command", &report)?;
     }
+    Ok(())
+}
+
+/// The first line of a table: date, machine, commit.
+fn run_header(a: &Args) -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "Run of {} on {} cores, {mem_gib:.0} GiB, commit `{commit}`: {} persons, {} runs per ingest figure.",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        cores,
+        a.persons,
+        a.runs
+    )
+}
+
+/// Replace the generated section `name` of the benchmark document (or append it under `title`).
+fn write_section(doc: &Path, name: &str, title: &str, report: &[String]) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(doc).unwrap_or_default();
+    let (begin, end) = (format!("<!-- {name}:begin -->"), format!("<!-- {name}:end -->"));
+    let body = format!("{begin}\n{}\n{end}", report.join("\n"));
+    let new = match (text.find(&begin), text.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{body}{}", &text[..b], &text[e + end.len()..]),
+        _ => format!("{text}\n## {title}\n\n{body}\n"),
+    };
+    std::fs::write(doc, new)?;
+    eprintln!("wrote {}", doc.display());
     Ok(())
 }
