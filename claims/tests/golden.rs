@@ -37,8 +37,9 @@ fn ans_example_c_podologue_psc_2023() {
     check("810000237041", Profile::Psc2023, "psc-2023_810000237041.json");
 }
 
-/// FHIR resources of the doctor with two activities, compared with a reviewed golden file. When the file is
-/// missing (or `UPDATE_GOLDEN=1`), it is written and the test fails, so a change is always looked at.
+/// FHIR resources of the doctor with two activities, compared with a reviewed golden file (the implementation's own
+/// output, reviewed: see `tests/golden/README.md`). A test never writes it: `cargo run -p annuaire-claims --example
+/// write_golden` does, and the diff is reviewed.
 #[test]
 fn fhir_practitioner_and_roles_of_a_doctor_with_two_activities() {
     let persons = sample();
@@ -48,13 +49,19 @@ fn fhir_practitioner_and_roles_of_a_doctor_with_two_activities() {
         "PractitionerRole": annuaire_claims::fhir::practitioner_roles(p),
     });
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fhir_810100271385.json");
-    let text = serde_json::to_string_pretty(&got).unwrap_or_default() + "\n";
-    if std::env::var_os("UPDATE_GOLDEN").is_some() || !path.exists() {
-        std::fs::write(&path, &text).expect("write golden");
-        panic!("wrote {}: review it and run again", path.display());
-    }
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo run -p annuaire-claims --example write_golden`, then review it",
+        path.display()
+    );
     let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden")).expect("json");
-    assert_eq!(got, want, "FHIR resources differ from {}", path.display());
+    assert_eq!(
+        got,
+        want,
+        "FHIR resources differ from {}: if the change is meant, `cargo run -p annuaire-claims --example write_golden` \
+         and review the diff",
+        path.display()
+    );
     // The facts the golden file must show, whatever else changes:
     assert_eq!(got["Practitioner"]["identifier"][0]["system"], "urn:oid:1.2.250.1.71.4.2.1");
     assert_eq!(got["Practitioner"]["identifier"][1]["value"], "10100271385");

@@ -446,6 +446,82 @@ fn fhir_resources_and_the_openapi_document() {
     });
 }
 
+/// A request that succeeds on each documented route: (method, path) → (URL path and query, body). A route added to
+/// the route table without an entry here fails the scope matrix below.
+fn example_request(method: &str, path: &str) -> Option<(String, Option<String>)> {
+    let id = "810100271385";
+    Some(match (method, path) {
+        ("get", "/healthz" | "/metrics" | "/openapi.json" | "/v1/services" | "/v1/search" | "/v1/stats") => {
+            (path.to_string(), None)
+        }
+        ("get", "/v1/claims/{id}" | "/v1/professionals/{id}" | "/fhir/Practitioner/{id}") => {
+            (path.replace("{id}", id), None)
+        }
+        ("get", "/v1/codes/{kind}") => ("/v1/codes/profession".into(), None),
+        ("get", "/v1/subjects/resolve") => (format!("{path}?hint={id}"), None),
+        ("get", "/v1/changes") => (format!("{path}?since=0&limit=5"), None),
+        ("get", "/fhir/PractitionerRole") => (format!("{path}?practitioner={id}"), None),
+        ("post", "/v1/claims/batch") => (path.into(), Some(json!({"ids": [id]}).to_string())),
+        ("post", "/v1/eligibility") => (path.into(), Some(json!({"subject": id, "service": "si-dep"}).to_string())),
+        _ => return None,
+    })
+}
+
+/// The scope matrix: for every route of the route table (read from the server's own OpenAPI document, which is
+/// generated from it), no token and a wrong token are refused (401), the scope the table names is let through, and
+/// the other scopes are refused (403); routes without a scope answer anyone.
+#[test]
+fn every_route_requires_the_scope_the_route_table_gives_it() {
+    let (dir, config) = synced();
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let b = &server.base;
+        let doc = call(&c, "GET", &format!("{b}/openapi.json"), None, None).await.body;
+        let paths = doc["paths"].as_object().expect("paths");
+        let tokens = [("claims", IDP), ("search", ANALYST), ("admin", OPS)];
+        let mut checked = 0;
+        for (path, methods) in paths {
+            for (method, op) in methods.as_object().expect("methods") {
+                let (url, body) = example_request(method, path)
+                    .unwrap_or_else(|| panic!("{method} {path}: add an example request to the scope matrix"));
+                let url = format!("{b}{url}");
+                let m = method.to_uppercase();
+                let scope = op["x-scope"].as_str().unwrap_or("");
+                if scope.is_empty() {
+                    let r = call(&c, &m, &url, None, body.clone()).await;
+                    assert_eq!(r.status, 200, "{m} {path} is public: {}", r.text);
+                    checked += 1;
+                    continue;
+                }
+                for token in [None, Some("not-a-token")] {
+                    let r = call(&c, &m, &url, token, body.clone()).await;
+                    assert_eq!(
+                        (r.status, r.body["code"].as_str()),
+                        (401, Some("unauthorized")),
+                        "{m} {path} {token:?}"
+                    );
+                }
+                for (name, token) in tokens {
+                    let r = call(&c, &m, &url, Some(token), body.clone()).await;
+                    if name == scope {
+                        assert_eq!(r.status, 200, "{m} {path} with the {name} scope: {}", r.text);
+                    } else {
+                        assert_eq!(
+                            (r.status, r.body["code"].as_str()),
+                            (403, Some("forbidden")),
+                            "{m} {path} with the {name} scope: {}",
+                            r.text
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 15, "the route table has its routes: {checked}");
+    });
+}
+
 #[test]
 fn search_over_http_follows_the_served_generation() {
     let (dir, config) = synced();

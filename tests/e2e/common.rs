@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+/// The day every command of these tests takes as today (`ANNUAIRE_TODAY`): card validity, usage days and retention
+/// are judged on it, so no test depends on the day it runs (the sample's cards were written around it).
+pub const TODAY: &str = "2026-11-28";
+
 /// The `annuaire` binary cargo built for these tests.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_annuaire"))
@@ -54,7 +58,12 @@ fn new_database(data_dir: &Path) -> String {
 /// same for every later command on it, as an operator's would).
 pub fn annuaire_command(data_dir: &Path) -> Command {
     let mut c = Command::new(binary());
-    c.arg("--data-dir").arg(data_dir).env("ANNUAIRE_LOG", "error").env_remove("ANNUAIRE_DATABASE_URL");
+    c.arg("--data-dir")
+        .arg(data_dir)
+        .env("ANNUAIRE_LOG", "error")
+        .env("ANNUAIRE_TODAY", TODAY)
+        .env_remove("ANNUAIRE_LOG_FORMAT")
+        .env_remove("ANNUAIRE_DATABASE_URL");
     let url = {
         let mut dbs = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
         match dbs.get(data_dir) {

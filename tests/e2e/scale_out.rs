@@ -64,9 +64,17 @@ fn two_servers_on_one_database_sync_once_and_switch_together() {
         rt().block_on(async {
             until_all_serve(&[&sa, &sb], 1).await;
         });
-        std::thread::sleep(Duration::from_secs(5)); // more ticks on both
-        let runs = json(&annuaire(a.path(), &["runs", "--format", "json"]));
-        let runs = runs.as_array().expect("runs");
+        // More ticks on both: wait until four more runs are recorded and finished after the promotion.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let runs = loop {
+            let runs = json(&annuaire(a.path(), &["runs", "--format", "json"]));
+            let runs = runs.as_array().cloned().expect("runs");
+            if runs.len() >= 5 && runs.iter().all(|r| r["status"] != "running") {
+                break runs;
+            }
+            assert!(Instant::now() < deadline, "the schedulers stopped running: {runs:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
         let promoted = runs.iter().filter(|r| r["status"] == "promoted").count();
         assert_eq!(promoted, 1, "one promotion for one extract: {runs:?}");
         assert!(runs.iter().all(|r| r["status"] == "promoted" || r["status"] == "unchanged"), "{runs:?}");

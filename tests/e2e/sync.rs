@@ -119,64 +119,79 @@ fn bad_input_names_file_line_and_column_and_keeps_the_served_generation() {
     assert_eq!(stdout(&annuaire(dir.path(), &["claims", "899700366240"])), before);
 }
 
+/// The claims of `ids`, as the CLI prints them (one generation's, or a mix if something were wrong).
+fn claims_of(dir: &std::path::Path, ids: &[String]) -> Vec<String> {
+    ids.iter().map(|id| stdout(&annuaire(dir, &["claims", id]))).collect()
+}
+
 #[test]
-fn a_sync_killed_at_any_point_leaves_the_served_generation_served() {
+fn a_sync_killed_at_any_point_leaves_one_whole_generation_served() {
     let dir = tempfile::tempdir().expect("tmp");
-    assert!(annuaire(dir.path(), &["sync", "--source", &sample_path()]).status.success());
-    let before = stdout(&annuaire(dir.path(), &["claims", "810100271385"]));
-    // A larger extract so that the kills land in reading, diffing, writing and promoting.
-    let big = dir.path().join("PS_LibreAcces_202611290900.zip");
-    annuaire_data_samples::sample(30_000).write_zip(&big, "202611290900").expect("zip");
-    for delay_ms in [30u64, 200, 600, 1200, 2500] {
-        let mut child = annuaire_command(dir.path())
-            .args([
-                "sync",
-                "--source",
-                big.to_str().expect("path"),
-                "--max-delete-rate",
-                "100",
-                "--max-update-rate",
-                "100",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(Duration::from_millis(delay_ms));
+    // Two versions of a 30,000-person extract, 5 % of persons different: every kill lands in reading, diffing,
+    // writing or promoting one of them over the other.
+    let a = dir.path().join("PS_LibreAcces_A.zip");
+    let b = dir.path().join("PS_LibreAcces_B.zip");
+    annuaire_data_samples::write_national_zip(&a, 30_000, 7, 0).expect("A");
+    annuaire_data_samples::write_national_zip(&b, 30_000, 7, 50).expect("B");
+    let sync = |src: &std::path::Path| {
+        let mut c = annuaire_command(dir.path());
+        c.args(["sync", "--force", "--max-delete-rate", "100", "--max-update-rate", "100", "--source"]).arg(src);
+        c
+    };
+    let started = std::time::Instant::now();
+    let out = sync(&a).output().expect("sync A");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let full = started.elapsed();
+    // Sampled persons: those whose claims differ between A and B, and some that do not.
+    let ids: Vec<String> = {
+        let out = sync(&b).output().expect("sync B");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let changes = json(&annuaire(dir.path(), &["changes", "--since", "1", "--format", "json"]));
+        let ids: Vec<String> = changes
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["change"] == "update")
+            .filter_map(|c| c["id"].as_str().map(str::to_string))
+            .take(8)
+            .collect();
+        assert!(ids.len() >= 4, "B updates persons of A: {changes}");
+        ids
+    };
+    let claims_b = claims_of(dir.path(), &ids);
+    let out = sync(&a).output().expect("sync A again");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let claims_a = claims_of(dir.path(), &ids);
+    assert_ne!(claims_a, claims_b, "the two generations differ for the sampled persons");
+    // Kill points spread over a whole sync (its measured length), each sync the other version.
+    let mut landed = Vec::new();
+    for (k, fraction) in [0.02, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2].into_iter().enumerate() {
+        let src = if k % 2 == 0 { &b } else { &a };
+        let mut child = sync(src).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        std::thread::sleep(full.mul_f64(fraction));
         let finished = child.try_wait().expect("wait").is_some();
         let _ = child.kill(); // SIGKILL on Unix
         let _ = child.wait();
-        let now = stdout(&annuaire(dir.path(), &["claims", "810100271385"]));
-        if !finished {
-            // Killed before the end: either nothing changed, or the new generation was promoted whole.
-            let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
-            let promoted = runs.as_array().expect("runs").iter().filter(|r| r["status"] == "promoted").count();
-            if promoted == 1 {
-                assert_eq!(now, before, "killed after {delay_ms} ms: the served generation changed");
-            }
-        }
-        assert!(now.contains("810100271385"), "killed after {delay_ms} ms: the doctor is no longer served");
+        let now = claims_of(dir.path(), &ids);
+        let whole = if now == claims_a {
+            "A"
+        } else if now == claims_b {
+            "B"
+        } else {
+            panic!("killed at {fraction} of a sync: the sampled claims mix generations or lost someone: {now:?}")
+        };
+        landed.push((fraction, finished, whole));
     }
     // The next sync cleans up whatever was left and completes.
-    let out = annuaire(
-        dir.path(),
-        &[
-            "sync",
-            "--source",
-            big.to_str().expect("path"),
-            "--max-delete-rate",
-            "100",
-            "--max-update-rate",
-            "100",
-            "--force",
-        ],
-    );
+    let out = sync(&b).output().expect("sync");
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(claims_of(dir.path(), &ids), claims_b);
     let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
     let runs = runs.as_array().expect("runs");
     assert!(runs.iter().all(|r| r["status"] != "running"), "no run is left running: {runs:?}");
-    let persons = runs.last().and_then(|r| r["persons"].as_i64()).unwrap_or(0);
-    assert!(persons > 30_000, "{persons}");
+    assert_eq!(runs.last().and_then(|r| r["persons"].as_i64()), Some(30_000), "{:?}", runs.last());
+    // Some kills interrupted a sync (not every one ran to its end before the kill).
+    assert!(landed.iter().any(|(_, finished, _)| !finished), "{landed:?}");
 }
 
 /// Run `serve --source SAMPLE ARGS` until the run statuses satisfy `done` (at most 20 s); returns them.
@@ -228,8 +243,18 @@ fn a_second_sync_while_one_runs_is_refused_with_a_clear_message() {
             .spawn()
             .expect("spawn")
     };
-    let first = spawn();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut first = spawn();
+    // The second starts once the first holds the lock: its run is recorded as running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+        if runs.as_array().is_some_and(|r| r.iter().any(|r| r["status"] == "running")) {
+            break;
+        }
+        assert!(first.try_wait().expect("first").is_none(), "the first sync ended before it was seen running");
+        assert!(std::time::Instant::now() < deadline, "the first sync never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let second = spawn();
     let outs = [first.wait_with_output().expect("first"), second.wait_with_output().expect("second")];
     let ok = outs.iter().filter(|o| o.status.success()).count();

@@ -19,9 +19,17 @@ impl Drop for Driver {
 }
 
 fn chromedriver() -> Option<(Driver, String)> {
-    let exe = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+    // The same lookup as `.ci/run`'s `command -v chromedriver`: `$CHROMEDRIVER`, then every folder of `$PATH`, then
+    // Debian's private folder.
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("chromedriver")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let exe = std::env::var_os("CHROMEDRIVER")
+        .map(std::path::PathBuf::from)
         .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
+        .chain(on_path)
+        .chain([std::path::PathBuf::from("/usr/lib/chromium/chromedriver")])
+        .find(|p| p.is_file());
     let Some(exe) = exe else {
         assert!(
             std::env::var("ANNUAIRE_TEST_REQUIRE_BROWSER").ok().is_none_or(|v| v != "1"),
