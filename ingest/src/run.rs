@@ -1,5 +1,5 @@
 //! One ingest run, end to end: lock → recover → fingerprint → parse → check → diff → gate → write →
-//! promote (or hold). Used by the CLI and, later, the scheduler.
+//! promote (or hold). Used by the CLI and by the scheduler of `annuaire serve`.
 //!
 //! Whatever happens, the served generation stays served until the new one is complete and passes the
 //! gate: a failed run abandons its generation (nothing of it remains), a killed run is rolled back by

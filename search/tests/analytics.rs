@@ -129,12 +129,12 @@ fn counts_from_the_written_table_equal_counts_with_the_filter_applied_while_read
         SearchRequest { profession: Some("10".into()), ..Default::default() },
         SearchRequest { authority: Some("ordre".into()), department: Some("2a".into()), ..Default::default() },
         SearchRequest { authority: Some("oni".into()), ..Default::default() },
-        SearchRequest { authority: Some("ARS".into()), profession: Some(" 60 ".into()), ..Default::default() },
-        SearchRequest { commune: Some("75056".into()), ..Default::default() },
-        SearchRequest { savoir_faire: Some("SM54".into()), ..Default::default() },
+        SearchRequest { authority: Some("ARS".into()), profession: Some(" 91 ".into()), ..Default::default() },
+        SearchRequest { commune: Some("06088".into()), ..Default::default() },
+        SearchRequest { savoir_faire: Some("SM02".into()), ..Default::default() },
         SearchRequest { profession: Some("".into()), ..Default::default() },
     ];
-    let mut non_empty = 0;
+    let mut empty = Vec::new();
     for by in [&["profession", "authority_kind"][..], &["department"][..], &["authority", "mode", "sector"][..]] {
         let by_s: Vec<String> = by.iter().map(|s| s.to_string()).collect();
         for f in &filters {
@@ -149,11 +149,13 @@ fn counts_from_the_written_table_equal_counts_with_the_filter_applied_while_read
                 })
                 .collect();
             let from_table = stats(&persons, f.clone(), by);
-            non_empty += usize::from(!from_table.is_empty());
+            if from_table.is_empty() {
+                empty.push(format!("{f:?}"));
+            }
             assert_eq!(from_file, from_table, "by {by:?} with {f:?}");
         }
     }
     // Every filter of the list matches someone in the sample: an empty comparison would prove nothing.
-    assert_eq!(non_empty, 3 * filters.len(), "some filter matched nobody");
+    assert!(empty.is_empty(), "filters that matched nobody: {empty:?}");
     assert!(annuaire_search::analytics::count_file(&path, &["nope".to_string()], &SearchRequest::default()).is_err());
 }

@@ -267,6 +267,21 @@ async fn records_with_any_character_survive_the_bulk_path(store: Store) {
     sorted.sort_unstable();
     assert_eq!(ids, sorted, "idNat order is bytewise on both backends");
     assert_eq!(store.changes_of(g).await.expect("changes").len(), tricky.len());
+
+    // A raw NUL byte once made PostgreSQL refuse the whole batch. The ingest rejects such lines, so none should
+    // arrive; one that does anyway is written (as U+FFFD on PostgreSQL) instead of failing every other record.
+    let nul = Change {
+        idnat: "810000000099".into(),
+        kind: ChangeKind::Create,
+        id_group: "rpps",
+        record: Some(("{\"n\":\"a\u{0}b\"}".to_string(), "h99".to_string())),
+    };
+    let other = Change { idnat: "810000000098".into(), record: Some(("{}".into(), "h98".into())), ..nul.clone() };
+    let g2 = generation(&store, &[nul, other]).await;
+    store.promote(g2).await.expect("promote");
+    let got = record(&store, "810000000099").await.expect("the record with a NUL is written");
+    assert!(got == "{\"n\":\"a\u{0}b\"}" || got == "{\"n\":\"a\u{FFFD}b\"}", "{got:?}");
+    assert_eq!(record(&store, "810000000098").await.as_deref(), Some("{}"), "the rest of the batch too");
 }
 
 /// Run records, download state and usage counters read back as written.

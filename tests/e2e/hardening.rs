@@ -179,6 +179,7 @@ fn claims_keep_answering_while_search_is_saturated_and_slow_connections_are_held
     assert_eq!(claims_ok, 200);
     assert_eq!(search_ok + overloaded, 320, "every search answered, 200 or 503 overloaded at once");
     assert!(search_ok > 0, "the analysts' budget lets some through");
+    assert!(overloaded > 0, "32 clients against a budget of 1: some searches must be refused at once, not queued");
     // The slow connections are closed by the header-read timeout, with a 408 or without a word.
     for s in &mut slow {
         let got = until_closed(s);
