@@ -35,7 +35,7 @@ fn every_parameter_is_bounded_and_every_error_is_json_with_a_stable_code() {
         let c = reqwest::Client::new();
         let b = &server.base;
         let long_word = "a".repeat(65);
-        let eleven = vec!["ab"; 11].join("%20");
+        let eleven = ["ab"; 11].join("%20");
         for (path, code, status) in [
             // Once a process abort ("memory allocation of 160000000000320 bytes failed") and a 500.
             ("/v1/search?offset=10000000000000", "bad_request", 400),
@@ -144,7 +144,7 @@ fn claims_keep_answering_while_search_is_saturated_and_slow_connections_are_held
     let (claims_ok, search_ok, overloaded) = rt().block_on(async {
         let c = reqwest::Client::new();
         // 32 clients send the most expensive searches the API accepts, 10 each, while claims are asked.
-        let expensive = format!("{}/v1/search?text={}&limit=1000", server.base, vec!["marti"; 10].join("%20"));
+        let expensive = format!("{}/v1/search?text={}&limit=1000", server.base, ["marti"; 10].join("%20"));
         let mut analysts = Vec::new();
         for _ in 0..32 {
             let (c, url) = (c.clone(), expensive.clone());

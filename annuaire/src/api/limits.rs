@@ -214,7 +214,7 @@ mod tests {
         let b = Budgets::new(&ServerLimits { analysts_concurrency: 2, ..ServerLimits::default() });
         let _p1 = b.try_acquire(Class::Analysts).expect("first");
         let _p2 = b.try_acquire(Class::Analysts).expect("second");
-        let e = b.try_acquire(Class::Analysts).err().expect("third is refused");
+        let Err(e) = b.try_acquire(Class::Analysts) else { panic!("the third is refused") };
         assert_eq!((e.status.as_u16(), e.code, e.retry_after), (503, "overloaded", Some(1)));
         assert!(b.try_acquire(Class::Claims).is_ok(), "claims keep their own budget");
         drop(_p1);
