@@ -6,6 +6,7 @@
 
 mod api;
 mod config;
+mod prepare;
 mod progress;
 mod record;
 mod search;

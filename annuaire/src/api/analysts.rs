@@ -1,0 +1,108 @@
+//! The analysts' endpoints: search, counts, and the public code tables the page labels them with.
+
+use super::error::ApiError;
+use super::limits::{Id, Q, query_bool, query_number};
+use super::state::AppState;
+use super::{answer, handle};
+use crate::config::Scope;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+
+pub(crate) fn query_text(q: &HashMap<String, String>, name: &str) -> Option<String> {
+    q.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// The filters shared by `/v1/search` and `/v1/stats`, checked against their bounds.
+pub(crate) fn query_filters(q: &HashMap<String, String>) -> Result<annuaire_search::SearchRequest, ApiError> {
+    let r = annuaire_search::SearchRequest {
+        profession: query_text(q, "profession"),
+        authority: query_text(q, "authority"),
+        department: query_text(q, "department"),
+        commune: query_text(q, "commune"),
+        savoir_faire: query_text(q, "savoir_faire").or_else(|| query_text(q, "savoir-faire")),
+        valid_card: query_bool(q, "valid_card")?,
+        mailbox: query_bool(q, "mailbox")?,
+        ..Default::default()
+    };
+    r.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(r)
+}
+
+pub(crate) async fn search(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
+    let s = &s;
+    handle(s, &headers, "search", Scope::Search, |admitted| async move {
+        let run = async {
+            let req = annuaire_search::SearchRequest {
+                text: query_text(&q, "text").or_else(|| query_text(&q, "q")),
+                limit: query_number(&q, "limit", 20, 1, annuaire_search::MAX_LIMIT)?,
+                offset: query_number(&q, "offset", 0, 0, annuaire_search::MAX_OFFSET)?,
+                ..query_filters(&q)?
+            };
+            req.validate().map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let g = s.generation()?;
+            let index = s.search_index(g).await.map_err(ApiError::internal)?;
+            let permit = admitted.permit.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                index.search(&req)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+            let mut v = serde_json::to_value(&r).map_err(ApiError::internal)?;
+            v["generation"] = g.into();
+            Ok(answer(g, &v))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
+pub(crate) async fn stats(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
+    let s = &s;
+    handle(s, &headers, "stats", Scope::Search, |admitted| async move {
+        let run = async {
+            let filter = query_filters(&q)?;
+            let by = query_text(&q, "by").unwrap_or_else(|| "profession".into());
+            let (g, groups) =
+                crate::search::stats(&s.store, &by, filter, admitted.permit.clone()).await.map_err(|e| {
+                    if e.downcast_ref::<annuaire_search::analytics::Error>().is_some_and(|a| {
+                        matches!(
+                            a,
+                            annuaire_search::analytics::Error::UnknownGroup(_)
+                                | annuaire_search::analytics::Error::DuplicateGroup(_)
+                        )
+                    }) {
+                        ApiError::bad_request(e.to_string())
+                    } else {
+                        ApiError::internal(e)
+                    }
+                })?;
+            Ok(answer(g, &groups))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
+/// The labels of a code table (`profession`, `savoir_faire`, `mode` ...): public nomenclature, no token needed.
+pub(crate) async fn codes(Id(kind): Id) -> Response {
+    let Some(k) = annuaire_schemas::codes::Kind::ALL.into_iter().find(|k| k.name() == kind) else {
+        let names: Vec<&str> = annuaire_schemas::codes::Kind::ALL.iter().map(|k| k.name()).collect();
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no code table {:?}; known: {}", kind.chars().take(40).collect::<String>(), names.join(", ")),
+        )
+        .into_response();
+    };
+    let entries: Vec<serde_json::Value> = annuaire_schemas::codes::entries(k)
+        .into_iter()
+        .map(|e| serde_json::json!({"code": e.code, "label": e.label, "table": e.table}))
+        .collect();
+    let mut r = (StatusCode::OK, serde_json::Value::Array(entries).to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}

@@ -1,0 +1,194 @@
+//! The API's shared state: the store, the configuration, the served generation, the caches, the claims snapshot
+//! and search index of the served generation, the budgets and rate limits; and how a request is authorised.
+
+use super::error::ApiError;
+use super::limits::{Budgets, RateLimits};
+use super::metrics::{Metrics, UsageBuffer};
+use crate::config::{Config, Scope};
+use crate::serve::LastRun;
+use annuaire_claims::{Profile, user_info};
+use annuaire_schemas::Person;
+use annuaire_store::{ClaimsSnapshot, Store};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use subtle::ConstantTimeEq;
+
+/// Rendered claims (JSON, idNat) by (generation, id as asked, profile).
+pub type ClaimsCache = quick_cache::sync::Cache<(i64, String, &'static str), (Bytes, String)>;
+
+/// The index of the generation last searched.
+pub type SearchSlot = tokio::sync::Mutex<Option<(i64, Arc<annuaire_search::SearchIndex>)>>;
+
+/// Shared state of the API.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    pub usage: Arc<UsageBuffer>,
+    pub last_run: Arc<tokio::sync::Mutex<LastRun>>,
+    /// The served generation, refreshed from the store every second (0 = none yet).
+    pub served: Arc<AtomicI64>,
+    /// Rendered claims by (generation, id as asked, profile). Keyed by generation, so a promotion never
+    /// serves a stale entry; entries of old generations age out.
+    pub claims_cache: Arc<ClaimsCache>,
+    /// The search index of the generation last searched.
+    pub search: Arc<SearchSlot>,
+    /// The claims snapshot of the served generation, once written (`crate::snapshot`); claims come from the
+    /// store until then.
+    pub snapshot: Arc<std::sync::RwLock<Option<Arc<ClaimsSnapshot>>>>,
+    /// Requests in flight per endpoint class.
+    pub budgets: Budgets,
+    /// Per-client rate limits.
+    pub rates: RateLimits,
+}
+
+/// Claims kept rendered in memory (about 2 KB each).
+pub const CLAIMS_CACHE_ENTRIES: usize = 100_000;
+
+impl AppState {
+    pub fn new(store: Store, config: Arc<Config>, last_run: Arc<tokio::sync::Mutex<LastRun>>) -> AppState {
+        AppState {
+            store,
+            metrics: Arc::default(),
+            usage: Arc::default(),
+            last_run,
+            served: Arc::new(AtomicI64::new(0)),
+            claims_cache: Arc::new(quick_cache::sync::Cache::new(CLAIMS_CACHE_ENTRIES)),
+            search: Arc::default(),
+            snapshot: Arc::default(),
+            budgets: Budgets::new(&config.server),
+            rates: RateLimits::new(&config.clients),
+            config,
+        }
+    }
+
+    /// The claims snapshot of generation `g`, if it is open.
+    pub(crate) fn snapshot_of(&self, g: i64) -> Option<Arc<ClaimsSnapshot>> {
+        let s = self.snapshot.read().ok()?;
+        s.as_ref().filter(|s| s.generation() == g).cloned()
+    }
+
+    /// Write (or reuse) generation `g`'s claims snapshot and answer claims from it.
+    pub async fn prepare_snapshot(&self, g: i64) -> anyhow::Result<()> {
+        let dir = crate::snapshot::claims_snapshot(&self.store, g).await?;
+        let snap = Arc::new(ClaimsSnapshot::open(&dir)?);
+        if let Ok(mut slot) = self.snapshot.write() {
+            *slot = Some(snap);
+        }
+        Ok(())
+    }
+
+    /// A person's claims in `profile`, as JSON, with their idNat: from the snapshot of generation `g` when it is
+    /// open (it holds everyone of `g`, so a miss there is a miss), else rendered from the store.
+    pub(crate) async fn claims_json(
+        &self,
+        id: &str,
+        g: i64,
+        profile: Profile,
+    ) -> Result<Option<(Bytes, String)>, ApiError> {
+        // The day's working set stays rendered in memory, whichever path rendered it.
+        let key = (g, id.to_string(), profile.as_str());
+        if let Some(hit) = self.claims_cache.get(&key) {
+            return Ok(Some(hit));
+        }
+        if let Some(snap) = self.snapshot_of(g) {
+            let variant =
+                snap.variant(profile.as_str()).ok_or_else(|| ApiError::internal("snapshot without profile"))?;
+            for candidate in annuaire_schemas::id::candidates(id) {
+                if let Some(body) = snap.get(&candidate, variant).map_err(ApiError::internal)? {
+                    let hit = (Bytes::from(body), candidate);
+                    self.claims_cache.insert(key, hit.clone());
+                    return Ok(Some(hit));
+                }
+            }
+            return Ok(None);
+        }
+        let Some(p) = self.person(id, g).await? else { return Ok(None) };
+        let body = Bytes::from(serde_json::to_vec(&user_info(&p, profile)).map_err(ApiError::internal)?);
+        let hit = (body, p.idnat.as_str().to_string());
+        self.claims_cache.insert(key, hit.clone());
+        Ok(Some(hit))
+    }
+
+    /// Read the served generation from the store now.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        if let Some(s) = self.store.served().await? {
+            self.served.store(s.generation, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// The search index of generation `g`: the one in memory, or opened from this process's data directory, or
+    /// built there (incrementally from the previous generation's when it exists). Servers sharing a PostgreSQL
+    /// store each keep their own indexes.
+    pub async fn search_index(&self, g: i64) -> anyhow::Result<Arc<annuaire_search::SearchIndex>> {
+        let mut cached = self.search.lock().await;
+        if let Some((cg, idx)) = cached.as_ref()
+            && *cg == g
+        {
+            return Ok(idx.clone());
+        }
+        let dir = annuaire_ingest::index::build_index(&self.store, g).await?;
+        let idx = Arc::new(annuaire_search::SearchIndex::open(&dir)?);
+        // The facet table is read here, in the background preparation, rather than by the first search.
+        let prepared = idx.clone();
+        tokio::task::spawn_blocking(move || prepared.prepare()).await??;
+        *cached = Some((g, idx.clone()));
+        Ok(idx)
+    }
+
+    pub(crate) fn generation(&self) -> Result<i64, ApiError> {
+        match self.served.load(Ordering::SeqCst) {
+            0 => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no generation is served yet")),
+            g => Ok(g),
+        }
+    }
+
+    /// The client a request's bearer token belongs to, if it has `scope`; on refusal, the client's name
+    /// when the token was valid.
+    pub(crate) fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<String, (Option<String>, ApiError)> {
+        let client = self.identify(headers).map_err(|e| (None, e))?;
+        if !client.scopes.contains(&scope) {
+            let name = match scope {
+                Scope::Claims => "claims",
+                Scope::Search => "search",
+                Scope::Admin => "admin",
+            };
+            return Err((Some(client.name.clone()), ApiError::forbidden(name)));
+        }
+        Ok(client.name.clone())
+    }
+
+    pub(crate) fn identify(&self, headers: &HeaderMap) -> Result<&crate::config::ClientConfig, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        // Compare with every client, in constant time, without stopping at the first match.
+        let mut found: Option<&crate::config::ClientConfig> = None;
+        for c in &self.config.clients {
+            let eq: bool = c.token_sha256.to_ascii_lowercase().as_bytes().ct_eq(digest.as_bytes()).into();
+            if eq {
+                found = Some(c);
+            }
+        }
+        found.ok_or_else(ApiError::unauthorized)
+    }
+
+    pub(crate) async fn person(&self, id: &str, generation: i64) -> Result<Option<Person>, ApiError> {
+        for candidate in annuaire_schemas::id::candidates(id) {
+            if let Some(stored) = self.store.person_at(&candidate, generation).await.map_err(ApiError::internal)? {
+                return serde_json::from_str(&stored.record).map(Some).map_err(ApiError::internal);
+            }
+        }
+        Ok(None)
+    }
+}
