@@ -483,9 +483,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Claims { id, profile } => {
-            let Some(profile) = Profile::parse(&profile) else {
-                bail!("unknown profile {profile:?} (psc-2021 or psc-2023)");
-            };
+            let profile = Profile::parse_named(&profile).map_err(|e| anyhow::anyhow!(e))?;
             let Some((person, _)) = lookup(&store, &id).await? else {
                 eprintln!("error: no professional {id} in the served generation");
                 return Ok(ExitCode::FAILURE);
@@ -511,11 +509,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("error: no professional {id} in the served generation");
                 return Ok(ExitCode::FAILURE);
             };
-            let d = policy.decide(&person);
-            let body = serde_json::json!({
-                "eligible": d.eligible, "reasons": d.reasons, "exercice": d.exercice, "generation": generation,
-                "subject": person.idnat.as_str(), "service": service,
-            });
+            let body = record::eligibility_body(&policy.decide(&person), generation, &person, &service);
             println!("{}", serde_json::to_string_pretty(&body)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -721,13 +715,7 @@ async fn lookup(store: &Store, id: &str) -> Result<Option<(Person, i64)>> {
     let Some(served) = store.served().await? else {
         bail!("nothing is served yet: run `annuaire sync --source ...` first");
     };
-    for candidate in annuaire_schemas::id::candidates(id) {
-        if let Some(stored) = store.person_at(&candidate, served.generation).await? {
-            let person: Person = serde_json::from_str(&stored.record).context("a stored record cannot be read")?;
-            return Ok(Some((person, served.generation)));
-        }
-    }
-    Ok(None)
+    Ok(record::lookup(store, id, served.generation).await?.map(|p| (p, served.generation)))
 }
 
 fn print_outcome(o: &annuaire_ingest::RunOutcome) {

@@ -2,8 +2,34 @@
 //! the stored record (identifiers, exercices with every savoir-faire, activities and structures, diplomas, cards,
 //! mailboxes) with what is derived from it and from the store's history.
 
+use annuaire_claims::Decision;
 use annuaire_schemas::Person;
 use annuaire_store::{ChangeKind, HistoryRow, Store};
+
+/// A stored record (the store's JSON) as a [`Person`]: every reader goes through here.
+pub fn parse(record: &str) -> anyhow::Result<Person> {
+    use anyhow::Context;
+    serde_json::from_str(record).context("a stored record cannot be read")
+}
+
+/// A professional of `generation` by what a user typed (idNat, bare RPPS, bare ADELI:
+/// [`annuaire_schemas::id::candidates`]); the CLI and the API both find persons this way.
+pub async fn lookup(store: &Store, id: &str, generation: i64) -> anyhow::Result<Option<Person>> {
+    for candidate in annuaire_schemas::id::candidates(id) {
+        if let Some(stored) = store.person_at(&candidate, generation).await? {
+            return parse(&stored.record).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// The eligibility answer, as `annuaire eligible` prints it and `POST /v1/eligibility` returns it.
+pub fn eligibility_body(d: &Decision, generation: i64, person: &Person, service: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eligible": d.eligible, "reasons": d.reasons, "exercice": d.exercice, "generation": generation,
+        "subject": person.idnat.as_str(), "service": service,
+    })
+}
 
 /// The record of `person` as served in `generation`, with:
 /// - `generation`: the generation it is read from;

@@ -21,7 +21,7 @@ pub async fn for_each_served_person(
     let generation = store.served().await?.context("nothing is served yet: run `annuaire sync` first")?.generation;
     store
         .for_each_person_at(generation, |record| -> anyhow::Result<()> {
-            f(&serde_json::from_str(record).context("a stored record cannot be read")?);
+            f(&crate::record::parse(record)?);
             Ok(())
         })
         .await??;
@@ -49,7 +49,7 @@ pub async fn stats_table(store: &Store, generation: i64) -> anyhow::Result<PathB
     let mut table = annuaire_search::analytics::StatsTable::new(annuaire_search::SearchRequest::default());
     store
         .for_each_person_at(generation, |record| -> anyhow::Result<()> {
-            table.push(&serde_json::from_str(record).context("a stored record cannot be read")?);
+            table.push(&crate::record::parse(record)?);
             Ok(())
         })
         .await??;

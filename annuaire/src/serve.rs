@@ -53,8 +53,8 @@ pub struct LastRun {
 }
 
 /// One sync attempt.
-pub async fn try_sync(store: &Store, opts: &RunOptions) -> anyhow::Result<RunOutcome> {
-    Ok(run_once(store, opts).await?)
+pub async fn try_sync(store: &Store, opts: &RunOptions) -> Result<RunOutcome, annuaire_ingest::Error> {
+    run_once(store, opts).await
 }
 
 /// Retry a failed night with backoff; held, unchanged and promoted runs are final.
@@ -78,9 +78,10 @@ async fn nightly(store: Store, opts: RunOptions, cfg: ScheduleConfig, last: Arc<
                 return;
             }
             Err(e) => {
-                let busy = e.to_string().contains("another sync is running");
+                // Another process holds the sync lock: a typed error, not a message to match.
+                let busy = matches!(e, annuaire_ingest::Error::Store(annuaire_store::Error::Busy { .. }));
                 l.status = if busy { "busy".into() } else { RunStatus::Failed.as_str().into() };
-                tracing::error!(error = %format!("{e:#}"), "scheduled sync failed");
+                tracing::error!(error = %e, "scheduled sync failed");
                 if busy {
                     return; // someone else is doing tonight's work
                 }

@@ -25,7 +25,7 @@ fn variants() -> Vec<&'static str> {
 
 /// A stored record's idNat and claims in every profile.
 fn render(record: &str) -> anyhow::Result<(String, Vec<Vec<u8>>)> {
-    let p: Person = serde_json::from_str(record).context("a stored record cannot be read")?;
+    let p: Person = crate::record::parse(record)?;
     let answers = Profile::ALL
         .iter()
         .map(|&profile| serde_json::to_vec(&user_info(&p, profile)))
@@ -169,7 +169,7 @@ mod tests {
         assert!(persons.len() > 300, "{} persons", persons.len());
         assert_eq!(s1.meta().persons, persons.len() as u64);
         for (idnat, record) in &persons {
-            let p: Person = serde_json::from_str(record)?;
+            let p: Person = crate::record::parse(record)?;
             for (v, profile) in Profile::ALL.iter().enumerate() {
                 let want = serde_json::to_vec(&user_info(&p, *profile))?;
                 assert_eq!(s1.get(idnat, v)?.as_deref(), Some(want.as_slice()), "{idnat} {profile:?}");

@@ -57,6 +57,19 @@ impl Profile {
         }
     }
 
+    /// [`Profile::parse`], with the one message every caller (CLI, API) gives for an unknown name.
+    ///
+    /// ```
+    /// use annuaire_claims::Profile;
+    /// assert_eq!(Profile::parse_named("psc-2021"), Ok(Profile::Psc2021));
+    /// assert_eq!(Profile::parse_named("v3").unwrap_err(), "unknown profile \"v3\" (psc-2021 or psc-2023)");
+    /// ```
+    pub fn parse_named(s: &str) -> Result<Profile, String> {
+        Profile::parse(s).ok_or_else(|| {
+            format!("unknown profile {:?} (psc-2021 or psc-2023)", s.chars().take(40).collect::<String>())
+        })
+    }
+
     /// `psc-2021` or `psc-2023`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -247,7 +247,9 @@ fn a_second_sync_while_one_runs_is_refused_with_a_clear_message() {
     // The second starts once the first holds the lock: its run is recorded as running.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+        // (While the first sync creates the store, `runs` may not read it yet: keep asking.)
+        let out = annuaire(dir.path(), &["runs", "--format", "json"]);
+        let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         if runs.as_array().is_some_and(|r| r.iter().any(|r| r["status"] == "running")) {
             break;
         }

@@ -25,15 +25,7 @@ pub(crate) fn profile(q: &HashMap<String, String>) -> Result<Profile, ApiError> 
 }
 
 pub(crate) fn parse_profile(p: Option<&str>) -> Result<Profile, ApiError> {
-    match p {
-        None => Ok(Profile::default()),
-        Some(p) => Profile::parse(p).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "unknown profile {:?} (psc-2021 or psc-2023)",
-                p.chars().take(40).collect::<String>()
-            ))
-        }),
-    }
+    p.map_or(Ok(Profile::default()), |p| Profile::parse_named(p).map_err(ApiError::bad_request))
 }
 
 pub(crate) async fn claims(State(s): State<AppState>, Id(id): Id, Q(q): Q, headers: HeaderMap) -> Response {
@@ -129,10 +121,7 @@ pub(crate) async fn eligibility(State(s): State<AppState>, headers: HeaderMap, b
                 .ok_or_else(|| ApiError::not_found(format!("no professional {}", req.subject)))?;
             let d = policy.decide(&p);
             let outcome = if d.eligible { "eligible" } else { "refused" };
-            let body = serde_json::json!({
-                "eligible": d.eligible, "reasons": d.reasons, "exercice": d.exercice, "generation": g,
-                "subject": p.idnat.as_str(), "service": req.service,
-            });
+            let body = crate::record::eligibility_body(&d, g, &p, &req.service);
             Ok((answer(g, &body), outcome, p.idnat.as_str().to_string()))
         };
         match run.await {

@@ -184,11 +184,6 @@ impl AppState {
     }
 
     pub(crate) async fn person(&self, id: &str, generation: i64) -> Result<Option<Person>, ApiError> {
-        for candidate in annuaire_schemas::id::candidates(id) {
-            if let Some(stored) = self.store.person_at(&candidate, generation).await.map_err(ApiError::internal)? {
-                return serde_json::from_str(&stored.record).map(Some).map_err(ApiError::internal);
-            }
-        }
-        Ok(None)
+        crate::record::lookup(&self.store, id, generation).await.map_err(ApiError::internal)
     }
 }
