@@ -117,7 +117,14 @@ fn refusal(a: &Args, bin: &Path, line: &mut dyn FnMut(String)) -> anyhow::Result
         let tmp = bomb.with_extension("zip.part");
         let mut w = zip::ZipWriter::new(std::fs::File::create(&tmp)?);
         w.start_file("PS_LibreAcces_Personne_activite_202611300000.txt", zip::write::SimpleFileOptions::default())?;
-        w.write_all(b"Type d'identifiant PP|Identifiant PP|Identification nationale PP|\n")?;
+        // The real 56-column header, then one line of 1 GiB: the header is read, the member is refused while it
+        // streams.
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../data-samples/PS_LibreAcces/PS_LibreAcces_Personne_activite_202611280900.txt");
+        let text = std::fs::read_to_string(&sample)?;
+        let header = text.lines().next().context("the sample has a header")?;
+        w.write_all(header.as_bytes())?;
+        w.write_all(b"\n")?;
         let block = vec![b'a'; 1 << 20];
         for _ in 0..1024 {
             w.write_all(&block)?;
