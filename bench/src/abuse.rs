@@ -144,7 +144,14 @@ fn refusal(a: &Args, bin: &Path, line: &mut dyn FnMut(String)) -> anyhow::Result
         std::fs::metadata(&bomb)?.len() as f64 / 1e6,
         u.wall.as_secs_f64(),
         u.peak_rss_mb,
-        out.lines().find(|l| l.contains("inflates past")).unwrap_or("").trim().chars().take(160).collect::<String>()
+        out.find("archive member")
+            .map_or("", |i| &out[i..])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect::<String>()
     ));
     let _ = std::fs::remove_dir_all(&data);
     Ok(())

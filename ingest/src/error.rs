@@ -9,21 +9,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What can stop an ingest.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading a file failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading a file failed. (The cause is in the message, not chained as a source, so that `{:#}` says it once.)
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The zip could not be read.
-    #[error("{}: not a readable zip: {source}", path.display())]
+    #[error("{}: not a readable zip: {cause}", path.display())]
     Zip {
         /// The zip.
         path: PathBuf,
         /// The cause.
-        source: zip::result::ZipError,
+        cause: zip::result::ZipError,
     },
     /// The source does not hold a usable extract.
     #[error("{}: {message}", path.display())]
@@ -79,10 +79,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Error {
-        Error::Io { path: path.to_path_buf(), source }
+        Error::Io { path: path.to_path_buf(), cause: source }
     }
 
     pub(crate) fn zip(path: &Path, source: zip::result::ZipError) -> Error {
-        Error::Zip { path: path.to_path_buf(), source }
+        Error::Zip { path: path.to_path_buf(), cause: source }
     }
 }

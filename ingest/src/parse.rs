@@ -223,7 +223,7 @@ where
     S: FnMut(Vec<T>, Vec<RowError>) + Send,
 {
     let file = member.name.clone();
-    let io_err = |e: std::io::Error| Error::Io { path: file.clone().into(), source: e };
+    let io_err = |e: std::io::Error| Error::Io { path: file.clone().into(), cause: e };
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let max_line = member.limits.max_line_bytes.max(1024);
     let mut first = Vec::new();
@@ -418,7 +418,7 @@ where
         });
         let produced = producer.join().map_err(|_| Error::Interrupted("the reader thread panicked".into()))?;
         result?;
-        produced.map_err(|e| Error::Io { path: file.clone().into(), source: e })?;
+        produced.map_err(|e| Error::Io { path: file.clone().into(), cause: e })?;
         Ok(())
     });
     read_result?;
