@@ -284,8 +284,20 @@ impl Store {
             .pragma("temp_store", "memory")
             // Streaming a whole generation (index build, stats) is long by design: only warn past a minute.
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
+        // Two processes opening a new data directory together (a sync and `annuaire runs`, two servers) would race
+        // to create the tables: sqlx does not lock SQLite migrations, so an exclusive file lock does.
+        let lock_path = data_dir.join("annuaire.db.migrate-lock");
+        let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+            rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive)?;
+            Ok(f)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("migration lock: {e}")))?
+        .map_err(|e| Error::Io { path: data_dir.join("annuaire.db.migrate-lock"), source: e })?;
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
         SQLITE_MIGRATOR.run(&pool).await?;
+        drop(lock); // closing the file releases the lock
         Ok(Store { pool: Pool::Sqlite(pool), data_dir: data_dir.to_path_buf() })
     }
 

@@ -253,7 +253,10 @@ fn a_second_sync_while_one_runs_is_refused_with_a_clear_message() {
         if runs.as_array().is_some_and(|r| r.iter().any(|r| r["status"] == "running")) {
             break;
         }
-        assert!(first.try_wait().expect("first").is_none(), "the first sync ended before it was seen running");
+        if first.try_wait().expect("first").is_some() {
+            let out = first.wait_with_output().expect("first");
+            panic!("the first sync ended before it was seen running: {:?} {}", out.status, stderr(&out));
+        }
         assert!(std::time::Instant::now() < deadline, "the first sync never started");
         std::thread::sleep(Duration::from_millis(20));
     }
