@@ -11,8 +11,8 @@
 //! - The file name comes from `Content-Disposition` (`PS_LibreAcces_202611280900.zip`), else the URL.
 //! - An extra CA bundle can be trusted: the ANS host chains to the IGC-Santé root that public stores lack.
 
+use crate::ProgressFn;
 use crate::error::{Error, Result};
-use crate::run::ProgressFn;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

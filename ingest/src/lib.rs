@@ -18,8 +18,12 @@ pub mod parse;
 mod rows;
 pub mod run;
 pub mod source;
+mod stages;
 
 pub use error::{Error, Result};
+
+/// Progress callback: `(phase, done, total)`; phases are `download` and `read <file>` (bytes) and `write` (persons).
+pub type ProgressFn = std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 pub use extract::{Extract, ParseReport, read_extract};
 pub use run::{Origin, RunOptions, RunOutcome, run_once};
 pub use source::Source;

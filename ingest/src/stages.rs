@@ -1,0 +1,492 @@
+//! One sync, stage by stage, as methods of [`Run`]: [`Run::obtain`] (download or take the paths) →
+//! [`Run::pass_a`] (open, fingerprint, spill into partitions, check the error rate) → [`Run::pass_b`] (group, hash,
+//! diff against the served generation and write, a wave of partitions at a time) → [`Run::gate_and_promote`] (hold,
+//! or build the search index and promote) → [`Run::keep_downloads`]. Each stage takes and returns typed values; the
+//! run record being filled ([`RunFinish`]) and the generation being written live in the [`Run`], so a failure at any
+//! stage is recorded and its generation abandoned by [`crate::run::run_once`].
+
+use crate::error::{Error, Result};
+use crate::extract::{PARTITIONS, ParseReport, Partitioned, partition_of};
+use crate::run::{Diff, Origin, RunOptions, RunOutcome, id_group, id_group_of, record_and_hash};
+use crate::source::Source;
+use annuaire_store::{Change, ChangeKind, DownloadState, RunFinish, RunStatus, Store};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A source made ready to read.
+struct Obtained {
+    /// The file or folder to read; `None` for a URL without a new file and without a previous download.
+    path: Option<PathBuf>,
+    /// The URL or path, for messages.
+    origin: String,
+    /// What to record once its extract is ingested (a URL just downloaded).
+    state: Option<annuaire_store::DownloadState>,
+    /// A URL that had no new file (HTTP 304 or 503): `path` is its previous download.
+    unchanged: Option<u16>,
+}
+
+/// Download a URL (conditional GET from what was last ingested from it) or take a path as it is. A URL without a
+/// new file gives its previous download, so that a run reading several extracts can still read it; when that file
+/// is gone, the URL is fetched again without validators.
+async fn obtain(store: &Store, opts: &RunOptions, origin: &Origin) -> Result<Obtained> {
+    let url = match origin {
+        Origin::Path(p) => {
+            return Ok(Obtained {
+                path: Some(p.clone()),
+                origin: p.display().to_string(),
+                state: None,
+                unchanged: None,
+            });
+        }
+        Origin::Url(url) => url,
+    };
+    let dir = opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads"));
+    let state = if opts.force { None } else { store.download_state(url).await? };
+    let previous = state.as_ref().and_then(|s| s.file_name.as_ref()).map(|n| dir.join(n)).filter(|p| p.is_file());
+    let validators = match (&state, &previous) {
+        (Some(s), Some(_)) => crate::fetch::Validators { etag: s.etag.clone(), last_modified: s.last_modified.clone() },
+        _ => crate::fetch::Validators::default(),
+    };
+    match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
+        crate::fetch::Fetched::NoNewExtract { status } => {
+            Ok(Obtained { path: previous, origin: url.clone(), state: None, unchanged: Some(status) })
+        }
+        crate::fetch::Fetched::File { path, file_name, sha256, bytes, etag, last_modified } => Ok(Obtained {
+            path: Some(path),
+            origin: url.clone(),
+            state: Some(annuaire_store::DownloadState {
+                url: url.clone(),
+                etag,
+                last_modified,
+                file_name: Some(file_name),
+                sha256,
+                bytes: bytes as i64,
+            }),
+            unchanged: None,
+        }),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?
+}
+
+/// One sync in progress: what every stage shares.
+pub(crate) struct Run<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) opts: &'a RunOptions,
+    /// The run number (`ingest_run`).
+    pub(crate) run: i64,
+    /// The run record, filled as the stages go.
+    pub(crate) finish: RunFinish,
+    /// The generation being written, once begun (abandoned if the run fails).
+    pub(crate) generation: Option<i64>,
+}
+
+/// What [`Run::obtain`] gives: nothing new to read, or the files to read.
+pub(crate) enum Obtain {
+    /// Every source is a URL without a new file.
+    Unchanged(String),
+    /// The main source first, then the others; and what to record of the URLs just downloaded.
+    Read { paths: Vec<PathBuf>, downloads: Vec<DownloadState> },
+}
+
+/// What [`Run::pass_a`] gives.
+pub(crate) enum PassA {
+    /// The source is byte-identical to the one served.
+    AlreadyServed(String),
+    /// The extract spilled into partitions, with the report so far.
+    Spilled(Arc<Partitioned>, ParseReport),
+}
+
+/// One partition grouped and diffed by pass B.
+struct PartResult {
+    partition: usize,
+    changes: Vec<Change>,
+    outcomes: Vec<(&'static str, Outcome)>,
+    seen: HashSet<String>,
+    tainted: HashSet<String>,
+    stats: crate::group::GroupStats,
+    persons: u64,
+}
+
+/// What [`Run::pass_b`] gives.
+pub(crate) struct Written {
+    pub(crate) diff: Diff,
+    pub(crate) report: ParseReport,
+    /// The index fed during a first load.
+    pub(crate) live: Option<Arc<crate::index::LiveIndex>>,
+}
+
+impl Run<'_> {
+    /// All stages, in order.
+    pub(crate) async fn stages(&mut self) -> Result<RunOutcome> {
+        let served = self.store.served().await?;
+        let (paths, downloads) = match self.obtain().await? {
+            Obtain::Unchanged(reason) => return Ok(RunOutcome::unchanged(self.run, served, reason, String::new())),
+            Obtain::Read { paths, downloads } => (paths, downloads),
+        };
+        let (parted, report) = match self.pass_a(&paths, &downloads, served.is_some()).await? {
+            PassA::AlreadyServed(sha256) => {
+                return Ok(RunOutcome::unchanged(
+                    self.run,
+                    served,
+                    "the extract is the one already served".into(),
+                    sha256,
+                ));
+            }
+            PassA::Spilled(parted, report) => (parted, report),
+        };
+        let mut written = self.pass_b(parted, report, &paths).await?;
+        let (status, reason) = self.gate_and_promote(&mut written).await?;
+        self.keep_downloads(&downloads, paths).await?;
+        Ok(RunOutcome {
+            run: self.run,
+            status,
+            generation: self.generation,
+            served: self.store.served().await?.map(|s| s.generation),
+            diff: written.diff,
+            report: written.report,
+            reason,
+            sha256: self.finish.sha256.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Stage 1: every source made readable (a URL downloaded with conditional GET, or its previous download when it
+    /// has no new file), or "nothing new" when no URL has a new file.
+    pub(crate) async fn obtain(&self) -> Result<Obtain> {
+        let (store, opts) = (self.store, self.opts);
+        let main = obtain(store, opts, &opts.source).await?;
+        let mut extras = Vec::new();
+        for origin in &opts.with {
+            extras.push(obtain(store, opts, origin).await?);
+        }
+        // Every source is a URL that has no new file: nothing to read.
+        if let Some(status) = main.unchanged
+            && extras.iter().all(|e| e.unchanged.is_some())
+        {
+            let why = if status == 304 { " Not Modified" } else { " Service Unavailable: no new file" };
+            return Ok(Obtain::Unchanged(format!("no new extract (HTTP {status}{why})")));
+        }
+        // Some source changed: every other one must be readable (a URL without a new file from its previous download).
+        let mut paths = Vec::new();
+        for o in std::iter::once(&main).chain(&extras) {
+            match &o.path {
+                Some(p) => paths.push(p.clone()),
+                None => {
+                    return Err(Error::Source {
+                        path: PathBuf::from(&o.origin),
+                        message: format!(
+                            "HTTP {}: no new file, and none was downloaded before, while another extract changed",
+                            o.unchanged.unwrap_or(0)
+                        ),
+                    });
+                }
+            }
+        }
+        let downloads = std::iter::once(&main).chain(&extras).filter_map(|o| o.state.clone()).collect();
+        Ok(Obtain::Read { paths, downloads })
+    }
+
+    /// Stage 2: open and fingerprint the source; unless it is the one served, spill every line into partitions
+    /// (memory bounded by a chunk, whatever the file size) and check the error rate.
+    pub(crate) async fn pass_a(
+        &mut self,
+        paths: &[PathBuf],
+        downloads: &[DownloadState],
+        something_served: bool,
+    ) -> Result<PassA> {
+        let (store, opts) = (self.store, self.opts);
+        let (opened, with, limits) = (paths[0].clone(), paths[1..].to_vec(), opts.limits);
+        let source = blocking(move || Source::open_limited(&opened, &with, limits)).await?;
+        let timestamp = source.main().and_then(|m| m.timestamp.clone());
+        self.finish.sha256 = Some(source.sha256.clone());
+        self.finish.file_timestamp = timestamp.clone();
+        store.set_run_source(self.run, &source.sha256, timestamp.as_deref()).await?;
+        if !opts.force && something_served && store.served_sha256().await?.as_deref() == Some(source.sha256.as_str()) {
+            for state in downloads {
+                store.save_download_state(state).await?;
+            }
+            return Ok(PassA::AlreadyServed(source.sha256));
+        }
+        let phase = std::time::Instant::now();
+        let progress = opts.progress.clone();
+        let tmp_root = store.data_dir().join("tmp");
+        // Partition files left by a killed sync: we hold the lock, nobody else is using them.
+        let _ = std::fs::remove_dir_all(&tmp_root);
+        let parted = blocking(move || {
+            let totals: HashMap<String, u64> = source.members.iter().map(|m| (m.name.clone(), m.size)).collect();
+            let on_bytes = |file: &str, done: u64| {
+                if let Some(p) = &progress {
+                    p(&format!("read {file}"), done, totals.get(file).copied().unwrap_or(0));
+                }
+            };
+            crate::extract::partition(&source, &tmp_root, &on_bytes)
+        })
+        .await?;
+        tracing::info!(elapsed = ?phase.elapsed(), "pass A (inflate, parse, partition) done");
+        let report = parted.report();
+        self.finish.rows_read = Some(report.rows_read as i64);
+        self.finish.report = serde_json::to_value(&report).ok();
+        self.finish.rows_rejected = Some(report.rows_rejected as i64);
+        check_rate(opts, &report)?;
+        Ok(PassA::Spilled(Arc::new(parted), report))
+    }
+
+    /// Stage 3: a wave of partitions at a time, group, hash, diff against the served generation and write (the next
+    /// wave is computed while this one is written). Begins the new generation.
+    pub(crate) async fn pass_b(
+        &mut self,
+        parted: Arc<Partitioned>,
+        mut report: ParseReport,
+        paths: &[PathBuf],
+    ) -> Result<Written> {
+        let (store, opts) = (self.store, self.opts);
+        // The served hashes, one compact map per partition (1.7 million entries at national size).
+        let mut diff = Diff::default();
+        let mut current: Vec<HashMap<Box<str>, u128>> = vec![HashMap::new(); PARTITIONS];
+        let mut served_count = 0u64;
+        store
+            .for_each_current_hash(|idnat, hash| {
+                diff.group(id_group_of(&idnat)).reference += 1;
+                served_count += 1;
+                let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
+                current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
+            })
+            .await?;
+        let current = Arc::new(current);
+        let tainted_a = Arc::new(parted.tainted.clone());
+        let generation = store.begin_generation(self.run).await?;
+        self.generation = Some(generation);
+        // A first load creates every person it reads: index them as they are grouped, rather than read every record
+        // back from the store afterwards (later syncs update the previous generation's index by their changes).
+        let live =
+            if served_count == 0 { Some(Arc::new(crate::index::LiveIndex::start(store, generation)?)) } else { None };
+        let wave = rayon::current_num_threads().max(2);
+        let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let mut batches = 0usize;
+        let mut persons_seen = 0u64;
+        let mut tainted_count = parted.tainted.len() as u64;
+        let spawn_wave = |first: usize| {
+            let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
+            let (pd, c, ta, li) = (parted.clone(), current.clone(), tainted_a.clone(), live.clone());
+            tokio::task::spawn_blocking(move || {
+                let t = std::time::Instant::now();
+                let r = parts
+                    .par_iter()
+                    .map(|&p| diff_partition(&pd, p, &c[p], &ta, li.as_deref()))
+                    .collect::<Result<Vec<_>>>();
+                (r, t.elapsed())
+            })
+        };
+        let starts: Vec<usize> = (0..PARTITIONS).step_by(wave).collect();
+        let mut pending = Some(spawn_wave(starts[0]));
+        for (k, _) in starts.iter().enumerate() {
+            let Some(handle) = pending.take() else { break };
+            let (results, took) = handle.await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?;
+            let results = results?;
+            if let Some(&next) = starts.get(k + 1) {
+                pending = Some(spawn_wave(next));
+            }
+            compute += took;
+            let t = std::time::Instant::now();
+            let mut wave_changes = Vec::new();
+            for r in results {
+                for (group, outcome) in r.outcomes {
+                    let g = diff.group(group);
+                    match outcome {
+                        Outcome::Created => g.created += 1,
+                        Outcome::Updated => g.updated += 1,
+                        Outcome::Unchanged => g.unchanged += 1,
+                        Outcome::KeptOnError => g.kept_on_error += 1,
+                    }
+                }
+                // Persons served but absent from the extract are deleted (soft), unless a line of theirs was rejected.
+                let mut deletions = Vec::new();
+                let mut gone: Vec<&str> =
+                    current[r.partition].keys().map(|k| &**k).filter(|id| !r.seen.contains(*id)).collect();
+                gone.sort_unstable();
+                for idnat in gone {
+                    let group = id_group_of(idnat);
+                    if r.tainted.contains(idnat) || tainted_a.contains(idnat) {
+                        diff.group(group).kept_on_error += 1;
+                        continue;
+                    }
+                    diff.group(group).deleted += 1;
+                    deletions.push(Change {
+                        idnat: idnat.to_string(),
+                        kind: ChangeKind::Delete,
+                        id_group: group,
+                        record: None,
+                    });
+                }
+                tainted_count += r.tainted.len() as u64;
+                persons_seen += r.persons;
+                report.group.merge(r.stats);
+                wave_changes.extend(r.changes);
+                wave_changes.extend(deletions);
+            }
+            // One transaction per wave of partitions.
+            store.write_changes(generation, &wave_changes).await?;
+            batches += 1;
+            if opts.fail_after_batches.is_some_and(|n| batches >= n) {
+                return Err(Error::Interrupted(format!("stopped on purpose after {batches} waves")));
+            }
+            if let Some(pr) = &opts.progress {
+                pr("write", persons_seen, 0);
+            }
+            writing += t.elapsed();
+        }
+        tracing::info!(?compute, ?writing, "pass B (group, hash, diff) and store writes done");
+        report.persons = persons_seen;
+        report.persons_with_errors = tainted_count;
+        report.rows_rejected = report.group.errors_by_kind.values().sum();
+        self.finish.rows_rejected = Some(report.rows_rejected as i64);
+        self.finish.duplicate_rows = Some(report.group.duplicate_rows as i64);
+        self.finish.persons = Some(report.persons as i64);
+        self.finish.report = serde_json::to_value(&report).ok();
+        check_rate(opts, &report)?;
+        if report.persons == 0 {
+            return Err(Error::Source { path: paths[0].clone(), message: "the extract holds no person".into() });
+        }
+        let totals = diff.total();
+        let persons_now = served_count + totals.created - totals.deleted;
+        drop(parted);
+        // A large load (the first one, above all) leaves the planner without statistics for the new rows: refresh
+        // them now rather than let the next night's reads be planned blind.
+        let written = totals.created + totals.updated + totals.deleted;
+        if written >= 100_000 || written * 10 >= served_count.max(1) {
+            store.analyze().await?;
+        }
+        store.finish_generation(generation, persons_now as i64).await?;
+        self.finish.created = Some(totals.created as i64);
+        self.finish.updated = Some(totals.updated as i64);
+        self.finish.deleted = Some(totals.deleted as i64);
+        self.finish.diff = serde_json::to_value(&diff).ok();
+        Ok(Written { diff, report, live })
+    }
+
+    /// Stage 4: hold the generation when the gate says so; else make its search index complete and promote it.
+    pub(crate) async fn gate_and_promote(&mut self, written: &mut Written) -> Result<(RunStatus, Option<String>)> {
+        let (store, opts) = (self.store, self.opts);
+        let generation = self.generation.ok_or_else(|| Error::Interrupted("no generation was begun".into()))?;
+        let reason = written.diff.gate(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor);
+        if reason.is_some() {
+            store.hold(generation).await?;
+            return Ok((RunStatus::Held, reason));
+        }
+        // The search index of the new generation is complete before the generation is served.
+        let previous = store.served().await?.map(|s| s.generation);
+        // The first load's index is taken (not cloned): the waves' references are gone, so it unwraps.
+        match written.live.take().map(Arc::try_unwrap) {
+            Some(Ok(live)) => {
+                live.finish().await?;
+            }
+            _ => {
+                crate::index::build_index(store, generation).await?;
+            }
+        }
+        store.promote(generation).await?;
+        crate::index::prune_indexes(store, &[Some(generation), previous].into_iter().flatten().collect::<Vec<_>>());
+        Ok((RunStatus::Promoted, None))
+    }
+
+    /// Stage 5: only now record what was downloaded (an extract that failed to ingest must be fetched again next
+    /// time, not answered 304), and keep only those files.
+    pub(crate) async fn keep_downloads(&self, downloads: &[DownloadState], paths: Vec<PathBuf>) -> Result<()> {
+        for state in downloads {
+            self.store.save_download_state(state).await?;
+        }
+        if !downloads.is_empty() {
+            let dir = self.opts.downloads_dir.clone().unwrap_or_else(|| self.store.data_dir().join("downloads"));
+            remove_older_downloads(&dir, &paths);
+        }
+        Ok(())
+    }
+}
+
+/// Fail the run when more than `max_error_rate` % of lines are rejected, naming the first.
+fn check_rate(opts: &RunOptions, report: &ParseReport) -> Result<()> {
+    if report.rows_read > 0 {
+        let rate = report.rows_rejected as f64 * 100.0 / report.rows_read as f64;
+        if rate > opts.max_error_rate {
+            return Err(Error::TooManyErrors {
+                rejected: report.rows_rejected,
+                rows: report.rows_read,
+                rate,
+                threshold: opts.max_error_rate,
+                first: report.group.first_errors.first().map(ToString::to_string).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Pass B for one partition: its persons grouped, each compared by record hash with the served one.
+fn diff_partition(
+    parted: &Partitioned,
+    p: usize,
+    served: &HashMap<Box<str>, u128>,
+    tainted_a: &HashSet<String>,
+    live: Option<&crate::index::LiveIndex>,
+) -> Result<PartResult> {
+    let part = parted.process(p)?;
+    let mut changes = Vec::new();
+    let mut outcomes = Vec::with_capacity(part.persons.len());
+    let mut seen = HashSet::with_capacity(part.persons.len());
+    for person in &part.persons {
+        let idnat = person.idnat.as_str();
+        seen.insert(idnat.to_string());
+        let group = id_group(person);
+        let old = served.get(idnat);
+        if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
+            outcomes.push((group, Outcome::KeptOnError));
+            continue;
+        }
+        let (json, hash) = record_and_hash(person)?;
+        match old {
+            Some(h) if format!("{h:032x}") == hash => outcomes.push((group, Outcome::Unchanged)),
+            Some(_) => {
+                outcomes.push((group, Outcome::Updated));
+                changes.push(change(idnat, ChangeKind::Update, group, json, hash));
+            }
+            None => {
+                outcomes.push((group, Outcome::Created));
+                changes.push(change(idnat, ChangeKind::Create, group, json, hash));
+                if let Some(li) = live {
+                    li.add(person)?;
+                }
+            }
+        }
+    }
+    let persons = part.persons.len() as u64;
+    Ok(PartResult { partition: p, changes, outcomes, seen, tainted: part.tainted, stats: part.stats, persons })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    KeptOnError,
+}
+
+fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
+    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+}
+
+/// Keep only the extracts just ingested in the downloads folder `dir`.
+fn remove_older_downloads(dir: &std::path::Path, current: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if !current.contains(&p)
+            && p.is_file()
+            && let Err(err) = std::fs::remove_file(&p)
+        {
+            tracing::warn!(path = %p.display(), %err, "cannot remove an old download");
+        }
+    }
+}
