@@ -627,6 +627,51 @@ impl Store {
         Ok(())
     }
 
+    /// Apply an approval's exclusions to a held generation, which stays held (one transaction): what the generation
+    /// will serve is then final, so what is derived from it (its search index) can be built before it is promoted by
+    /// [`Store::approve`] with the same exclusions (applying them again changes nothing).
+    pub async fn exclude_changes(&self, generation: i64, exclude: &[ChangeKind]) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let state = state_in!(tx, generation);
+            if state.as_deref() != Some("held") {
+                return Err(Error::Invalid(format!(
+                    "generation {generation} is not held (state {}); `annuaire runs` lists held generations",
+                    state.as_deref().unwrap_or("unknown")
+                )));
+            }
+            for kind in exclude {
+                if *kind != ChangeKind::Delete {
+                    sqlx::query(
+                        "DELETE FROM person_version WHERE valid_from = $1 AND idnat IN \
+                         (SELECT idnat FROM change_log WHERE generation = $1 AND change = $2)",
+                    )
+                    .bind(generation)
+                    .bind(kind.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if *kind != ChangeKind::Create {
+                    sqlx::query(
+                        "UPDATE person_version SET valid_to = NULL WHERE valid_to = $1 AND idnat IN \
+                         (SELECT idnat FROM change_log WHERE generation = $1 AND change = $2)",
+                    )
+                    .bind(generation)
+                    .bind(kind.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("DELETE FROM change_log WHERE generation = $1 AND change = $2")
+                    .bind(generation)
+                    .bind(kind.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Promote a held generation, first taking out the changes of the excluded kinds: an excluded
     /// deletion keeps the person served as they were, an excluded update keeps the old record, an
     /// excluded creation leaves the person out. Returns the changes kept, by kind. One transaction.

@@ -55,8 +55,21 @@ fn an_extract_missing_30_percent_of_persons_is_held_and_nothing_changes() {
     let deleted = last["deleted"].as_i64().unwrap_or(0);
     assert!(deleted > 50, "{deleted}");
 
-    // Approved without its deletions: the removed persons stay served.
+    // An approval whose search index cannot be built promotes nothing (invariant 6): a file stands where the index
+    // must go.
     let generation = last["generation"].to_string();
+    let blocker = dir.path().join("index").join(format!("gen-{generation}"));
+    std::fs::create_dir_all(dir.path().join("index")).expect("mkdir");
+    std::fs::write(&blocker, "not an index").expect("blocker");
+    let out = annuaire(dir.path(), &["approve", &generation, "--exclude", "delete"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("not promoted, still held"), "{}", stderr(&out));
+    let runs = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
+    assert_eq!(runs.as_array().and_then(|r| r.last()).map(|r| r["status"].clone()), Some("held".into()));
+    assert_eq!(stdout(&annuaire(dir.path(), &["claims", "810100271385"])), before);
+    std::fs::remove_file(&blocker).expect("unblock");
+
+    // Approved without its deletions: the removed persons stay served.
     let out = annuaire(dir.path(), &["approve", &generation, "--exclude", "delete"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("0 deleted"), "{}", stdout(&out));

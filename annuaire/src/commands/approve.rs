@@ -17,14 +17,18 @@ pub(crate) async fn run(ctx: Ctx, args: ApproveArgs) -> Result<ExitCode> {
         }
     }
     let lock = store.lock_sync(&format!("approve {generation}")).await?;
-    let result = store.approve(generation, &kinds).await;
-    if result.is_ok()
-        && let Err(e) = annuaire_ingest::index::build_index(&store, generation).await
-    {
-        eprintln!(
-            "warning: the search index of generation {generation} could not be built ({e}); searches will build it"
-        );
+    // Invariant 6: a generation is promoted only once its search index is complete. The exclusions are applied
+    // first (the generation stays held), the index is built from what it will serve, and only then is it promoted.
+    let result = async {
+        store.exclude_changes(generation, &kinds).await?;
+        annuaire_ingest::index::build_index(&store, generation).await.map_err(|e| {
+            anyhow::anyhow!(
+                "the search index of generation {generation} could not be built ({e}): not promoted, still held"
+            )
+        })?;
+        Ok::<_, anyhow::Error>(store.approve(generation, &kinds).await?)
     }
+    .await;
     lock.release().await?;
     let kept = result?;
     let n = |k| kept.get(&k).copied().unwrap_or(0);
