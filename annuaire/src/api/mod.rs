@@ -17,6 +17,9 @@ pub mod server;
 pub mod state;
 pub mod web;
 
+#[cfg(test)]
+mod tests;
+
 use crate::config::Scope;
 use axum::Router;
 use axum::body::Bytes;
