@@ -25,16 +25,20 @@ async fn state() -> (tempfile::TempDir, AppState) {
     let store = annuaire_store::Store::open(dir.path()).await.expect("store");
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
     annuaire_ingest::run_once(&store, &annuaire_ingest::RunOptions::new(sample)).await.expect("sync");
-    let mut config = Config::default();
-    config.clients = vec![
-        client("idp", IDP, Scope::Claims),
-        client("analyst", ANALYST, Scope::Search),
-        client("ops", OPS, Scope::Admin),
-    ];
-    config.services.insert(
-        "si-dep".into(),
-        annuaire_claims::Policy { professions: vec!["10".into()], ..annuaire_claims::Policy::default() },
-    );
+    let config = Config {
+        clients: vec![
+            client("idp", IDP, Scope::Claims),
+            client("analyst", ANALYST, Scope::Search),
+            client("ops", OPS, Scope::Admin),
+        ],
+        services: [(
+            "si-dep".to_string(),
+            annuaire_claims::Policy { professions: vec!["10".into()], ..annuaire_claims::Policy::default() },
+        )]
+        .into_iter()
+        .collect(),
+        ..Config::default()
+    };
     let state = AppState::new(store, Arc::new(config), Arc::default());
     state.refresh().await.expect("served generation");
     (dir, state)
