@@ -125,6 +125,15 @@ fn an_analyst_searches_filters_and_reads_the_charts_in_chromium() {
         let want = expected("text=marti&limit=20").await;
         let total = want["total"].as_u64().expect("total");
         assert!(total >= 2, "{want}");
+        // The token is kept for the tab only (sessionStorage), never in localStorage for good.
+        let stored = c
+            .execute(
+                "return [localStorage.getItem('annuaire-token'), sessionStorage.getItem('annuaire-token')];",
+                vec![],
+            )
+            .await
+            .expect("storage");
+        assert_eq!(stored, json!([null, ANALYST]), "where the page keeps the token");
         // Live: every letter may start a search; wait for the one of the whole name, then read its rows.
         let names = until("results for marti", || async {
             let body = c.find(Locator::Css("body")).await.ok()?;
