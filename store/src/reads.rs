@@ -1,0 +1,169 @@
+//! Reads of a generation: one person, every person (streamed), its changes, a person's history, the changelog.
+
+use crate::with_pool;
+use crate::{ChangeKind, ChangeRow, HistoryRow, Result, Store, StoredPerson};
+use sqlx::Row;
+
+impl Store {
+    /// The record of a person as visible in a generation.
+    pub async fn person_at(&self, idnat: &str, generation: i64) -> Result<Option<StoredPerson>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT record, hash, valid_from FROM person_version \
+                 WHERE idnat = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) \
+                 ORDER BY valid_from DESC LIMIT 1",
+            )
+            .bind(idnat)
+            .bind(generation)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|r| StoredPerson { record: r.get(0), hash: r.get(1), since_generation: r.get(2) }))
+        })
+    }
+
+    /// Every record visible in a generation, in idNat order (for exports and comparisons).
+    pub async fn persons_at(&self, generation: i64) -> Result<Vec<(String, String)>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT idnat, record FROM person_version WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) \
+                 ORDER BY idnat",
+            )
+            .bind(generation)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    /// Stream every record visible in a generation, in idNat order, into `f` (for building an index).
+    pub async fn for_each_person_at<E>(
+        &self,
+        generation: i64,
+        mut f: impl FnMut(&str) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
+        use futures_util::TryStreamExt;
+        with_pool!(self, pool => {
+            let mut rows = sqlx::query(
+                "SELECT record FROM person_version WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) \
+                 ORDER BY idnat",
+            )
+            .bind(generation)
+            .fetch(pool);
+            while let Some(r) = rows.try_next().await? {
+                if let Err(e) = f(r.get::<&str, _>(0)) {
+                    return Ok(Err(e));
+                }
+            }
+        });
+        Ok(Ok(()))
+    }
+
+    /// The changes a generation made (promoted or not), by idNat.
+    pub async fn changes_of(&self, generation: i64) -> Result<Vec<(String, ChangeKind)>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT idnat, change FROM change_log WHERE generation = $1 ORDER BY idnat")
+                .bind(generation)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().filter_map(|r| Some((r.get(0), ChangeKind::parse(r.get::<&str, _>(1))?))).collect())
+        })
+    }
+
+    /// What promoted generations did to one person, oldest first: when they were created (activated), updated,
+    /// deleted (deactivated) or created again.
+    pub async fn history_of(&self, idnat: &str) -> Result<Vec<HistoryRow>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.generation, c.change, g.promoted_at FROM change_log c \
+                 JOIN generation g ON g.generation = c.generation \
+                 WHERE c.idnat = $1 AND g.state = 'promoted' ORDER BY c.generation",
+            )
+            .bind(idnat)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(HistoryRow {
+                        generation: r.get(0),
+                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
+                        promoted_at: r.get::<Option<String>, _>(2).unwrap_or_default(),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    /// The last generation promoted before `generation`: the state its changes were computed against.
+    pub async fn promoted_before(&self, generation: i64) -> Result<Option<i64>> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar(
+                "SELECT MAX(generation) FROM generation WHERE generation < $1 AND state = 'promoted'",
+            )
+            .bind(generation)
+            .fetch_one(pool)
+            .await?)
+        })
+    }
+
+    /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
+    pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
+                 JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(ChangeRow {
+                        id: r.get(0),
+                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
+                        generation: r.get(2),
+                        id_group: r.get(3),
+                    })
+                })
+                .collect())
+        })
+    }
+
+    /// One page of [`Store::changes_since`], in the same order, and how many changes there are in all: the page is
+    /// cut by the database, so memory holds one page whatever the size of the changelog.
+    pub async fn changes_page(&self, since: i64, limit: i64, offset: i64) -> Result<(Vec<ChangeRow>, i64)> {
+        with_pool!(self, pool => {
+            let (total,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM change_log c JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted'",
+            )
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            let rows = sqlx::query(
+                "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
+                 JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat LIMIT $2 OFFSET $3",
+            )
+            .bind(since)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let page = rows
+                .into_iter()
+                .filter_map(|r| {
+                    Some(ChangeRow {
+                        id: r.get(0),
+                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
+                        generation: r.get(2),
+                        id_group: r.get(3),
+                    })
+                })
+                .collect();
+            Ok((page, total))
+        })
+    }
+}
