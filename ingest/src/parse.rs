@@ -167,6 +167,18 @@ pub(crate) fn locate(file: &str, line: u64, header: &Header, issue: RowIssue) ->
     }
 }
 
+/// The row error of a line over the line cap (skipped, never parsed).
+fn too_long(file: &str, line: u64, max_line: usize) -> RowError {
+    RowError {
+        file: file.to_string(),
+        line,
+        column: None,
+        kind: "line_too_long",
+        message: format!("the line is longer than {max_line} bytes (--max-line-bytes): skipped"),
+        idnat: None,
+    }
+}
+
 /// Check the number of fields of a line against the header.
 fn check_width(header: &Header, record: &csv::StringRecord, idnat_field: Option<usize>) -> Option<RowIssue> {
     let n = record.len();
@@ -337,14 +349,7 @@ where
             let (mut n_rows, mut latin1, mut first_latin1) = (0u64, 0u64, None::<u64>);
             if let Some(line) = chunk.too_long {
                 n_rows += 1;
-                errors.push(RowError {
-                    file: file.clone(),
-                    line,
-                    column: None,
-                    kind: "line_too_long",
-                    message: format!("the line is longer than {max_line} bytes (--max-line-bytes): skipped"),
-                    idnat: None,
-                });
+                errors.push(too_long(&file, line, max_line));
             }
             loop {
                 match rdr.read_byte_record(&mut raw) {
@@ -357,14 +362,7 @@ where
                 // A line inside one chunk may still be over the cap (a chunk is larger than the cap).
                 let bytes = raw.as_slice().len() + raw.len();
                 if bytes > max_line {
-                    errors.push(RowError {
-                        file: file.clone(),
-                        line,
-                        column: None,
-                        kind: "line_too_long",
-                        message: format!("the line is longer than {max_line} bytes (--max-line-bytes): skipped"),
-                        idnat: None,
-                    });
+                    errors.push(too_long(&file, line, max_line));
                     continue;
                 }
                 // PostgreSQL's text cannot hold a NUL byte, and no real value has one.

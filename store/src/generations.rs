@@ -316,10 +316,13 @@ impl Store {
         Ok(())
     }
 
-    /// Promote a held generation, first taking out the changes of the excluded kinds: an excluded
-    /// deletion keeps the person served as they were, an excluded update keeps the old record, an
-    /// excluded creation leaves the person out. Returns the changes kept, by kind. One transaction.
+    /// Promote a held generation, first taking out the changes of the excluded kinds ([`Store::exclude_changes`],
+    /// which a caller may have applied already: applying them again changes nothing): an excluded deletion keeps the
+    /// person served as they were, an excluded update keeps the old record, an excluded creation leaves the person
+    /// out. Returns the changes kept, by kind. The exclusions and the promotion are two transactions: between them the
+    /// generation is still held, with its exclusions applied.
     pub async fn approve(&self, generation: i64, exclude: &[ChangeKind]) -> Result<HashMap<ChangeKind, i64>> {
+        self.exclude_changes(generation, exclude).await?;
         let kept: Vec<(String, i64)> = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let state = state_in!(tx, generation);
@@ -328,35 +331,6 @@ impl Store {
                     "generation {generation} is not held (state {}); `annuaire runs` lists held generations",
                     state.as_deref().unwrap_or("unknown")
                 )));
-            }
-            for kind in exclude {
-                if *kind != ChangeKind::Delete {
-                    // Drop the new versions written for these persons.
-                    sqlx::query(
-                        "DELETE FROM person_version WHERE valid_from = $1 AND idnat IN \
-                         (SELECT idnat FROM change_log WHERE generation = $1 AND change = $2)",
-                    )
-                    .bind(generation)
-                    .bind(kind.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                if *kind != ChangeKind::Create {
-                    // Reopen the versions this generation closed for them.
-                    sqlx::query(
-                        "UPDATE person_version SET valid_to = NULL WHERE valid_to = $1 AND idnat IN \
-                         (SELECT idnat FROM change_log WHERE generation = $1 AND change = $2)",
-                    )
-                    .bind(generation)
-                    .bind(kind.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query("DELETE FROM change_log WHERE generation = $1 AND change = $2")
-                    .bind(generation)
-                    .bind(kind.as_str())
-                    .execute(&mut *tx)
-                    .await?;
             }
             let kept: Vec<(String, i64)> =
                 sqlx::query_as("SELECT change, COUNT(*) FROM change_log WHERE generation = $1 GROUP BY change")
