@@ -147,3 +147,18 @@ async fn parameters_outside_their_bounds_are_json_400s_naming_the_bound() {
     let a = send(&s, "DELETE", "/v1/claims/810100271385", Some(IDP), None).await;
     assert_eq!((a.status.as_u16(), a.body["code"].as_str()), (405, Some("method_not_allowed")));
 }
+
+/// The counting table is written by the first `stats` of a generation. Two first requests at once in one process
+/// once wrote the same temporary file (named after the pid), and one of them failed: now both answer, alike.
+#[tokio::test]
+async fn two_first_counts_at_once_both_answer() {
+    let (dir, s) = state().await;
+    assert!(!dir.path().join("stats").exists(), "no counting table yet");
+    let (a, b) = tokio::join!(
+        send(&s, "GET", "/v1/stats?by=profession", Some(ANALYST), None),
+        send(&s, "GET", "/v1/stats?by=profession", Some(ANALYST), None)
+    );
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (200, 200), "{} {}", a.body, b.body);
+    assert_eq!(a.body, b.body);
+    assert!(a.body.as_array().is_some_and(|g| !g.is_empty()));
+}
