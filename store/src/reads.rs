@@ -108,13 +108,35 @@ impl Store {
 
     /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
     pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
+        self.change_rows(since, i64::MAX, 0).await
+    }
+
+    /// One page of [`Store::changes_since`], in the same order, and how many changes there are in all: the page is
+    /// cut by the database, so memory holds one page whatever the size of the changelog.
+    pub async fn changes_page(&self, since: i64, limit: i64, offset: i64) -> Result<(Vec<ChangeRow>, i64)> {
+        let total: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM change_log c JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted'",
+            )
+            .bind(since)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((self.change_rows(since, limit, offset).await?, total))
+    }
+
+    /// The changes of promoted generations after `since`, by generation then idNat, `limit` of them from `offset`.
+    async fn change_rows(&self, since: i64, limit: i64, offset: i64) -> Result<Vec<ChangeRow>> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
                  JOIN generation g ON g.generation = c.generation \
-                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat",
+                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat LIMIT $2 OFFSET $3",
             )
             .bind(since)
+            .bind(limit)
+            .bind(offset)
             .fetch_all(pool)
             .await?;
             Ok(rows
@@ -128,42 +150,6 @@ impl Store {
                     })
                 })
                 .collect())
-        })
-    }
-
-    /// One page of [`Store::changes_since`], in the same order, and how many changes there are in all: the page is
-    /// cut by the database, so memory holds one page whatever the size of the changelog.
-    pub async fn changes_page(&self, since: i64, limit: i64, offset: i64) -> Result<(Vec<ChangeRow>, i64)> {
-        with_pool!(self, pool => {
-            let (total,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM change_log c JOIN generation g ON g.generation = c.generation \
-                 WHERE c.generation > $1 AND g.state = 'promoted'",
-            )
-            .bind(since)
-            .fetch_one(pool)
-            .await?;
-            let rows = sqlx::query(
-                "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
-                 JOIN generation g ON g.generation = c.generation \
-                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat LIMIT $2 OFFSET $3",
-            )
-            .bind(since)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool)
-            .await?;
-            let page = rows
-                .into_iter()
-                .filter_map(|r| {
-                    Some(ChangeRow {
-                        id: r.get(0),
-                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
-                        generation: r.get(2),
-                        id_group: r.get(3),
-                    })
-                })
-                .collect();
-            Ok((page, total))
         })
     }
 }
