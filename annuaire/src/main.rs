@@ -13,7 +13,7 @@ mod progress;
 mod record;
 mod search;
 mod serve;
-mod snapshot;
+mod views;
 
 use anyhow::{Context, Result};
 use clap::Parser;

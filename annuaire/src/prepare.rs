@@ -1,6 +1,7 @@
 //! The server's background work: follow the served generation (read every second, so servers sharing a store switch
-//! within seconds of a promotion by any of them), prepare what a new generation needs on this host (claims snapshot,
-//! search index, counting table), prune what is older, and flush the usage counters.
+//! within seconds of a promotion by any of them), prepare the views a new generation needs on this host (the
+//! registry in `crate::views`: claims snapshot, search index, counting table) through the store's one `prepare`
+//! (which also prunes older ones), and flush the usage counters.
 
 use crate::api::state::AppState;
 use std::sync::atomic::Ordering;
@@ -21,40 +22,9 @@ pub fn spawn_background(state: AppState) {
             }
             let g = state.served.load(Ordering::SeqCst);
             if g != seen && g > 0 {
-                let (previous, state) = (seen, state.clone());
                 seen = g;
-                tokio::spawn(async move {
-                    // Claims first: the identity provider's lookups then leave the store.
-                    match state.prepare_snapshot(g).await {
-                        Ok(()) => {
-                            tracing::info!(generation = g, "claims snapshot ready");
-                            if previous > 0 {
-                                annuaire_store::snapshot::prune_snapshots_older_than(
-                                    state.store.data_dir(),
-                                    previous.min(g),
-                                );
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot write the claims snapshot; claims come from the store")
-                        }
-                    }
-                    match state.search_index(g).await {
-                        Ok(_) => {
-                            tracing::info!(generation = g, "search index ready");
-                            // The analysts' counting table too, so that the first `stats` is fast.
-                            if let Err(e) = crate::search::stats_table(&state.store, g).await {
-                                tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot write the counting table");
-                            }
-                            if previous > 0 {
-                                annuaire_ingest::index::prune_older_than(&state.store, previous.min(g));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot prepare the search index")
-                        }
-                    }
-                });
+                let state = state.clone();
+                tokio::spawn(async move { prepare_views(&state, g).await });
             }
             n += 1;
             if n.is_multiple_of(2)
@@ -64,4 +34,23 @@ pub fn spawn_background(state: AppState) {
             }
         }
     });
+}
+
+/// Prepare every registered view of generation `g`, in the registry's order, and open the ones the API holds.
+async fn prepare_views(state: &AppState, g: i64) {
+    for r in crate::views::all() {
+        let name = r.view.name();
+        let result = match name {
+            annuaire_claims::snapshot::NAME => state.prepare_snapshot(g).await,
+            annuaire_search::view::INDEX => state.search_index(g).await.map(drop),
+            _ => state.store.prepare(g, &[r.view]).await.map(drop).map_err(anyhow::Error::from),
+        };
+        match result {
+            Ok(()) => tracing::info!(generation = g, view = name, "view ready"),
+            Err(e) if name == annuaire_claims::snapshot::NAME => {
+                tracing::warn!(generation = g, error = %format!("{e:#}"), "cannot write the claims snapshot; claims come from the store")
+            }
+            Err(e) => tracing::warn!(generation = g, view = name, error = %format!("{e:#}"), "cannot prepare a view"),
+        }
+    }
 }

@@ -385,8 +385,11 @@ fn main() -> anyhow::Result<()> {
 
     // 4. Claims in process: the server's path (snapshot lookup, read, decompress), then the store's fallback
     // (lookup through sqlx, parse, render) and render alone.
-    let snapshot =
-        annuaire_store::ClaimsSnapshot::open(&annuaire_store::snapshot::snapshot_dir(&data, snapshot_generation))?;
+    let snapshot = annuaire_claims::snapshot::ClaimsSnapshot::open(&annuaire_views::dir(
+        &data,
+        annuaire_claims::snapshot::NAME,
+        snapshot_generation,
+    ))?;
     let variant = snapshot.variant("psc-2023").context("snapshot without psc-2023")?;
     let mut snap_lat = Vec::new();
     for id in ids.iter().step_by((ids.len() / 200_000).max(1)) {

@@ -21,6 +21,7 @@
 
 pub mod eligibility;
 pub mod fhir;
+pub mod snapshot;
 
 pub use eligibility::{Decision, Policy};
 

@@ -63,9 +63,6 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The search index could not be built.
-    #[error(transparent)]
-    Index(#[from] annuaire_search::index::Error),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] annuaire_store::Error),

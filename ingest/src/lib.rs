@@ -12,7 +12,6 @@ pub mod error;
 pub mod extract;
 pub mod fetch;
 pub mod group;
-pub mod index;
 pub mod layout;
 pub mod parse;
 mod rows;
@@ -25,5 +24,5 @@ pub use error::{Error, Result};
 /// Progress callback: `(phase, done, total)`; phases are `download` and `read <file>` (bytes) and `write` (persons).
 pub type ProgressFn = std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 pub use extract::{Extract, ParseReport, read_extract};
-pub use run::{Origin, RunOptions, RunOutcome, run_once};
+pub use run::{Origin, RunOptions, RunOutcome, approve, run_once};
 pub use source::Source;

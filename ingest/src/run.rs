@@ -73,6 +73,10 @@ pub struct RunOptions {
     pub force: bool,
     /// Progress reports.
     pub progress: Option<ProgressFn>,
+    /// The views of a generation that must be complete before it is promoted (the binary gives the search
+    /// index): a first load feeds them the persons as they are grouped; later runs and `approve` prepare them
+    /// from the store ([`annuaire_store::Store::prepare`]). None by default.
+    pub views: Vec<std::sync::Arc<dyn annuaire_views::GenerationView>>,
     /// Test hook: fail after writing this many waves of partitions (proves a half-written generation is
     /// never served).
     #[doc(hidden)]
@@ -95,6 +99,7 @@ impl RunOptions {
             limits: crate::source::ReadLimits::default(),
             force: false,
             progress: None,
+            views: Vec::new(),
             fail_after_batches: None,
         }
     }
@@ -235,6 +240,28 @@ pub fn record_and_hash(p: &Person) -> Result<(String, String)> {
 pub async fn run_once(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
     let lock = store.lock_sync(&format!("sync {}", opts.source)).await?;
     let result = run_locked(store, opts).await;
+    lock.release().await?;
+    result
+}
+
+/// Promote the held generation `generation` (`annuaire approve`), leaving out the changes of the kinds in
+/// `exclude`, once its `views` are complete (invariant 6: the same views the sync makes before promoting). When a
+/// view cannot be prepared the generation stays held. Returns the changes kept, by kind.
+pub async fn approve(
+    store: &Store,
+    generation: i64,
+    exclude: &[annuaire_store::ChangeKind],
+    views: &[std::sync::Arc<dyn annuaire_views::GenerationView>],
+) -> Result<std::collections::HashMap<annuaire_store::ChangeKind, i64>> {
+    let lock = store.lock_sync(&format!("approve {generation}")).await?;
+    // The exclusions are applied first (the generation stays held), the views are prepared from what it will serve,
+    // and only then is it promoted.
+    let result = async {
+        store.exclude_changes(generation, exclude).await?;
+        store.prepare(generation, views).await?;
+        Ok(store.approve(generation, exclude).await?)
+    }
+    .await;
     lock.release().await?;
     result
 }

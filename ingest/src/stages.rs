@@ -116,8 +116,8 @@ struct PartResult {
 pub(crate) struct Written {
     pub(crate) diff: Diff,
     pub(crate) report: ParseReport,
-    /// The index fed during a first load.
-    pub(crate) live: Option<Arc<crate::index::LiveIndex>>,
+    /// The views fed during a first load.
+    pub(crate) live: Option<Arc<Live>>,
 }
 
 impl Run<'_> {
@@ -260,10 +260,14 @@ impl Run<'_> {
         let tainted_a = Arc::new(parted.tainted.clone());
         let generation = store.begin_generation(self.run).await?;
         self.generation = Some(generation);
-        // A first load creates every person it reads: index them as they are grouped, rather than read every record
-        // back from the store afterwards (later syncs update the previous generation's index by their changes).
-        let live =
-            if served_count == 0 { Some(Arc::new(crate::index::LiveIndex::start(store, generation)?)) } else { None };
+        // A first load creates every person it reads: feed them to the views as they are grouped, rather than read
+        // every record back from the store afterwards (later syncs update the previous generation's views by their
+        // changes).
+        let live = if served_count == 0 && !self.opts.views.is_empty() {
+            Some(Arc::new(Live::start(store.data_dir(), &self.opts.views, generation)?))
+        } else {
+            None
+        };
         let wave = rayon::current_num_threads().max(2);
         let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         let mut batches = 0usize;
@@ -368,7 +372,7 @@ impl Run<'_> {
         Ok(Written { diff, report, live })
     }
 
-    /// Stage 4: hold the generation when the gate says so; else make its search index complete and promote it.
+    /// Stage 4: hold the generation when the gate says so; else make its views complete and promote it.
     pub(crate) async fn gate_and_promote(&mut self, written: &mut Written) -> Result<(RunStatus, Option<String>)> {
         let (store, opts) = (self.store, self.opts);
         let generation = self.generation.ok_or_else(|| Error::Interrupted("no generation was begun".into()))?;
@@ -377,19 +381,13 @@ impl Run<'_> {
             store.hold(generation).await?;
             return Ok((RunStatus::Held, reason));
         }
-        // The search index of the new generation is complete before the generation is served.
-        let previous = store.served().await?.map(|s| s.generation);
-        // The first load's index is taken (not cloned): the waves' references are gone, so it unwraps.
-        match written.live.take().map(Arc::try_unwrap) {
-            Some(Ok(live)) => {
-                live.finish().await?;
-            }
-            _ => {
-                crate::index::build_index(store, generation).await?;
-            }
+        // The views of the new generation are complete before the generation is served.
+        // The first load's views are taken (not cloned): the waves' references are gone, so they unwrap.
+        if let Some(Ok(live)) = written.live.take().map(Arc::try_unwrap) {
+            live.finish().await?;
         }
+        store.prepare(generation, &opts.views).await?;
         store.promote(generation).await?;
-        crate::index::prune_indexes(store, &[Some(generation), previous].into_iter().flatten().collect::<Vec<_>>());
         Ok((RunStatus::Promoted, None))
     }
 
@@ -430,7 +428,7 @@ fn diff_partition(
     p: usize,
     served: &HashMap<Box<str>, u128>,
     tainted_a: &HashSet<String>,
-    live: Option<&crate::index::LiveIndex>,
+    live: Option<&Live>,
 ) -> Result<PartResult> {
     let part = parted.process(p)?;
     let mut changes = Vec::new();
@@ -455,8 +453,8 @@ fn diff_partition(
             None => {
                 outcomes.push((group, Outcome::Created));
                 changes.push(change(idnat, ChangeKind::Create, group, json, hash));
-                if let Some(li) = live {
-                    li.add(person)?;
+                if let Some(live) = live {
+                    live.add(person)?;
                 }
             }
         }
@@ -475,6 +473,46 @@ enum Outcome {
 
 fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
     Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+}
+
+/// The views of a first load, fed the persons as pass B groups them.
+pub(crate) struct Live(Vec<annuaire_views::Building>, i64);
+
+impl Live {
+    fn start(
+        data_dir: &std::path::Path,
+        views: &[Arc<dyn annuaire_views::GenerationView>],
+        generation: i64,
+    ) -> Result<Live> {
+        let start = |v: &Arc<dyn annuaire_views::GenerationView>| {
+            annuaire_views::Building::start(data_dir, v.clone(), generation, None, annuaire_views::Build::BesideSync)
+                .map_err(|e| view_err(v.name(), generation, e))
+        };
+        Ok(Live(views.iter().map(start).collect::<Result<_>>()?, generation))
+    }
+
+    fn add(&self, person: &annuaire_schemas::Person) -> Result<()> {
+        for b in &self.0 {
+            b.add(person).map_err(|e| view_err(b.name(), self.1, e))?;
+        }
+        Ok(())
+    }
+
+    async fn finish(self) -> Result<()> {
+        let Live(buildings, generation) = self;
+        for b in buildings {
+            let name = b.name();
+            tokio::task::spawn_blocking(move || b.finish())
+                .await
+                .map_err(|e| Error::Interrupted(format!("view thread failed: {e}")))?
+                .map_err(|e| view_err(name, generation, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn view_err(view: &str, generation: i64, source: annuaire_views::Error) -> Error {
+    Error::Store(annuaire_store::Error::View { view: view.to_string(), generation, source })
 }
 
 /// Keep only the extracts just ingested in the downloads folder `dir`.

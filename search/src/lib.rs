@@ -1,13 +1,15 @@
 //! Search for analysts: a tantivy index per generation ([`index`]), distinct-person counts and exports with
 //! polars ([`analytics`]), the engine-free [`SearchRequest`], and the name folding every search path shares.
 //!
-//! **Architecture invariant:** no HTTP and no store here: the ingest feeds [`index::IndexBuilder`] the
-//! persons of a generation, the HTTP layer turns query strings into a [`SearchRequest`].
+//! **Architecture invariant:** no HTTP and no store here: the index and the counting table are views of a
+//! generation ([`view`]), fed the persons by whoever prepares them (the store, or the sync's first load); the HTTP
+//! layer turns query strings into a [`SearchRequest`].
 #![warn(missing_docs)]
 
 pub mod analytics;
 pub mod facets;
 pub mod index;
+pub mod view;
 
 pub use index::{Hit, IndexBuilder, SearchIndex, SearchResponse};
 

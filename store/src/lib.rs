@@ -17,17 +17,17 @@ mod downloads;
 mod generations;
 mod lock;
 mod reads;
+pub mod record;
 #[cfg(test)]
 pub(crate) use lock::host as lock_host;
 mod runs;
-pub mod snapshot;
 pub mod testing;
 mod usage;
+pub mod views;
 
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
 pub use runs::{RunFinish, RunRecord, RunStatus};
-pub use snapshot::{ClaimsSnapshot, SnapshotWriter};
 pub use usage::{UsageKey, UsageReport};
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +78,19 @@ pub enum Error {
     /// The request does not fit the store's state (e.g. approving a generation that is not held).
     #[error("{0}")]
     Invalid(String),
+    /// A stored record cannot be read.
+    #[error("a stored record cannot be read: {0}")]
+    Record(String),
+    /// A generation's view (search index, claims snapshot, ...) cannot be prepared.
+    #[error("the {view} of generation {generation} cannot be prepared: {source}")]
+    View {
+        /// The view's name.
+        view: String,
+        /// The generation.
+        generation: i64,
+        /// The view's error.
+        source: annuaire_views::Error,
+    },
 }
 
 /// A kind of change between two generations.

@@ -505,7 +505,7 @@ fn stats_and_export_for_analysts() {
     let cli =
         crate::common::json(&annuaire(dir.path(), &["stats", "--by", "profession,authority_kind", "--format", "json"]));
     // The first count wrote the generation's counting table; later counts read it.
-    assert!(dir.path().join("stats/v3/gen-1.parquet").exists());
+    assert!(dir.path().join("stats/gen-1/table.parquet").exists());
     let server = start(dir.path(), &config);
     rt().block_on(async {
         let c = reqwest::Client::new();

@@ -6,9 +6,10 @@ use super::limits::{Budgets, RateLimits};
 use super::metrics::{Metrics, UsageBuffer};
 use crate::config::{Config, Scope};
 use crate::serve::LastRun;
+use annuaire_claims::snapshot::ClaimsSnapshot;
 use annuaire_claims::{Profile, user_info};
 use annuaire_schemas::Person;
-use annuaire_store::{ClaimsSnapshot, Store};
+use annuaire_store::Store;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use sha2::{Digest, Sha256};
@@ -37,7 +38,7 @@ pub struct AppState {
     pub claims_cache: Arc<ClaimsCache>,
     /// The search index of the generation last searched.
     pub search: Arc<SearchSlot>,
-    /// The claims snapshot of the served generation, once written (`crate::snapshot`); claims come from the
+    /// The claims snapshot of the served generation, once written (`annuaire_claims::snapshot`); claims come from the
     /// store until then.
     pub snapshot: Arc<std::sync::RwLock<Option<Arc<ClaimsSnapshot>>>>,
     /// Requests in flight per endpoint class.
@@ -74,8 +75,10 @@ impl AppState {
 
     /// Write (or reuse) generation `g`'s claims snapshot and answer claims from it.
     pub async fn prepare_snapshot(&self, g: i64) -> anyhow::Result<()> {
-        let dir = crate::snapshot::claims_snapshot(&self.store, g).await?;
-        let snap = Arc::new(ClaimsSnapshot::open(&dir)?);
+        let view: Arc<dyn annuaire_views::GenerationView> = Arc::new(annuaire_claims::snapshot::ClaimsSnapshotView);
+        let dirs = self.store.prepare(g, &[view]).await?;
+        let dir = dirs.first().ok_or_else(|| anyhow::anyhow!("no folder for the claims snapshot"))?;
+        let snap = Arc::new(ClaimsSnapshot::open(dir)?);
         if let Ok(mut slot) = self.snapshot.write() {
             *slot = Some(snap);
         }
@@ -132,8 +135,7 @@ impl AppState {
         {
             return Ok(idx.clone());
         }
-        let dir = annuaire_ingest::index::build_index(&self.store, g).await?;
-        let idx = Arc::new(annuaire_search::SearchIndex::open(&dir)?);
+        let idx = Arc::new(crate::search::open_index(&self.store, g).await?);
         // The facet table is read here, in the background preparation, rather than by the first search.
         let prepared = idx.clone();
         tokio::task::spawn_blocking(move || prepared.prepare()).await??;

@@ -16,21 +16,10 @@ pub(crate) async fn run(ctx: Ctx, args: ApproveArgs) -> Result<ExitCode> {
             None => bail!("--exclude takes delete, update or create, not {e:?}"),
         }
     }
-    let lock = store.lock_sync(&format!("approve {generation}")).await?;
-    // Invariant 6: a generation is promoted only once its search index is complete. The exclusions are applied
-    // first (the generation stays held), the index is built from what it will serve, and only then is it promoted.
-    let result = async {
-        store.exclude_changes(generation, &kinds).await?;
-        annuaire_ingest::index::build_index(&store, generation).await.map_err(|e| {
-            anyhow::anyhow!(
-                "the search index of generation {generation} could not be built ({e}): not promoted, still held"
-            )
-        })?;
-        Ok::<_, anyhow::Error>(store.approve(generation, &kinds).await?)
-    }
-    .await;
-    lock.release().await?;
-    let kept = result?;
+    // Invariant 6: a generation is promoted only once the views the sync makes before promoting are complete.
+    let kept = annuaire_ingest::approve(&store, generation, &kinds, &crate::views::before_promotion())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: generation {generation} not promoted, still held"))?;
     let n = |k| kept.get(&k).copied().unwrap_or(0);
     use annuaire_store::ChangeKind::{Create, Delete, Update};
     println!(

@@ -27,6 +27,7 @@ pub(crate) async fn run(ctx: Ctx, args: ServeArgs) -> Result<ExitCode> {
     let timezone: chrono_tz::Tz =
         timezone.parse().map_err(|e| anyhow::anyhow!("unknown time zone {timezone:?}: {e}"))?;
     let mut opts = RunOptions::new(&source);
+    opts.views = crate::views::before_promotion();
     opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
     opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
     config.sync.apply(&mut opts);

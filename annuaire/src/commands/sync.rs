@@ -31,6 +31,7 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
         format,
     } = args;
     let mut opts = RunOptions::new(&source);
+    opts.views = crate::views::before_promotion();
     opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
     opts.fetch = annuaire_ingest::fetch::FetchOptions {
         ca_file: ca_file.or(config.ca_file.clone()),

@@ -1,5 +1,5 @@
-//! A generation's answers, rendered once and kept in two read-only files, so that the identity provider's
-//! lookups touch neither SQL nor JSON parsing: `DATA_DIR/claims/gen-N/`
+//! The claims snapshot's files: a generation's answers, rendered once and kept in read-only files, so that the
+//! identity provider's lookups touch neither SQL nor JSON parsing: `DATA_DIR/claims/gen-N/`
 //!
 //! - `claims.fst`: an [`fst::Map`] from idNat to where its entry is (offset << 24 | length), held in memory
 //!   (about 10 bytes a person: idNats share long prefixes);
@@ -9,8 +9,8 @@
 //!   little with themselves and much with each other, so the dictionary makes them about three times smaller);
 //! - `meta.json`: format, generation, persons, variants. Written last: a folder without it is unfinished.
 //!
-//! A snapshot is written into `.gen-N.building` and renamed into place, so a reader sees a whole one or none;
-//! it is never changed afterwards. The store stays the truth: a snapshot is derived from one generation's
+//! A snapshot is written aside and renamed into place by `annuaire_views::Building`, so a reader sees a whole one
+//! or none; it is never changed afterwards. The store stays the truth: a snapshot is derived from one generation's
 //! records and may be deleted at any time (it is rebuilt).
 //!
 //! Reads use positioned reads (`pread`) on one shared file handle: no `unsafe` memory map, and the page cache
@@ -43,34 +43,21 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("{}: {e}", path.display()))
 }
 
-/// The folder holding the snapshots of a data directory.
-pub fn snapshot_root(data_dir: &Path) -> PathBuf {
-    data_dir.join("claims")
-}
-
-/// The folder of generation `generation`'s snapshot.
-pub fn snapshot_dir(data_dir: &Path, generation: i64) -> PathBuf {
-    snapshot_root(data_dir).join(format!("gen-{generation}"))
-}
-
 /// Writes a snapshot; entries must come in strictly increasing idNat (byte) order, as the store streams them.
 pub struct SnapshotWriter {
     map: fst::MapBuilder<BufWriter<std::fs::File>>,
     data: BufWriter<std::fs::File>,
     offset: u64,
     tmp: PathBuf,
-    dir: PathBuf,
     meta: SnapshotMeta,
     dict: std::sync::Arc<Vec<u8>>,
 }
 
 impl SnapshotWriter {
-    /// Start generation `generation`'s snapshot under `data_dir` with these variant names, compressing with `dict`
-    /// (its last [`MAX_DICT`] bytes are used; see [`dictionary`]).
-    pub fn create(data_dir: &Path, generation: i64, variants: &[&str], dict: &[u8]) -> std::io::Result<SnapshotWriter> {
-        let dir = snapshot_dir(data_dir, generation);
-        let tmp = snapshot_root(data_dir).join(format!(".gen-{generation}.building"));
-        let _ = std::fs::remove_dir_all(&tmp);
+    /// Start generation `generation`'s snapshot in the folder `dir` with these variant names, compressing with
+    /// `dict` (its last [`MAX_DICT`] bytes are used; see [`dictionary`]).
+    pub fn create(dir: &Path, generation: i64, variants: &[&str], dict: &[u8]) -> std::io::Result<SnapshotWriter> {
+        let tmp = dir.to_path_buf();
         std::fs::create_dir_all(&tmp)?;
         let map = fst::MapBuilder::new(BufWriter::new(std::fs::File::create(tmp.join("claims.fst"))?))
             .map_err(|e| io_err(&tmp, e))?;
@@ -83,7 +70,7 @@ impl SnapshotWriter {
             persons: 0,
             variants: variants.iter().map(|v| v.to_string()).collect(),
         };
-        Ok(SnapshotWriter { map, data, offset: 0, tmp, dir, meta, dict: std::sync::Arc::new(dict) })
+        Ok(SnapshotWriter { map, data, offset: 0, tmp, meta, dict: std::sync::Arc::new(dict) })
     }
 
     /// The dictionary, for [`encode`] (callers may encode in parallel, then add in order).
@@ -120,16 +107,14 @@ impl SnapshotWriter {
         self.meta.persons
     }
 
-    /// Flush, write `meta.json`, and move the snapshot into place.
+    /// Flush, and write `meta.json`: the folder holds a finished snapshot.
     pub fn finish(self) -> std::io::Result<PathBuf> {
-        let SnapshotWriter { map, mut data, tmp, dir, meta, .. } = self;
+        let SnapshotWriter { map, mut data, tmp, meta, .. } = self;
         map.into_inner().map_err(|e| io_err(&tmp, e))?.flush()?;
         data.flush()?;
         data.get_ref().sync_all()?;
         std::fs::write(tmp.join("meta.json"), serde_json::to_vec(&meta).map_err(|e| io_err(&tmp, e))?)?;
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&tmp, &dir)?;
-        Ok(dir)
+        Ok(tmp)
     }
 }
 
@@ -272,18 +257,6 @@ impl ClaimsSnapshot {
     }
 }
 
-/// Remove the snapshots of generations older than `generation` (and unfinished builds other than the newest).
-pub fn prune_snapshots_older_than(data_dir: &Path, generation: i64) {
-    let Ok(entries) = std::fs::read_dir(snapshot_root(data_dir)) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let g = name.strip_prefix("gen-").and_then(|g| g.parse::<i64>().ok());
-        if g.is_some_and(|g| g < generation) {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,13 +265,13 @@ mod tests {
     fn entries_round_trip_in_every_variant() -> std::io::Result<()> {
         let dir = tempfile::tempdir()?;
         let dict = dictionary(&[vec![b"{\"x\":0}", b"first"]]);
-        let mut w = SnapshotWriter::create(dir.path(), 7, &["a", "b"], &dict)?;
+        let mut w = SnapshotWriter::create(&dir.path().join("7"), 7, &["a", "b"], &dict)?;
         w.add("0123", &[b"{\"x\":1}", b""])?;
         w.add("810000000001", &[b"first", "é \u{1F600}".as_bytes()])?;
         // Out of order: refused, not silently stored.
         assert!(w.add("0001", &[b"", b""]).is_err());
         let path = w.finish()?;
-        assert_eq!(path, snapshot_dir(dir.path(), 7));
+        assert_eq!(path, dir.path().join("7"));
         assert!(ClaimsSnapshot::is_current(&path));
         let s = ClaimsSnapshot::open(&path)?;
         assert_eq!(s.meta().persons, 2);
@@ -317,12 +290,10 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert_eq!(Some(seen[1].1.clone()), s.raw("810000000001")?);
         // A raw entry copied into another snapshot reads the same.
-        let mut w = SnapshotWriter::create(dir.path(), 8, &["a", "b"], s.dict())?;
+        let mut w = SnapshotWriter::create(&dir.path().join("8"), 8, &["a", "b"], s.dict())?;
         w.add_encoded("0123", &s.raw("0123")?.unwrap_or_default())?;
         let s8 = ClaimsSnapshot::open(&w.finish()?)?;
         assert_eq!(s8.get("0123", 0)?, s.get("0123", 0)?);
-        prune_snapshots_older_than(dir.path(), 8);
-        assert!(!path.exists());
         Ok(())
     }
 
@@ -332,8 +303,8 @@ mod tests {
         let mut w = SnapshotWriter::create(dir.path(), 3, &["a"], b"")?;
         w.add("1", &[b"x"])?;
         drop(w);
-        assert!(!ClaimsSnapshot::is_current(&snapshot_dir(dir.path(), 3)));
-        assert!(ClaimsSnapshot::open(&snapshot_dir(dir.path(), 3)).is_err());
+        assert!(!ClaimsSnapshot::is_current(dir.path()));
+        assert!(ClaimsSnapshot::open(dir.path()).is_err());
         Ok(())
     }
 }

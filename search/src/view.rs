@@ -1,0 +1,118 @@
+//! The search engine's two views of a generation ([`annuaire_views::GenerationView`]): the tantivy index
+//! (`DATA_DIR/index/gen-N`, updated from the previous generation's by its changes) and the counting table
+//! (`DATA_DIR/stats/gen-N/table.parquet`, built from every record).
+
+use crate::analytics::StatsTable;
+use crate::{IndexBuilder, SearchRequest};
+use annuaire_schemas::Person;
+use annuaire_views::{Build, GenerationView, ViewWriter};
+use std::path::{Path, PathBuf};
+
+/// The search index's folder name under the data directory.
+pub const INDEX: &str = "index";
+/// The counting table's folder name under the data directory.
+pub const STATS: &str = "stats";
+/// The counting table's file in its folder.
+pub const STATS_FILE: &str = "table.parquet";
+
+/// The tantivy index of a generation.
+pub struct SearchIndexView;
+
+impl GenerationView for SearchIndexView {
+    fn name(&self) -> &'static str {
+        INDEX
+    }
+
+    fn version(&self) -> u32 {
+        // Bump with the schema in `index.rs` (an index of another schema is also refused by `IndexBuilder::open`).
+        1
+    }
+
+    fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
+        let builder = match how {
+            Build::Alone => IndexBuilder::create(dir)?,
+            // One indexing thread and 100 MB: the sync's own waves of partitions are in memory at the same time, and
+            // both cores are busy with them already (two threads and 200 MB peaked at 1,015 MB in one of three runs).
+            Build::BesideSync => IndexBuilder::create_with(dir, Some(1), 100_000_000)?,
+        };
+        Ok(Box::new(IndexWriting(builder)))
+    }
+
+    fn update(&self, base: &Path, dir: &Path, _: i64) -> annuaire_views::Result<Option<Box<dyn ViewWriter>>> {
+        if !IndexBuilder::is_current(base) {
+            return Ok(None);
+        }
+        copy_dir(base, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(Some(Box::new(IndexWriting(IndexBuilder::open(dir)?))))
+    }
+}
+
+struct IndexWriting(IndexBuilder);
+
+impl ViewWriter for IndexWriting {
+    fn remove(&mut self, idnat: &str) -> annuaire_views::Result<()> {
+        self.0.remove(idnat);
+        Ok(())
+    }
+
+    fn add(&mut self, person: &Person) -> annuaire_views::Result<()> {
+        Ok(self.0.add(person)?)
+    }
+
+    fn finish(self: Box<Self>) -> annuaire_views::Result<()> {
+        Ok(self.0.finish()?)
+    }
+}
+
+/// Copy an index folder (segment files are immutable: a hard link is enough when the filesystem allows it).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_file() && e.file_name() != annuaire_views::MARKER {
+            let target = to.join(e.file_name());
+            if std::fs::hard_link(e.path(), &target).is_err() {
+                std::fs::copy(e.path(), &target)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The counting table of a generation: one row per person and group value, read by every count of
+/// [`crate::analytics::count_file`].
+pub struct CountingTableView;
+
+impl GenerationView for CountingTableView {
+    fn name(&self) -> &'static str {
+        STATS
+    }
+
+    fn version(&self) -> u32 {
+        // The table's columns (`analytics::StatsTable`); 3 was the last version written as `stats/v3/gen-N.parquet`.
+        4
+    }
+
+    fn build(&self, dir: &Path, _: i64, _: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
+        Ok(Box::new(Counting(StatsTable::new(SearchRequest::default()), dir.join(STATS_FILE))))
+    }
+}
+
+struct Counting(StatsTable, PathBuf);
+
+impl ViewWriter for Counting {
+    fn remove(&mut self, _: &str) -> annuaire_views::Result<()> {
+        Err("the counting table is built from every record, never updated".into())
+    }
+
+    fn add(&mut self, person: &Person) -> annuaire_views::Result<()> {
+        self.0.push(person);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> annuaire_views::Result<()> {
+        let Counting(table, path) = *self;
+        table.write_parquet(&path)?;
+        Ok(())
+    }
+}
