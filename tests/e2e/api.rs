@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub(crate) const IDP: &str = "idp-secret-token";
 pub(crate) const ANALYST: &str = "analyst-secret-token";
-const OPS: &str = "ops-secret-token";
+pub(crate) const OPS: &str = "ops-secret-token";
 
 pub(crate) fn sha(t: &str) -> String {
     Sha256::digest(t.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -183,7 +183,7 @@ pub(crate) async fn call(
 }
 
 /// Sync the sample with LEFÈVRE renamed LEFEUVRE-DURAND: the next generation.
-fn sync_with_lefevre_renamed(data: &Path) {
+pub(crate) fn sync_with_lefevre_renamed(data: &Path) {
     let renamed = sample_copy(&data.join("renamed"), |_, _| true);
     let pa = renamed.join("PS_LibreAcces_Personne_activite_202611280900.txt");
     let text = std::fs::read_to_string(&pa).expect("read").replace("|LEFÈVRE|", "|LEFEUVRE-DURAND|");
@@ -192,7 +192,7 @@ fn sync_with_lefevre_renamed(data: &Path) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-fn synced() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn synced() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tmp");
     let out = annuaire(dir.path(), &["sync", "--source", samples().join("PS_LibreAcces").to_str().expect("path")]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -536,7 +536,7 @@ fn stats_and_export_for_analysts() {
 }
 
 /// Wait until the server answers claims of generation `g` from its snapshot (written in the background).
-async fn wait_for_snapshot(c: &reqwest::Client, base: &str, g: i64) {
+pub(crate) async fn wait_for_snapshot(c: &reqwest::Client, base: &str, g: i64) {
     for _ in 0..200 {
         let h = call(c, "GET", &format!("{base}/healthz"), None, None).await;
         if h.body["claims_snapshot"] == json!(g) {

@@ -5,6 +5,7 @@
 mod api;
 mod claims;
 mod common;
+mod contract;
 mod extracts;
 mod hardening;
 mod scale_out;
