@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::limits::{Q, query_number};
 use super::state::AppState;
-use super::{answer, handle};
+use super::{answer, handle, wire};
 use crate::config::Scope;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,7 +23,16 @@ pub(crate) async fn changes(State(s): State<AppState>, Q(q): Q, headers: HeaderM
             let after = offset + page.len() as i64;
             let next = (after < total).then_some(after);
             let g = s.generation().unwrap_or(0);
-            Ok(answer(g, &serde_json::json!({"changes": page, "total": total, "next_offset": next})))
+            let changes = page
+                .into_iter()
+                .map(|c| wire::ChangeEntry {
+                    id: c.id,
+                    change: c.change.into(),
+                    generation: c.generation,
+                    id_group: c.id_group,
+                })
+                .collect();
+            Ok(answer(g, &wire::Changes { changes, total, next_offset: next }))
         };
         (run.await, "ok", None)
     })
@@ -33,13 +42,13 @@ pub(crate) async fn changes(State(s): State<AppState>, Q(q): Q, headers: HeaderM
 pub(crate) async fn healthz(State(s): State<AppState>) -> Response {
     let g = s.served.load(Ordering::SeqCst);
     let snapshot = s.snapshot_of(g).map(|s| s.generation());
-    let body = serde_json::json!({
-        "status": if g > 0 { "ok" } else { "no_generation" },
-        "generation": (g > 0).then_some(g),
-        "claims_snapshot": snapshot,
-    });
-    let mut r =
-        (if g > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body.to_string()).into_response();
+    let body = wire::Health {
+        status: if g > 0 { "ok" } else { "no_generation" },
+        generation: (g > 0).then_some(g),
+        claims_snapshot: snapshot,
+    };
+    let body = wire::sorted(&body).to_string();
+    let mut r = (if g > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::limits::{Id, Q, query_bool, query_number};
 use super::state::AppState;
-use super::{answer, handle};
+use super::{answer, handle, wire};
 use crate::config::Scope;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -51,9 +51,7 @@ pub(crate) async fn search(State(s): State<AppState>, Q(q): Q, headers: HeaderMa
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
-            let mut v = serde_json::to_value(&r).map_err(ApiError::internal)?;
-            v["generation"] = g.into();
-            Ok(answer(g, &v))
+            Ok(answer(g, &wire::SearchResponse::new(r, g)))
         };
         (run.await, "ok", None)
     })
@@ -80,7 +78,8 @@ pub(crate) async fn stats(State(s): State<AppState>, Q(q): Q, headers: HeaderMap
                         ApiError::internal(e)
                     }
                 })?;
-            Ok(answer(g, &groups))
+            let rows: Vec<wire::StatsRow> = groups.into_iter().map(wire::StatsRow).collect();
+            Ok(answer(g, &rows))
         };
         (run.await, "ok", None)
     })
@@ -98,11 +97,11 @@ pub(crate) async fn codes(Id(kind): Id) -> Response {
         )
         .into_response();
     };
-    let entries: Vec<serde_json::Value> = annuaire_schemas::codes::entries(k)
+    let entries: Vec<wire::CodeEntry> = annuaire_schemas::codes::entries(k)
         .into_iter()
-        .map(|e| serde_json::json!({"code": e.code, "label": e.label, "table": e.table}))
+        .map(|e| wire::CodeEntry { code: e.code.to_string(), label: e.label.to_string(), table: e.table.to_string() })
         .collect();
-    let mut r = (StatusCode::OK, serde_json::Value::Array(entries).to_string()).into_response();
+    let mut r = (StatusCode::OK, wire::sorted(&entries).to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }

@@ -4,14 +4,13 @@
 use super::error::ApiError;
 use super::limits::{Id, Q, check_id};
 use super::state::AppState;
-use super::{answer, answer_bytes, handle};
+use super::{answer, answer_bytes, handle, wire};
 use crate::config::Scope;
 use annuaire_claims::Profile;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use std::collections::HashMap;
 
 /// Largest request body.
@@ -57,18 +56,10 @@ pub(crate) async fn read_body(body: Body) -> Result<Bytes, ApiError> {
         .map_err(|_| ApiError::too_large(format!("the body is larger than {MAX_BODY} bytes")))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BatchRequest {
-    ids: Vec<String>,
-    #[serde(default)]
-    profile: Option<String>,
-}
-
 pub(crate) async fn claims_batch(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     handle(&s, &headers, "claims_batch", Scope::Claims, |_| async {
         let run = async {
-            let req: BatchRequest = json_body(&read_body(body).await?)?;
+            let req: wire::BatchRequest = json_body(&read_body(body).await?)?;
             if req.ids.len() > MAX_BATCH {
                 return Err(ApiError::too_large(format!("{} ids: at most {MAX_BATCH} per batch", req.ids.len())));
             }
@@ -82,29 +73,29 @@ pub(crate) async fn claims_batch(State(s): State<AppState>, headers: HeaderMap, 
                 match s.claims_json(id, g, profile).await? {
                     Some((body, _)) => {
                         let claims: serde_json::Value = serde_json::from_slice(&body).map_err(ApiError::internal)?;
-                        results.push(serde_json::json!({"id": id, "claims": claims}))
+                        results.push(wire::BatchResult {
+                            id: id.clone(),
+                            claims: Some(wire::UserInfo(claims)),
+                            error: None,
+                        })
                     }
-                    None => results.push(serde_json::json!({"id": id, "error": {"code": "not_found", "message": format!("no professional {id}")}})),
+                    None => {
+                        let error = wire::Error { code: "not_found".into(), message: format!("no professional {id}") };
+                        results.push(wire::BatchResult { id: id.clone(), claims: None, error: Some(error) })
+                    }
                 }
             }
-            Ok(answer(g, &serde_json::json!({"generation": g, "results": results})))
+            Ok(answer(g, &wire::BatchResponse { generation: g, results }))
         };
         (run.await, "ok", None)
     })
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct EligibilityRequest {
-    subject: String,
-    service: String,
-}
-
 pub(crate) async fn eligibility(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     handle(&s, &headers, "eligibility", Scope::Claims, |_| async {
         let run = async {
-            let req: EligibilityRequest = json_body(&read_body(body).await?)?;
+            let req: wire::EligibilityRequest = json_body(&read_body(body).await?)?;
             check_id("subject", &req.subject)?;
             check_id("service", &req.service)?;
             let policy = s.config.services.get(&req.service).ok_or_else(|| {
@@ -121,7 +112,7 @@ pub(crate) async fn eligibility(State(s): State<AppState>, headers: HeaderMap, b
                 .ok_or_else(|| ApiError::not_found(format!("no professional {}", req.subject)))?;
             let d = policy.decide(&p);
             let outcome = if d.eligible { "eligible" } else { "refused" };
-            let body = crate::record::eligibility_body(&d, g, &p, &req.service);
+            let body = wire::EligibilityResponse::new(&d, g, &p, &req.service);
             Ok((answer(g, &body), outcome, p.idnat.as_str().to_string()))
         };
         match run.await {
@@ -134,8 +125,9 @@ pub(crate) async fn eligibility(State(s): State<AppState>, headers: HeaderMap, b
 
 pub(crate) async fn services(State(s): State<AppState>, headers: HeaderMap) -> Response {
     handle(&s, &headers, "services", Scope::Claims, |_| async {
-        let body = serde_json::json!({"services": s.config.services});
-        let mut r = (StatusCode::OK, body.to_string()).into_response();
+        let services = s.config.services.iter().map(|(name, p)| (name.clone(), p.into())).collect();
+        let body = wire::sorted(&wire::Services { services }).to_string();
+        let mut r = (StatusCode::OK, body).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         (Ok(r), "ok", None)
     })
@@ -145,7 +137,11 @@ pub(crate) async fn services(State(s): State<AppState>, headers: HeaderMap) -> R
 pub(crate) async fn resolve(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
     handle(&s, &headers, "resolve", Scope::Claims, |_| async {
         let run = async {
-            let hint = q.get("hint").map(|h| h.trim()).filter(|h| !h.is_empty()).ok_or_else(|| ApiError::bad_request("hint is required"))?;
+            let hint = q
+                .get("hint")
+                .map(|h| h.trim())
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| ApiError::bad_request("hint is required"))?;
             check_id("hint", hint)?;
             let g = s.generation()?;
             // An identifier first (idNat, bare RPPS or ADELI), then a CPS/CPF card number.
@@ -161,7 +157,12 @@ pub(crate) async fn resolve(State(s): State<AppState>, Q(q): Q, headers: HeaderM
                     (p.ok_or_else(|| ApiError::not_found(format!("no professional for hint {hint}")))?, "card")
                 }
             };
-            let body = serde_json::json!({"subject": p.idnat.as_str(), "id_type": p.idnat.id_type().origine(), "matched": matched, "generation": g});
+            let body = wire::Resolved {
+                subject: p.idnat.as_str().to_string(),
+                id_type: p.idnat.id_type().origine().to_string(),
+                matched,
+                generation: g,
+            };
             Ok((answer(g, &body), p.idnat.as_str().to_string()))
         };
         match run.await {

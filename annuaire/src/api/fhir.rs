@@ -3,14 +3,14 @@
 use super::error::ApiError;
 use super::limits::{Id, Q, check_id};
 use super::state::AppState;
-use super::{GENERATION_HEADER, handle};
+use super::{GENERATION_HEADER, handle, wire};
 use crate::config::Scope;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-pub(crate) fn fhir_answer(generation: i64, status: StatusCode, value: &serde_json::Value) -> Response {
-    let mut r = (status, value.to_string()).into_response();
+pub(crate) fn fhir_answer(generation: i64, status: StatusCode, resource: &wire::FhirResource) -> Response {
+    let mut r = (status, resource.0.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));
     if let Ok(v) = HeaderValue::from_str(&generation.to_string()) {
         r.headers_mut().insert(GENERATION_HEADER, v);
@@ -28,7 +28,7 @@ pub(crate) async fn fhir_practitioner(State(s): State<AppState>, Id(id): Id, hea
             let g = s.generation()?;
             Ok(match s.person(&id, g).await? {
                 Some(p) => (
-                    fhir_answer(g, StatusCode::OK, &annuaire_claims::fhir::practitioner(&p)),
+                    fhir_answer(g, StatusCode::OK, &wire::FhirResource(annuaire_claims::fhir::practitioner(&p))),
                     "ok",
                     Some(p.idnat.as_str().to_string()),
                 ),
@@ -36,7 +36,7 @@ pub(crate) async fn fhir_practitioner(State(s): State<AppState>, Id(id): Id, hea
                     fhir_answer(
                         g,
                         StatusCode::NOT_FOUND,
-                        &operation_outcome("not-found", &format!("no professional {id}")),
+                        &wire::FhirResource(operation_outcome("not-found", &format!("no professional {id}"))),
                     ),
                     "not_found",
                     None,
@@ -64,7 +64,7 @@ pub(crate) async fn fhir_roles(State(s): State<AppState>, Q(q): Q, headers: Head
                 Some(p) => annuaire_claims::fhir::practitioner_roles(&p),
                 None => Vec::new(),
             };
-            Ok(fhir_answer(g, StatusCode::OK, &annuaire_claims::fhir::bundle("fhir", roles)))
+            Ok(fhir_answer(g, StatusCode::OK, &wire::FhirResource(annuaire_claims::fhir::bundle("fhir", roles))))
         };
         (run.await, "ok", None)
     })

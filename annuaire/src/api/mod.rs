@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod server;
 pub mod state;
 pub mod web;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -35,9 +36,9 @@ use std::time::{Duration, Instant};
 /// Header naming the generation an answer comes from.
 pub const GENERATION_HEADER: &str = "x-annuaire-generation";
 
-/// A JSON answer with the generation header.
+/// A JSON answer with the generation header, its keys in byte order (the API's wire format: see [`wire`]).
 pub(crate) fn answer(generation: i64, value: &impl serde::Serialize) -> Response {
-    match serde_json::to_vec(value) {
+    match serde_json::to_value(value).and_then(|v| serde_json::to_vec(&v)) {
         Ok(b) => answer_bytes(generation, Bytes::from(b)),
         Err(e) => ApiError::internal(e).into_response(),
     }

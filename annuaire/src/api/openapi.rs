@@ -1,5 +1,6 @@
-//! The OpenAPI 3.1 document of the API, generated from [`ROUTES`]: the table every route of the router is
-//! declared in (a test checks that each listed route is served and that the router serves no other).
+//! The OpenAPI 3.1 document of the API, generated from [`ROUTES`] (the table every route of the router is declared
+//! in: a test checks that each listed route is served and that the router serves no other) and from the wire types'
+//! schemas ([`super::wire`], utoipa). A test checks every answer against the schema documented for it.
 
 use serde_json::{Value, json};
 
@@ -99,7 +100,7 @@ pub const ROUTES: &[Route] = &[
         scope: "claims",
         summary: "The client services' policies",
         request: None,
-        response: "Object",
+        response: "Services",
         query: &[],
     },
     Route {
@@ -191,111 +192,40 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// A wire type's schema and the schemas it refers to, under their names.
+fn add<T: utoipa::ToSchema>(out: &mut serde_json::Map<String, Value>) {
+    out.insert(T::name().into_owned(), serde_json::to_value(T::schema()).unwrap_or_default());
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
+    for (name, schema) in nested {
+        out.insert(name, serde_json::to_value(schema).unwrap_or_default());
+    }
+}
+
+/// The components' schemas: generated from the wire types ([`super::wire`]).
 fn schemas() -> Value {
-    let s = json!({"type": "string"});
-    let activity_keys = [
-        "codeModeExercice",
-        "codeSecteurDactivite",
-        "codeSectionPharmacien",
-        "codeRole",
-        "codeGenreActivite",
-        "numeroSiretSite",
-        "numeroSirenSite",
-        "numeroFinessSite",
-        "numeroFinessetablissementJuridique",
-        "identifiantTechniqueDeLaStructure",
-        "raisonSocialeSite",
-        "enseigneCommercialeSite",
-        "complementDestinataire",
-        "complementPointGeographique",
-        "numeroVoie",
-        "indiceRepetitionVoie",
-        "codeTypeDeVoie",
-        "libelleVoie",
-        "mentionDistribution",
-        "bureauCedex",
-        "codePostal",
-        "codeCommune",
-        "codePays",
-        "telephone",
-        "telephone2",
-        "telecopie",
-        "adresseEMail",
-        "codeDepartement",
-        "ancienIdentifiantDeLaStructure",
-        "autoriteDenregistrement",
-    ];
-    let activity_props: serde_json::Map<String, Value> =
-        activity_keys.iter().map(|k| (k.to_string(), s.clone())).collect();
-    let professional = json!({"type": "object", "required": ["idnat", "exercices", "generation", "has_valid_card", "valid_cards", "has_mailbox", "history"],
-            "properties": {"idnat": s, "id_type": s, "id": s, "exercices": {"type": "array", "items": {"type": "object"}},
-                "diplomas": {"type": "array", "items": {"type": "object"}},
-                "cards": {"type": "array", "items": {"type": "object", "required": ["number"], "properties": {"number": s,
-                    "card_type": {"type": "object", "properties": {"code": s, "label": s}}, "embedded_id": s,
-                    "valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"},
-                    "opposed_on": {"type": "string", "format": "date"}, "updated_on": {"type": "string", "format": "date"}}}},
-                "mailboxes": {"type": "array", "items": {"type": "object", "required": ["address", "kind"], "properties": {
-                    "address": s, "kind": {"enum": ["PER", "ORG"]}, "structure_id": s, "service": s, "structure_name": s, "dematerialisation": s}}},
-                "generation": {"type": "integer"}, "has_valid_card": {"type": "boolean"},
-                "valid_cards": {"type": "array", "items": s}, "has_mailbox": {"type": "boolean"},
-                "activated_at": {"type": ["string", "null"]}, "deactivated_at": {"type": ["string", "null"]},
-                "history": {"type": "array", "items": {"type": "object", "properties": {"generation": {"type": "integer"},
-                    "change": {"enum": ["create", "update", "delete"]}, "promoted_at": s}}}}});
-    json!({
-        "Error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"enum": ["unauthorized", "forbidden", "not_found", "bad_request", "payload_too_large", "unknown_service",
-                "not_ready", "overloaded", "rate_limited", "timeout", "method_not_allowed", "internal"]},
-            "message": s}},
-        "Health": {"type": "object", "properties": {
-            "status": s,
-            "generation": {"type": ["integer", "null"]},
-            "claims_snapshot": {"type": ["integer", "null"], "description": "the generation whose claims snapshot answers claims; null while it is written (claims then come from the store)"}
-        }},
-        "Text": {"type": "string"},
-        "Object": {"type": "object"},
-        "FhirResource": {"type": "object", "required": ["resourceType"], "properties": {"resourceType": s}},
-        "Activity": {"type": "object", "required": activity_keys, "properties": activity_props},
-        "Exercice": {"type": "object",
-            "required": ["codeProfession", "codeCategorieProfessionnelle", "codeCiviliteDexercice", "nomDexercice", "prenomDexercice", "codeTypeSavoirFaire", "codeSavoirFaire", "activities"],
-            "properties": {"codeProfession": s, "codeCategorieProfessionnelle": s, "codeCiviliteDexercice": s, "nomDexercice": s,
-                "prenomDexercice": s, "codeTypeSavoirFaire": s, "codeSavoirFaire": s,
-                "activities": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}}}},
-        "UserInfo": {"type": "object",
-            "required": ["Secteur_Activite", "SubjectOrganization", "Mode_Acces_Raison", "preferred_username", "given_name", "Acces_Regulation_Medicale", "UITVersion", "Palier_Authentification", "SubjectRefPro", "SubjectRole", "PSI_Locale", "otherIds", "SubjectNameID", "family_name"],
-            "properties": {"Secteur_Activite": s, "codeGenreActivite": s, "email_verified": {"type": "boolean"}, "SubjectOrganization": s,
-                "Mode_Acces_Raison": s, "preferred_username": s, "codeCivilite": s, "given_name": s, "Acces_Regulation_Medicale": s,
-                "UITVersion": s, "Palier_Authentification": s,
-                "SubjectRefPro": {"type": "object", "properties": {"codeCivilite": s, "exercices": {"type": "array", "items": {"$ref": "#/components/schemas/Exercice"}}}},
-                "SubjectOrganizationID": s, "SubjectRole": {"type": "array", "items": s}, "PSI_Locale": s,
-                "otherIds": {"type": "array", "items": {"type": "object", "required": ["identifiant", "origine", "qualite"],
-                    "properties": {"identifiant": s, "origine": s, "qualite": {"type": "integer"}}}},
-                "SubjectNameID": s, "family_name": s}},
-        "BatchRequest": {"type": "object", "required": ["ids"], "properties": {"ids": {"type": "array", "maxItems": 1000, "items": s}, "profile": s}},
-        "BatchResponse": {"type": "object", "properties": {"generation": {"type": "integer"}, "results": {"type": "array", "items": {"type": "object",
-            "properties": {"id": s, "claims": {"$ref": "#/components/schemas/UserInfo"}, "error": {"$ref": "#/components/schemas/Error"}}}}}},
-        "EligibilityRequest": {"type": "object", "required": ["subject", "service"], "properties": {"subject": s, "service": s}},
-        "EligibilityResponse": {"type": "object", "required": ["eligible", "reasons", "exercice", "generation"],
-            "properties": {"eligible": {"type": "boolean"}, "reasons": {"type": "array", "items": s},
-                "exercice": {"type": ["object", "null"], "properties": {"profession": s, "category": s}},
-                "generation": {"type": "integer"}, "subject": s, "service": s}},
-        "SearchResponse": {"type": "object", "required": ["total", "hits", "facets"], "properties": {
-            "total": {"type": "integer"}, "generation": {"type": "integer"},
-            "hits": {"type": "array", "items": {"type": "object", "properties": {"idnat": s, "family_name": s, "given_name": s,
-                "professions": {"type": "array", "items": s}, "authorities": {"type": "array", "items": s}, "place": s}}},
-            "facets": {"type": "object", "properties": {
-                "profession": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "authority_kind": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "department": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
-        "Stats": {"type": "array", "items": {"type": "object", "required": ["persons"], "properties": {"persons": {"type": "integer"}},
-            "additionalProperties": {"type": "string"}}},
-        "Professional": professional,
-        "Codes": {"type": "array", "items": {"type": "object", "required": ["code", "label", "table"],
-            "properties": {"code": s, "label": s, "table": s}}},
-        "Resolved": {"type": "object", "properties": {"subject": s, "id_type": s, "matched": {"enum": ["id", "card"]}, "generation": {"type": "integer"}}},
-        "Changes": {"type": "object", "properties": {"total": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]},
-            "changes": {"type": "array", "items": {"type": "object", "required": ["id", "change", "generation"],
-                "properties": {"id": s, "change": {"enum": ["create", "update", "delete"]}, "generation": {"type": "integer"}, "id_group": s}}}}},
-    })
+    use super::wire::*;
+    let mut out = serde_json::Map::new();
+    add::<Error>(&mut out);
+    add::<Health>(&mut out);
+    add::<UserInfo>(&mut out);
+    add::<FhirResource>(&mut out);
+    add::<BatchRequest>(&mut out);
+    add::<BatchResponse>(&mut out);
+    add::<EligibilityRequest>(&mut out);
+    add::<EligibilityResponse>(&mut out);
+    add::<Services>(&mut out);
+    add::<Resolved>(&mut out);
+    add::<Changes>(&mut out);
+    add::<SearchResponse>(&mut out);
+    add::<Professional>(&mut out);
+    add::<CodeEntry>(&mut out);
+    add::<StatsRow>(&mut out);
+    out.insert("Codes".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/CodeEntry"}}));
+    out.insert("Stats".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}));
+    out.insert("Text".into(), json!({"type": "string"}));
+    out.insert("Object".into(), json!({"type": "object"}));
+    Value::Object(out)
 }
 
 /// The document.

@@ -162,3 +162,208 @@ async fn two_first_counts_at_once_both_answer() {
     assert_eq!(a.body, b.body);
     assert!(a.body.as_array().is_some_and(|g| !g.is_empty()));
 }
+
+/// `v` against `schema` (a part of the OpenAPI document `doc`): types, required and documented properties (a
+/// property the schema does not list is refused unless it allows more), items, enums, `oneOf`/`anyOf`, `$ref`.
+fn conforms(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    v: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/components/schemas/").ok_or_else(|| format!("{at}: odd $ref {r}"))?;
+        let target = &doc["components"]["schemas"][name];
+        if target.is_null() {
+            return Err(format!("{at}: $ref {r} is not in the document"));
+        }
+        return conforms(doc, target, v, at);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(alternatives) = schema.get(key).and_then(Value::as_array) {
+            let errors: Vec<String> = alternatives.iter().filter_map(|a| conforms(doc, a, v, at).err()).collect();
+            if errors.len() == alternatives.len() {
+                return Err(format!("{at}: none of {key} matches: {}", errors.join("; ")));
+            }
+        }
+    }
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        conforms(doc, part, v, at)?;
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array)
+        && !values.contains(v)
+    {
+        return Err(format!("{at}: {v} is not one of {values:?}"));
+    }
+    let actual = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if let Some(t) = schema.get("type") {
+        let allowed: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if !allowed.contains(&actual) && !(actual == "integer" && allowed.contains(&"number")) {
+            return Err(format!("{at}: a {actual} where the schema says {t}"));
+        }
+    }
+    match v {
+        Value::Array(items) => {
+            if let Some(item) = schema.get("items") {
+                for (i, x) in items.iter().enumerate() {
+                    conforms(doc, item, x, &format!("{at}[{i}]"))?;
+                }
+            }
+        }
+        Value::Object(fields) => {
+            for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+                let name = name.as_str().unwrap_or("");
+                if !fields.contains_key(name) {
+                    return Err(format!("{at}: required {name:?} is missing"));
+                }
+            }
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (name, x) in fields {
+                let here = format!("{at}.{name}");
+                match (properties.and_then(|p| p.get(name)), schema.get("additionalProperties")) {
+                    (Some(p), _) => conforms(doc, p, x, &here)?,
+                    (None, Some(Value::Bool(true))) => {}
+                    (None, Some(more)) if more.is_object() => conforms(doc, more, x, &here)?,
+                    (None, _) if properties.is_some() => return Err(format!("{here}: not documented")),
+                    (None, _) => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The route of the table that serves `method` `path` (its `{id}` and `{kind}` matching any segment).
+fn route_of(method: &str, path: &str) -> Option<&'static openapi::Route> {
+    let path = path.split('?').next().unwrap_or(path);
+    openapi::ROUTES.iter().find(|r| {
+        let (want, got): (Vec<&str>, Vec<&str>) = (r.path.split('/').collect(), path.split('/').collect());
+        r.method.eq_ignore_ascii_case(method)
+            && want.len() == got.len()
+            && want.iter().zip(&got).all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
+    })
+}
+
+/// Every answer, success or error, matches the schema `/openapi.json` documents for it: one request per route
+/// of the table, and the common errors.
+#[tokio::test]
+async fn every_answer_matches_its_documented_schema() {
+    let (_dir, s) = state().await;
+    let doc = send(&s, "GET", "/openapi.json", None, None).await.body;
+    let mut requests: Vec<(String, String, Option<&str>, Option<&str>)> = Vec::new();
+    for route in openapi::ROUTES {
+        let (uri, body) = example(route.method, route.path).unwrap_or_else(|| panic!("{}: no example", route.path));
+        let token = match route.scope {
+            "claims" => Some(IDP),
+            "search" => Some(ANALYST),
+            "admin" => Some(OPS),
+            _ => None,
+        };
+        requests.push((route.method.to_uppercase(), uri, token, body));
+    }
+    for (m, uri, token, body) in [
+        ("GET", "/v1/claims/899999999999", Some(IDP), None),
+        ("GET", "/v1/claims/810100271385?profile=nope", Some(IDP), None),
+        ("GET", "/v1/claims/810100271385", Some(ANALYST), None),
+        ("GET", "/v1/claims/810100271385", None, None),
+        (
+            "POST",
+            "/v1/claims/batch",
+            Some(IDP),
+            Some(r#"{"ids": ["810100271385", "899999999999"], "profile": "psc-2021"}"#),
+        ),
+        ("POST", "/v1/claims/batch", Some(IDP), Some(r#"{"ids": 3}"#)),
+        ("POST", "/v1/eligibility", Some(IDP), Some(r#"{"subject": "810100271385", "service": "nope"}"#)),
+        ("GET", "/v1/professionals/899999999999", Some(IDP), None),
+        ("GET", "/v1/search?text=mar&limit=50", Some(ANALYST), None),
+        ("GET", "/v1/search?offset=99999", Some(ANALYST), None),
+        ("GET", "/v1/stats?by=department,valid_card,mailbox", Some(ANALYST), None),
+        ("GET", "/v1/changes?since=0&limit=10000", Some(OPS), None),
+        ("GET", "/v1/subjects/resolve?hint=899999999999", Some(IDP), None),
+        ("GET", "/fhir/Practitioner/899999999999", Some(IDP), None),
+    ] {
+        requests.push((m.to_string(), uri.to_string(), token, body));
+    }
+    let mut checked = 0;
+    for (m, uri, token, body) in &requests {
+        let route = route_of(m, uri).unwrap_or_else(|| panic!("{m} {uri}: no route"));
+        let mut req = Request::builder().method(m.as_str()).uri(uri.as_str());
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+        let resp = app(s.clone()).oneshot(req).await.expect("answer");
+        let status = resp.status();
+        let kind = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.expect("body");
+        let documented = &doc["paths"][route.path][route.method]["responses"];
+        let answer = documented
+            .get(status.as_str())
+            .or_else(|| documented.get("default"))
+            .unwrap_or_else(|| panic!("{m} {uri}: status {status} is not documented"));
+        let (content_type, media) = answer["content"]
+            .as_object()
+            .and_then(|c| c.iter().next())
+            .unwrap_or_else(|| panic!("{m} {uri}: {status} documents no content"));
+        // FHIR errors are OperationOutcome resources, as FHIR asks.
+        let schema = if route.path.starts_with("/fhir") && status == StatusCode::NOT_FOUND {
+            serde_json::json!({"$ref": "#/components/schemas/FhirResource"})
+        } else {
+            media["schema"].clone()
+        };
+        if route.path.starts_with("/fhir") && status == StatusCode::NOT_FOUND {
+            assert_eq!(kind, "application/fhir+json", "{m} {uri}");
+        } else {
+            assert!(kind.starts_with(content_type.as_str()), "{m} {uri}: {kind} where {content_type} is documented");
+        }
+        let value = if kind.starts_with("text/plain") {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{m} {uri}: not JSON ({e})"))
+        };
+        if let Err(e) = conforms(&doc, &schema, &value, "body") {
+            panic!("{m} {uri} ({status}) does not match its schema: {e}\n{value}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, requests.len());
+    // Every schema the routes name is in the document.
+    for r in openapi::ROUTES {
+        for name in [Some(r.response), r.request].into_iter().flatten() {
+            assert!(doc["components"]["schemas"][name].is_object(), "{} {}: no schema {name}", r.method, r.path);
+        }
+    }
+}
+/// The checker refuses what it must: a missing required field, an undocumented one, a wrong type, a bad enum value.
+#[tokio::test]
+async fn the_schema_checker_refuses_answers_that_differ_from_their_schema() {
+    let (_dir, s) = state().await;
+    let doc = send(&s, "GET", "/openapi.json", None, None).await.body;
+    let at = |name: &str| serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
+    let good = serde_json::json!({"changes": [{"id": "810100271385", "change": "update", "generation": 2,
+        "id_group": "rpps"}], "total": 1, "next_offset": null});
+    assert_eq!(conforms(&doc, &at("Changes"), &good, "body"), Ok(()));
+    for bad in [
+        serde_json::json!({"changes": [], "next_offset": null}),
+        serde_json::json!({"changes": [], "total": 1, "next_offset": null, "extra": 1}),
+        serde_json::json!({"changes": [], "total": "1", "next_offset": null}),
+        serde_json::json!({"changes": [{"id": "1", "change": "rename", "generation": 2, "id_group": "rpps"}], "total": 1}),
+    ] {
+        assert!(conforms(&doc, &at("Changes"), &bad, "body").is_err(), "{bad}");
+    }
+    assert!(conforms(&doc, &at("Nope"), &good, "body").is_err());
+}
