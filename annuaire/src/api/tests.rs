@@ -211,7 +211,8 @@ fn conforms(
             Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         };
-        if !allowed.contains(&actual) && !(actual == "integer" && allowed.contains(&"number")) {
+        let integer_as_number = actual == "integer" && allowed.contains(&"number");
+        if !allowed.contains(&actual) && !integer_as_number {
             return Err(format!("{at}: a {actual} where the schema says {t}"));
         }
     }
