@@ -8,11 +8,13 @@
 //! **Architecture invariant:** this crate knows files and the store's API; it knows nothing of HTTP,
 //! claims or search. A failed run never changes what is served.
 
+mod diff;
 pub mod error;
 pub mod extract;
 pub mod fetch;
 pub mod group;
 pub mod layout;
+mod options;
 pub mod parse;
 mod rows;
 pub mod run;

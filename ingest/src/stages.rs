@@ -5,9 +5,10 @@
 //! run record being filled ([`RunFinish`]) and the generation being written live in the [`Run`], so a failure at any
 //! stage is recorded and its generation abandoned by [`crate::run::run_once`].
 
+use crate::diff::{Diff, RunOutcome, id_group, id_group_of, record_and_hash};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, ParseReport, Partitioned, partition_of};
-use crate::run::{Diff, Origin, RunOptions, RunOutcome, id_group, id_group_of, record_and_hash};
+use crate::options::{Origin, RunOptions};
 use crate::source::Source;
 use annuaire_store::{Change, ChangeKind, DownloadState, RunFinish, RunStatus, Store};
 use rayon::prelude::*;

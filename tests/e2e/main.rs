@@ -8,6 +8,7 @@ mod common;
 mod contract;
 mod extracts;
 mod hardening;
+mod layout;
 mod scale_out;
 mod sync;
 mod web;
