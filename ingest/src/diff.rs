@@ -8,7 +8,7 @@ use annuaire_store::RunStatus;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Default of [`RunOptions::gate_floor`].
+/// Default of [`crate::RunOptions::gate_floor`].
 pub const DEFAULT_GATE_FLOOR: u64 = 20;
 
 /// Counts of one id group (`rpps`, `adeli`, `other`).

@@ -1,4 +1,4 @@
-//! The claims snapshot of a generation (`DATA_DIR/claims/gen-N`, files in [`format`]): every person's claims
+//! The claims snapshot of a generation (`DATA_DIR/claims/gen-N`, files in [`mod@format`]): every person's claims
 //! rendered in every profile, so that `GET /v1/claims/{id}` is a map lookup and a small read, with no SQL and no
 //! JSON parsing. It is a [`GenerationView`]: `serve` prepares it in the background when a generation is promoted
 //! and answers from the store until it is there; it is derived from the store and may be deleted at any time.
