@@ -442,7 +442,10 @@ fn fhir_resources_and_the_openapi_document() {
         assert!(codes.iter().any(|e| e["code"] == "60" && e["label"] == "Infirmier"));
         let r = call(&c, "GET", &format!("{b}/v1/codes/nope"), None, None).await;
         assert_eq!((r.status, r.body["code"].clone()), (404, json!("not_found")));
-        assert!(doc["components"]["schemas"]["Activity"]["required"].as_array().is_some_and(|a| a.len() == 30));
+        // PSC's activity: 30 fields, every one required.
+        let psc = &doc["components"]["schemas"]["UserInfo"]["properties"]["SubjectRefPro"]["properties"]["exercices"];
+        let activity = &psc["items"]["properties"]["activities"]["items"];
+        assert!(activity["required"].as_array().is_some_and(|a| a.len() == 30), "{activity}");
     });
 }
 
