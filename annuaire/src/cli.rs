@@ -155,6 +155,22 @@ pub(crate) struct SyncArgs {
     /// config `[sync] gate_floor`).
     #[arg(long)]
     pub(crate) gate_floor: Option<u64>,
+    /// Departments and professions with fewer served persons are not judged by the gate by segment (default 200;
+    /// config `[sync] segment_min_persons`).
+    #[arg(long)]
+    pub(crate) segment_min_persons: Option<u64>,
+    /// Hold when a department or a profession loses more than this % of its persons (default 5; config
+    /// `[sync] segment_max_loss_rate`).
+    #[arg(long)]
+    pub(crate) segment_max_loss_rate: Option<f64>,
+    /// Hold when more than this % of a department's or a profession's persons changed (default 25; config
+    /// `[sync] segment_max_update_rate`).
+    #[arg(long)]
+    pub(crate) segment_max_update_rate: Option<f64>,
+    /// Persons lost or changed in one segment that never hold, whatever their share (default 20; config
+    /// `[sync] segment_floor`).
+    #[arg(long)]
+    pub(crate) segment_floor: Option<u64>,
     /// Longest line of an extract in bytes (default 65536; config `[sync] max_line_bytes`): a longer line is a
     /// located row error, read in bounded memory.
     #[arg(long)]

@@ -138,6 +138,11 @@ impl SyncLimits {
         if let Some(v) = self.gate_floor {
             opts.gate_floor = v;
         }
+        let g = &mut opts.segment_gate;
+        g.min_persons = self.segment_min_persons.unwrap_or(g.min_persons);
+        g.max_loss_rate = self.segment_max_loss_rate.unwrap_or(g.max_loss_rate);
+        g.max_update_rate = self.segment_max_update_rate.unwrap_or(g.max_update_rate);
+        g.floor = self.segment_floor.unwrap_or(g.floor);
         if let Some(v) = self.allow_http {
             opts.fetch.allow_http = v;
         }
@@ -156,6 +161,14 @@ pub struct SyncLimits {
     pub max_inflate_ratio: Option<u64>,
     /// Changes per id group that never hold a generation, whatever their share.
     pub gate_floor: Option<u64>,
+    /// Departments and professions with fewer served persons are not judged by the gate by segment.
+    pub segment_min_persons: Option<u64>,
+    /// Hold when a department or a profession loses more than this % of its persons.
+    pub segment_max_loss_rate: Option<f64>,
+    /// Hold when more than this % of a department's or a profession's persons changed.
+    pub segment_max_update_rate: Option<f64>,
+    /// Persons lost or changed in one segment that never hold, whatever their share.
+    pub segment_floor: Option<u64>,
     /// Download plain http:// URLs from hosts other than loopback.
     pub allow_http: Option<bool>,
 }

@@ -28,11 +28,54 @@ pub struct GroupDiff {
     pub kept_on_error: u64,
 }
 
+/// Persons of one segment (`department:75`, `profession:60`) in the served generation and in the new one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SegmentDiff {
+    /// Persons of the segment in the served generation (its run's `now`); 0 when unknown.
+    pub reference: u64,
+    /// Persons of the segment in the new generation.
+    pub now: u64,
+    /// Persons of the segment (by their new record) whose record changed.
+    pub updated: u64,
+}
+
+impl SegmentDiff {
+    /// Persons the segment lost: served before, not there now (net of arrivals).
+    pub fn lost(&self) -> u64 {
+        self.reference.saturating_sub(self.now)
+    }
+}
+
+/// The gate by segment: a department or a profession that loses (or changes) too many of its persons holds the
+/// generation, even when the country as a whole moves little.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentGate {
+    /// Segments with fewer served persons are not judged (too small to mean something).
+    pub min_persons: u64,
+    /// Hold when a segment loses more than this share (percent) of its served persons…
+    pub max_loss_rate: f64,
+    /// …or when more than this share of them changed.
+    pub max_update_rate: f64,
+    /// …and in both cases more than this many persons.
+    pub floor: u64,
+}
+
+impl Default for SegmentGate {
+    /// 200 persons, 5 % lost, 25 % changed, more than 20 persons: a department or a profession that vanishes from
+    /// the extract holds the night; daily churn (a few tenths of a percent) never does.
+    fn default() -> Self {
+        SegmentGate { min_persons: 200, max_loss_rate: 5.0, max_update_rate: 25.0, floor: 20 }
+    }
+}
+
 /// The diff of a run against the served generation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Diff {
     /// Per id group.
     pub groups: BTreeMap<String, GroupDiff>,
+    /// Per segment (`department:CODE`, `profession:CODE`): the reference of the next run.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub segments: BTreeMap<String, SegmentDiff>,
 }
 
 impl Diff {
@@ -80,6 +123,69 @@ impl Diff {
             }
         }
         (!reasons.is_empty()).then(|| format!("safety gate: {}", reasons.join("; ")))
+    }
+
+    /// Why the gate by segment holds this diff: each segment with at least `g.min_persons` served persons that lost
+    /// (or changed) more than `g.floor` persons and more than its rate of them, named.
+    pub fn gate_segments(&self, g: &SegmentGate) -> Option<String> {
+        let mut reasons = Vec::new();
+        for (name, s) in &self.segments {
+            if s.reference == 0 || s.reference < g.min_persons {
+                continue;
+            }
+            let pct = |n: u64| n as f64 * 100.0 / s.reference as f64;
+            let label = name.replacen(':', " ", 1);
+            if s.lost() > g.floor && pct(s.lost()) > g.max_loss_rate {
+                reasons.push(format!(
+                    "{label}: {} of {} persons gone ({:.2} % > {} %)",
+                    s.lost(),
+                    s.reference,
+                    pct(s.lost()),
+                    g.max_loss_rate
+                ));
+            }
+            if s.updated > g.floor && pct(s.updated) > g.max_update_rate {
+                reasons.push(format!(
+                    "{label}: {} of {} persons changed ({:.2} % > {} %)",
+                    s.updated,
+                    s.reference,
+                    pct(s.updated),
+                    g.max_update_rate
+                ));
+            }
+        }
+        (!reasons.is_empty()).then(|| format!("safety gate by segment: {}", reasons.join("; ")))
+    }
+
+    /// Both gates: by id group ([`Diff::gate`]), then by segment ([`Diff::gate_segments`]).
+    pub fn gate_all(&self, max_delete_rate: f64, max_update_rate: f64, floor: u64, g: &SegmentGate) -> Option<String> {
+        let reasons: Vec<String> =
+            [self.gate(max_delete_rate, max_update_rate, floor), self.gate_segments(g)].into_iter().flatten().collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+
+    /// Count a person of the new generation in its segments (`updated` when its record changed).
+    pub(crate) fn count_segments(segments: &mut BTreeMap<String, SegmentDiff>, p: &Person, updated: bool) {
+        let mut keys: Vec<String> = p.departments().into_iter().map(|d| format!("department:{d}")).collect();
+        let mut professions: Vec<&str> =
+            p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
+        professions.sort_unstable();
+        professions.dedup();
+        keys.extend(professions.into_iter().map(|c| format!("profession:{c}")));
+        for k in keys {
+            let s = segments.entry(k).or_default();
+            s.now += 1;
+            if updated {
+                s.updated += 1;
+            }
+        }
+    }
+
+    /// Set each segment's reference from the served generation's counts (its run's `now`), segments gone included.
+    pub(crate) fn set_references(&mut self, reference: &BTreeMap<String, u64>) {
+        for (k, n) in reference {
+            self.segments.entry(k.clone()).or_default().reference = *n;
+        }
     }
 }
 
@@ -151,6 +257,27 @@ mod tests {
             g.updated = *updated;
         }
         d
+    }
+
+    #[test]
+    fn a_segment_that_loses_its_persons_holds_and_is_named_small_ones_never() {
+        let mut d = Diff::default();
+        let seg = |reference, now, updated| SegmentDiff { reference, now, updated };
+        d.segments.insert("department:23".into(), seg(250, 0, 0));
+        d.segments.insert("department:75".into(), seg(40_000, 39_950, 100));
+        d.segments.insert("department:975".into(), seg(30, 0, 0));
+        d.segments.insert("profession:60".into(), seg(10_000, 10_000, 3_000));
+        let g = SegmentGate::default();
+        let held = d.gate_segments(&g).expect("held");
+        assert!(held.contains("department 23: 250 of 250 persons gone (100.00 % > 5 %)"), "{held}");
+        assert!(held.contains("profession 60: 3000 of 10000 persons changed (30.00 % > 25 %)"), "{held}");
+        assert!(!held.contains("department 75"), "daily churn passes: {held}");
+        assert!(!held.contains("975"), "a segment under min_persons is not judged: {held}");
+        // Under the floor, whatever the share.
+        assert_eq!(d.gate_segments(&SegmentGate { floor: 5_000, ..g }), None);
+        // Both gates together.
+        let all = d.gate_all(1.0, 5.0, 20, &g).expect("held");
+        assert!(all.starts_with("safety gate by segment"), "{all}");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct RunOptions {
     /// Changes per id group that never hold a generation, whatever their share: a handful of odd persons (in a
     /// small group above all) can never hold every later sync.
     pub gate_floor: u64,
+    /// The gate by department and by profession ([`crate::diff::SegmentGate`]).
+    pub segment_gate: crate::diff::SegmentGate,
     /// Bounds of every file read (line length, archive members).
     pub limits: crate::source::ReadLimits,
     /// Ingest even when the source is byte-identical to the one served.
@@ -86,6 +88,7 @@ impl RunOptions {
             max_delete_rate: 1.0,
             max_update_rate: 5.0,
             gate_floor: DEFAULT_GATE_FLOOR,
+            segment_gate: crate::diff::SegmentGate::default(),
             limits: crate::source::ReadLimits::default(),
             force: false,
             progress: None,

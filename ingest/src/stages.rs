@@ -5,14 +5,14 @@
 //! run record being filled ([`RunFinish`]) and the generation being written live in the [`Run`], so a failure at any
 //! stage is recorded and its generation abandoned by [`crate::run::run_once`].
 
-use crate::diff::{Diff, RunOutcome, id_group, id_group_of, record_and_hash};
+use crate::diff::{Diff, RunOutcome, SegmentDiff, id_group, id_group_of, record_and_hash};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, ParseReport, Partitioned, partition_of};
 use crate::options::{Origin, RunOptions};
 use crate::source::Source;
 use annuaire_store::{Change, ChangeKind, DownloadState, RunFinish, RunStatus, Store};
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -111,6 +111,8 @@ struct PartResult {
     tainted: HashSet<String>,
     stats: crate::group::GroupStats,
     persons: u64,
+    /// Persons of this partition by segment.
+    segments: BTreeMap<String, SegmentDiff>,
 }
 
 /// What [`Run::pass_b`] gives.
@@ -258,6 +260,7 @@ impl Run<'_> {
             })
             .await?;
         let current = Arc::new(current);
+        diff.set_references(&segment_reference(store).await?);
         let tainted_a = Arc::new(parted.tainted.clone());
         let generation = store.begin_generation(self.run).await?;
         self.generation = Some(generation);
@@ -327,6 +330,11 @@ impl Run<'_> {
                         record: None,
                     });
                 }
+                for (k, part) in r.segments {
+                    let s = diff.segments.entry(k).or_default();
+                    s.now += part.now;
+                    s.updated += part.updated;
+                }
                 tainted_count += r.tainted.len() as u64;
                 persons_seen += r.persons;
                 report.group.merge(r.stats);
@@ -377,7 +385,8 @@ impl Run<'_> {
     pub(crate) async fn gate_and_promote(&mut self, written: &mut Written) -> Result<(RunStatus, Option<String>)> {
         let (store, opts) = (self.store, self.opts);
         let generation = self.generation.ok_or_else(|| Error::Interrupted("no generation was begun".into()))?;
-        let reason = written.diff.gate(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor);
+        let reason =
+            written.diff.gate_all(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor, &opts.segment_gate);
         if reason.is_some() {
             store.hold(generation).await?;
             return Ok((RunStatus::Held, reason));
@@ -435,6 +444,7 @@ fn diff_partition(
     let mut changes = Vec::new();
     let mut outcomes = Vec::with_capacity(part.persons.len());
     let mut seen = HashSet::with_capacity(part.persons.len());
+    let mut segments = BTreeMap::new();
     for person in &part.persons {
         let idnat = person.idnat.as_str();
         seen.insert(idnat.to_string());
@@ -442,9 +452,12 @@ fn diff_partition(
         let old = served.get(idnat);
         if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
             outcomes.push((group, Outcome::KeptOnError));
+            Diff::count_segments(&mut segments, person, false);
             continue;
         }
         let (json, hash) = record_and_hash(person)?;
+        let updated = old.is_some_and(|h| format!("{h:032x}") != hash);
+        Diff::count_segments(&mut segments, person, updated);
         match old {
             Some(h) if format!("{h:032x}") == hash => outcomes.push((group, Outcome::Unchanged)),
             Some(_) => {
@@ -461,7 +474,16 @@ fn diff_partition(
         }
     }
     let persons = part.persons.len() as u64;
-    Ok(PartResult { partition: p, changes, outcomes, seen, tainted: part.tainted, stats: part.stats, persons })
+    Ok(PartResult {
+        partition: p,
+        changes,
+        outcomes,
+        seen,
+        tainted: part.tainted,
+        stats: part.stats,
+        persons,
+        segments,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -474,6 +496,19 @@ enum Outcome {
 
 fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
     Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+}
+
+/// Persons by segment in the served generation: the `now` of the run that built it (empty when that run predates the
+/// gate by segment, or when nothing is served: the gate by segment then has no reference and passes).
+async fn segment_reference(store: &annuaire_store::Store) -> Result<BTreeMap<String, u64>> {
+    let Some(served) = store.served().await? else { return Ok(BTreeMap::new()) };
+    let runs = store.runs().await?;
+    let diff = runs.into_iter().rev().find(|r| r.generation == Some(served.generation)).and_then(|r| r.diff);
+    let segments = diff
+        .and_then(|d| d.get("segments").cloned())
+        .and_then(|s| serde_json::from_value::<BTreeMap<String, SegmentDiff>>(s).ok())
+        .unwrap_or_default();
+    Ok(segments.into_iter().map(|(k, s)| (k, s.now)).collect())
 }
 
 /// The views of a first load, fed the persons as pass B groups them.

@@ -23,6 +23,10 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
         max_delete_rate,
         max_update_rate,
         gate_floor,
+        segment_min_persons,
+        segment_max_loss_rate,
+        segment_max_update_rate,
+        segment_floor,
         max_line_bytes,
         max_inflate_mib,
         max_inflate_ratio,
@@ -46,6 +50,10 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
         max_inflate_mib: max_inflate_mib.or(config.sync.max_inflate_mib),
         max_inflate_ratio: max_inflate_ratio.or(config.sync.max_inflate_ratio),
         gate_floor: gate_floor.or(config.sync.gate_floor),
+        segment_min_persons: segment_min_persons.or(config.sync.segment_min_persons),
+        segment_max_loss_rate: segment_max_loss_rate.or(config.sync.segment_max_loss_rate),
+        segment_max_update_rate: segment_max_update_rate.or(config.sync.segment_max_update_rate),
+        segment_floor: segment_floor.or(config.sync.segment_floor),
         allow_http: Some(allow_http || config.sync.allow_http.unwrap_or(false)),
     };
     limits.apply(&mut opts);
