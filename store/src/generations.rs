@@ -2,7 +2,7 @@
 //! promote, hold, approve (with exclusions), abandon, and recover what a killed writer left.
 
 use crate::{BATCH, Pool, now, serve_generation, state_in, with_pool};
-use crate::{Change, ChangeKind, Error, GenerationRow, Result, Served, Store};
+use crate::{Change, ChangeKind, Error, GenerationInfo, GenerationRow, Result, Served, Store};
 use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 
@@ -64,6 +64,30 @@ impl Store {
             .fetch_optional(pool)
             .await?;
             Ok(row.map(|r| GenerationRow { generation: r.get(0), run: r.get(1), state: r.get(2), persons: r.get(3) }))
+        })
+    }
+
+    /// The newest `limit` generations, newest first, whatever their state.
+    pub async fn generations(&self, limit: i64) -> Result<Vec<GenerationInfo>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT generation, run, state, created_at, promoted_at, persons FROM generation \
+                 ORDER BY generation DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| GenerationInfo {
+                    generation: r.get(0),
+                    run: r.get(1),
+                    state: r.get(2),
+                    created_at: r.get(3),
+                    promoted_at: r.get(4),
+                    persons: r.get(5),
+                })
+                .collect())
         })
     }
 

@@ -28,7 +28,7 @@ pub mod views;
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
 pub use runs::{RunFinish, RunRecord, RunStatus};
-pub use usage::{UsageKey, UsageReport};
+pub use usage::{UsageDay, UsageKey, UsageReport};
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -192,6 +192,23 @@ pub struct GenerationRow {
     pub run: i64,
     /// `building`, `ready`, `held`, `promoted`, `failed`, `superseded`.
     pub state: String,
+    /// Persons in it.
+    pub persons: Option<i64>,
+}
+
+/// A generation as [`Store::generations`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenerationInfo {
+    /// Its number.
+    pub generation: i64,
+    /// The run that built it.
+    pub run: i64,
+    /// `building`, `ready`, `held`, `promoted`, `failed` or `superseded`.
+    pub state: String,
+    /// When its run began it.
+    pub created_at: String,
+    /// When it was promoted (none if never).
+    pub promoted_at: Option<String>,
     /// Persons in it.
     pub persons: Option<i64>,
 }

@@ -106,6 +106,14 @@ async fn a_generation_is_invisible_until_promoted_and_then_whole(store: Store) {
         listed,
         vec![(g2, "8A", ChangeKind::Update), (g2, "8B", ChangeKind::Delete), (g3, "8B", ChangeKind::Create)]
     );
+    let listed: Vec<(i64, String, bool)> = store
+        .generations(2)
+        .await
+        .expect("generations")
+        .into_iter()
+        .map(|g| (g.generation, g.state, g.promoted_at.is_some()))
+        .collect();
+    assert_eq!(listed, vec![(g3, "promoted".to_string(), true), (g2, "promoted".to_string(), true)]);
 }
 
 async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched(store: Store) {
@@ -348,6 +356,14 @@ async fn runs_downloads_and_usage_are_recorded(store: Store) {
     let after = store.usage_since("0000-00-00").await.expect("after");
     assert_eq!((after[0].calls, after[0].distinct_professionals), (6, 1));
     assert_eq!(store.purge_usage_before("2026-01-01").await.expect("again"), 0);
+
+    // By day.
+    let day = UsageKey { day: "2026-11-29".into(), ..key("eligibility", "eligible") };
+    store.record_usage(&[(day, 4)], &[]).await.expect("u");
+    let days = store.usage_by_day("2026-11-01").await.expect("by day");
+    let got: Vec<(&str, i64, i64, i64, i64)> =
+        days.iter().map(|d| (d.day.as_str(), d.calls, d.distinct_professionals, d.eligible, d.refused)).collect();
+    assert_eq!(got, [("2026-11-28", 6, 1, 0, 1), ("2026-11-29", 4, 0, 4, 0)]);
 }
 
 /// The two migration folders move in step: same version numbers, same names.

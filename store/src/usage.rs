@@ -35,7 +35,65 @@ pub struct UsageReport {
     pub by_endpoint: BTreeMap<String, i64>,
 }
 
+/// One client's indicators on one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UsageDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Client name.
+    pub client: String,
+    /// Calls, all endpoints.
+    pub calls: i64,
+    /// Distinct professionals asked about that day.
+    pub distinct_professionals: i64,
+    /// Eligibility decisions that said yes.
+    pub eligible: i64,
+    /// Eligibility decisions that said no.
+    pub refused: i64,
+}
+
 impl Store {
+    /// Each client's indicators by day since `since_day` (inclusive), by day then client.
+    pub async fn usage_by_day(&self, since_day: &str) -> Result<Vec<UsageDay>> {
+        with_pool!(self, pool => {
+            let mut out: BTreeMap<(String, String), UsageDay> = BTreeMap::new();
+            let rows = sqlx::query(
+                "SELECT day, client, endpoint, outcome, CAST(SUM(calls) AS BIGINT) FROM usage_count WHERE day >= $1 \
+                 GROUP BY day, client, endpoint, outcome",
+            )
+            .bind(since_day)
+            .fetch_all(pool)
+            .await?;
+            for r in rows {
+                let (day, client, endpoint, outcome, calls): (String, String, String, String, i64) =
+                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                let e = out
+                    .entry((day.clone(), client.clone()))
+                    .or_insert_with(|| UsageDay { day, client, ..Default::default() });
+                e.calls += calls;
+                match (endpoint.as_str(), outcome.as_str()) {
+                    ("eligibility", "eligible") => e.eligible += calls,
+                    ("eligibility", "refused") => e.refused += calls,
+                    _ => {}
+                }
+            }
+            let rows = sqlx::query(
+                "SELECT day, client, COUNT(*) FROM usage_subject WHERE day >= $1 GROUP BY day, client",
+            )
+            .bind(since_day)
+            .fetch_all(pool)
+            .await?;
+            for r in rows {
+                let (day, client): (String, String) = (r.get(0), r.get(1));
+                let e = out
+                    .entry((day.clone(), client.clone()))
+                    .or_insert_with(|| UsageDay { day, client, ..Default::default() });
+                e.distinct_professionals = r.get(2);
+            }
+            Ok(out.into_values().collect())
+        })
+    }
+
     /// Add counters and subjects (one transaction).
     pub async fn record_usage(&self, counts: &[(UsageKey, i64)], subjects: &[(String, String, String)]) -> Result<()> {
         with_pool!(self, pool => {

@@ -28,6 +28,8 @@ const REQUESTS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("GET", "/v1/professionals/899999999999", Some(IDP), None),
     ("GET", "/v1/changes?since=0&limit=3", Some(OPS), None),
     ("GET", "/v1/changes?since=1&limit=5", Some(OPS), None),
+    ("GET", "/v1/generations?limit=5", Some(OPS), None),
+    ("POST", "/v1/generations/1/approve", Some(OPS), Some(r#"{"exclude":["delete"]}"#)),
     ("GET", "/v1/search?q=lef&limit=3", Some(ANALYST), None),
     ("GET", "/v1/search?profession=60&limit=2&offset=1", Some(ANALYST), None),
     ("GET", "/v1/search?q=martn&valid_card=true&limit=2", Some(ANALYST), None),

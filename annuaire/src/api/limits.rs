@@ -25,7 +25,7 @@ pub enum Class {
     Claims,
     /// Analysts: search, stats.
     Analysts,
-    /// Operators: changes, metrics.
+    /// Operators: changes, metrics, runs, generations, approvals, usage.
     Admin,
 }
 
@@ -34,7 +34,7 @@ impl Class {
     pub fn of(endpoint: &str) -> Class {
         match endpoint {
             "search" | "stats" => Class::Analysts,
-            "changes" | "metrics" => Class::Admin,
+            "changes" | "metrics" | "runs" | "generations" | "approve" | "usage" => Class::Admin,
             _ => Class::Claims,
         }
     }

@@ -13,6 +13,7 @@ pub mod fhir;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod operators;
 pub mod server;
 pub mod state;
 pub mod web;
@@ -149,6 +150,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/services", get(claims::services))
         .route("/v1/subjects/resolve", get(claims::resolve))
         .route("/v1/changes", get(admin::changes))
+        .route("/v1/runs", get(operators::runs))
+        .route("/v1/generations", get(operators::generations))
+        .route("/v1/generations/{id}/approve", post(operators::approve))
+        .route("/v1/usage", get(operators::usage))
         .route("/v1/search", get(analysts::search))
         .route("/v1/stats", get(analysts::stats))
         .route("/fhir/Practitioner/{id}", get(fhir::fhir_practitioner))

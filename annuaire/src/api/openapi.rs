@@ -127,6 +127,43 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/v1/runs",
+        scope: "admin",
+        summary: "The sync's runs, newest first, with their diff (by id group and by segment), report and reason",
+        request: None,
+        response: "Runs",
+        query: &[("limit", false, "1 to 1000, default 100")],
+    },
+    Route {
+        method: "get",
+        path: "/v1/generations",
+        scope: "admin",
+        summary: "The served generation, the held one with the gates' reasons, and the newest generations",
+        request: None,
+        response: "Generations",
+        query: &[("limit", false, "1 to 1000, default 30")],
+    },
+    Route {
+        method: "post",
+        path: "/v1/generations/{id}/approve",
+        scope: "admin",
+        summary: "Promote the held generation {id} once its views are ready, leaving out the kinds of change in \
+                  `exclude` (as `annuaire approve`); 409 `conflict` when it is not held or a sync runs",
+        request: Some("ApproveRequest"),
+        response: "Approved",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/v1/usage",
+        scope: "admin",
+        summary: "Usage by client service (calls, distinct professionals, eligible, refused) over the period and by day",
+        request: None,
+        response: "Usage",
+        query: &[("since", false, "first day counted, yyyy-mm-dd (default: 30 days ago)")],
+    },
+    Route {
+        method: "get",
         path: "/v1/search",
         scope: "search",
         summary: "Search professionals by name and filters, with facet counts",
@@ -221,6 +258,11 @@ fn schemas() -> Value {
     add::<Professional>(&mut out);
     add::<CodeEntry>(&mut out);
     add::<StatsRow>(&mut out);
+    add::<Runs>(&mut out);
+    add::<Generations>(&mut out);
+    add::<ApproveRequest>(&mut out);
+    add::<Approved>(&mut out);
+    add::<Usage>(&mut out);
     out.insert("Codes".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/CodeEntry"}}));
     out.insert("Stats".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}));
     out.insert("Text".into(), json!({"type": "string"}));

@@ -76,11 +76,19 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
         ("get", "/v1/codes/{kind}") => ("/v1/codes/profession".into(), None),
         ("get", "/v1/subjects/resolve") => (format!("{path}?hint={id}"), None),
         ("get", "/v1/changes") => (format!("{path}?since=0&limit=5"), None),
+        ("get", "/v1/runs" | "/v1/generations" | "/v1/usage") => (path.to_string(), None),
+        // Nothing is held in the sample's store: the answer is 409 `conflict` (see `ok_status`).
+        ("post", "/v1/generations/{id}/approve") => (path.replace("{id}", "1"), Some(r#"{"exclude": ["delete"]}"#)),
         ("get", "/fhir/PractitionerRole") => (format!("{path}?practitioner={id}"), None),
         ("post", "/v1/claims/batch") => (path.into(), Some(r#"{"ids": ["810100271385"]}"#)),
         ("post", "/v1/eligibility") => (path.into(), Some(r#"{"subject": "810100271385", "service": "si-dep"}"#)),
         _ => return None,
     })
+}
+
+/// What the example request of a route answers when it is allowed.
+fn ok_status(path: &str) -> u16 {
+    if path.ends_with("/approve") { 409 } else { 200 }
 }
 
 #[tokio::test]
@@ -91,7 +99,7 @@ async fn every_route_of_the_table_requires_its_scope() {
             .unwrap_or_else(|| panic!("{} {}: add an example request", route.method, route.path));
         let m = route.method.to_uppercase();
         if route.scope.is_empty() {
-            assert_eq!(send(&s, &m, &uri, None, body).await.status, 200, "{m} {uri} is public");
+            assert_eq!(send(&s, &m, &uri, None, body).await.status, ok_status(route.path), "{m} {uri} is public");
             continue;
         }
         for token in [None, Some("wrong")] {
@@ -100,7 +108,7 @@ async fn every_route_of_the_table_requires_its_scope() {
         }
         for (scope, token) in [("claims", IDP), ("search", ANALYST), ("admin", OPS)] {
             let a = send(&s, &m, &uri, Some(token), body).await;
-            let want = if scope == route.scope { 200 } else { 403 };
+            let want = if scope == route.scope { ok_status(route.path) } else { 403 };
             assert_eq!(a.status.as_u16(), want, "{m} {uri} with {scope}: {}", a.body);
         }
     }
@@ -367,4 +375,65 @@ async fn the_schema_checker_refuses_answers_that_differ_from_their_schema() {
         assert!(conforms(&doc, &at("Changes"), &bad, "body").is_err(), "{bad}");
     }
     assert!(conforms(&doc, &at("Nope"), &good, "body").is_err());
+}
+
+/// The operators' endpoints: a held night is listed with its reason, approved over the API (its views first), and
+/// then served; runs and usage read back.
+#[tokio::test]
+async fn a_held_generation_is_listed_with_its_reason_and_approved_over_the_api() {
+    let (dir, s) = state().await;
+    // The next night: a fifth of the persons gone, which the gate holds.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
+    let next = dir.path().join("next");
+    std::fs::create_dir_all(&next).expect("mkdir");
+    for e in std::fs::read_dir(&sample).expect("ls") {
+        let path = e.expect("entry").path();
+        let name = path.file_name().map(|n| n.to_string_lossy().replace("202", "203")).unwrap_or_default();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let text: String = if name.contains("Personne_activite") {
+            text.lines().enumerate().filter(|(i, _)| *i == 0 || i % 5 != 3).map(|(_, l)| format!("{l}\n")).collect()
+        } else {
+            text
+        };
+        std::fs::write(next.join(name), text).expect("write");
+    }
+    let held = annuaire_ingest::run_once(&s.store, &annuaire_ingest::RunOptions::new(&next)).await.expect("sync");
+    assert_eq!(held.status, annuaire_store::RunStatus::Held);
+    let g = held.generation.expect("generation");
+
+    let a = send(&s, "GET", "/v1/generations", Some(OPS), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!((a.body["served"].as_i64(), a.body["held"]["generation"].as_i64()), (Some(g - 1), Some(g)));
+    assert!(a.body["held"]["reason"].as_str().is_some_and(|r| r.contains("deletions")), "{}", a.body);
+    assert!(a.body["held"]["deleted"].as_i64().is_some_and(|d| d > 20));
+    let a = send(&s, "GET", "/v1/runs?limit=1", Some(OPS), None).await;
+    assert_eq!(
+        (a.body["runs"][0]["status"].as_str(), a.body["runs"][0]["generation"].as_i64()),
+        (Some("held"), Some(g))
+    );
+
+    // A bad kind, then a generation that is not held: refused, nothing changes.
+    let uri = format!("/v1/generations/{g}/approve");
+    let a = send(&s, "POST", &uri, Some(OPS), Some(r#"{"exclude": ["rename"]}"#)).await;
+    assert_eq!((a.status.as_u16(), a.body["code"].as_str()), (400, Some("bad_request")));
+    let a = send(&s, "POST", &format!("/v1/generations/{}/approve", g - 1), Some(OPS), None).await;
+    assert_eq!((a.status.as_u16(), a.body["code"].as_str()), (409, Some("conflict")), "{}", a.body);
+    assert_eq!(s.generation().ok(), Some(g - 1));
+
+    let a = send(&s, "POST", &uri, Some(OPS), Some("{}")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["kept"]["delete"].as_i64().is_some_and(|d| d > 20), "{}", a.body);
+    assert_eq!(s.generation().ok(), Some(g), "served at once");
+    assert!(dir.path().join(format!("index/gen-{g}")).exists(), "its index was made before the promotion");
+    let a = send(&s, "GET", "/v1/generations", Some(OPS), None).await;
+    assert_eq!((a.body["served"].as_i64(), &a.body["held"]), (Some(g), &serde_json::Value::Null));
+
+    // Usage, once the buffer is written: the operator's own calls are counted.
+    s.usage.flush(&s.store).await.expect("flush");
+    let a = send(&s, "GET", "/v1/usage?since=2000-01-01", Some(OPS), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["clients"].as_array().is_some_and(|c| c.iter().any(|c| c["client"] == "ops")), "{}", a.body);
+    assert!(a.body["days"].as_array().is_some_and(|d| !d.is_empty()));
+    let a = send(&s, "GET", "/v1/usage?since=yesterday", Some(OPS), None).await;
+    assert_eq!(a.status, 400);
 }

@@ -30,7 +30,8 @@ fn blank(s: &str) -> bool {
 }
 
 /// An error: `code` is stable (`unauthorized`, `forbidden`, `not_found`, `bad_request`, `payload_too_large`,
-/// `unknown_service`, `not_ready`, `overloaded`, `rate_limited`, `timeout`, `method_not_allowed`, `internal`),
+/// `unknown_service`, `not_ready`, `overloaded`, `rate_limited`, `timeout`, `method_not_allowed`, `conflict`,
+/// `internal`),
 /// `message` is for a person.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Error {
@@ -380,5 +381,7 @@ impl utoipa::PartialSchema for StatsRow {
 
 impl ToSchema for StatsRow {}
 
+mod operators;
 mod record;
+pub use operators::*;
 pub use record::Professional;
