@@ -70,6 +70,37 @@ pub struct Config {
     /// Bounds of the scheduled sync (`[sync]`); `sync`'s flags override them.
     #[serde(default)]
     pub sync: SyncLimits,
+    /// Webhooks told of sync runs (`[[alerts]]`).
+    #[serde(default)]
+    pub alerts: Vec<AlertConfig>,
+}
+
+/// A webhook told of sync runs: a JSON POST per run whose event it wants (see `crate::alerts`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    /// Where to POST: https, or http on this machine.
+    pub url: String,
+    /// `held`, `failed`, `promoted` (default: held and failed).
+    #[serde(default = "default_events")]
+    pub events: Vec<String>,
+    /// Sent as `Authorization: Bearer …` when given.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+}
+
+fn default_events() -> Vec<String> {
+    vec!["held".into(), "failed".into()]
+}
+
+impl AlertConfig {
+    /// The events an alert can ask for.
+    pub const EVENTS: [&str; 3] = ["held", "failed", "promoted"];
+
+    /// True when this webhook wants `event`.
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+    }
 }
 
 /// Connection and request limits of the HTTP server. Every value has a default; see the README's "Limits and
@@ -200,6 +231,16 @@ impl Config {
                 bail!("{}: client {:?} is declared twice", path.display(), c.name);
             }
         }
+        for a in &config.alerts {
+            let url = reqwest::Url::parse(&a.url)
+                .with_context(|| format!("{}: [[alerts]] url {:?} is not a URL", path.display(), a.url))?;
+            if let Some(problem) = annuaire_ingest::fetch::url_problem(&url, false) {
+                bail!("{}: [[alerts]] url {:?}: {problem}", path.display(), annuaire_store::redact(&a.url));
+            }
+            if let Some(e) = a.events.iter().find(|e| !AlertConfig::EVENTS.contains(&e.as_str())) {
+                bail!("{}: [[alerts]] event {e:?}: known events are held, failed, promoted", path.display());
+            }
+        }
         let l = &config.server;
         if l.header_read_timeout_secs == 0 || l.request_timeout_secs == 0 {
             bail!("{}: [server] timeouts must be at least 1 second", path.display());
@@ -223,6 +264,19 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text)?;
         Config::load(&path)
+    }
+
+    #[test]
+    fn alerts_go_to_https_or_loopback_with_known_events() {
+        let c = load("[[alerts]]\nurl = \"https://hooks.example/a\"\n").expect("valid");
+        assert_eq!(c.alerts[0].events, ["held", "failed"]);
+        assert!(c.alerts[0].wants("held") && !c.alerts[0].wants("promoted"));
+        assert!(load("[[alerts]]\nurl = \"http://127.0.0.1:9/a\"\nevents = [\"promoted\"]\n").is_ok());
+        let e = load("[[alerts]]\nurl = \"http://hooks.example/a\"\n").expect_err("plain http");
+        assert!(format!("{e:#}").contains("https only"), "{e:#}");
+        let e = load("[[alerts]]\nurl = \"https://hooks.example/a\"\nevents = [\"hold\"]\n").expect_err("typo");
+        assert!(format!("{e:#}").contains("\"hold\""), "{e:#}");
+        assert!(load("[[alerts]]\nurl = \"not a url\"\n").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Exit statuses: 0 success (promoted, unchanged); 1 failure or unknown id; 2 bad usage; 3 sync held by
 //! the safety gate (nothing changed in what is served).
 
+mod alerts;
 mod api;
 mod cli;
 mod commands;

@@ -29,6 +29,19 @@ pub struct ScheduleConfig {
     pub retry_backoff: Duration,
     /// Days of usage records kept (`[retention] usage_days`).
     pub usage_days: u32,
+    /// Webhooks told of each run (`[[alerts]]`).
+    pub alerts: Vec<crate::config::AlertConfig>,
+    /// Extra trusted roots for the webhooks too.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// Send the last run's alerts from a task of its own: the night goes on without waiting for the webhooks.
+fn alert(store: &Store, cfg: &ScheduleConfig) {
+    if cfg.alerts.is_empty() {
+        return;
+    }
+    let (store, alerts, ca) = (store.clone(), cfg.alerts.clone(), cfg.ca_file.clone());
+    tokio::spawn(async move { crate::alerts::notify_last_run(&store, &alerts, ca).await });
 }
 
 /// Remove usage records older than `days` days (before today minus `days`).
@@ -75,6 +88,7 @@ async fn nightly(store: Store, opts: RunOptions, cfg: ScheduleConfig, last: Arc<
                 tracing::info!(run = o.run, status = o.status.as_str(), generation = ?o.generation, reason = ?o.reason, "scheduled sync done");
                 l.status = o.status.as_str().to_string();
                 l.run = Some(o.run);
+                alert(&store, &cfg);
                 return;
             }
             Err(e) => {
@@ -84,6 +98,9 @@ async fn nightly(store: Store, opts: RunOptions, cfg: ScheduleConfig, last: Arc<
                 tracing::error!(error = %e, "scheduled sync failed");
                 if busy {
                     return; // someone else is doing tonight's work
+                }
+                if attempt == cfg.retry_attempts {
+                    alert(&store, &cfg); // the night failed, retries included
                 }
             }
         }

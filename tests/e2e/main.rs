@@ -9,6 +9,7 @@ mod contract;
 mod extracts;
 mod hardening;
 mod layout;
+mod operators;
 mod scale_out;
 mod sync;
 mod web;

@@ -70,10 +70,42 @@ pub(crate) async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) 
             ));
             gauges.push((&status_gauge, "Outcome of the last scheduled sync (1 for its status).", 1.0));
         }
+        // From the store: whoever ran the sync (this scheduler, another server, `annuaire sync` from cron).
+        let runs = s.store.runs().await.unwrap_or_default();
+        let last_run = runs.iter().rev().find(|r| r.status != annuaire_store::RunStatus::Running);
+        let run_gauge = last_run.map(|r| format!("annuaire_last_run_status{{status=\"{}\"}}", r.status.as_str()));
+        if let (Some(r), Some(name)) = (last_run, run_gauge.as_deref()) {
+            gauges.push((name, "Outcome of the last sync run, whoever ran it (1 for its status).", 1.0));
+            if let Some(t) = r.finished_at.as_deref().and_then(seconds) {
+                gauges.push(("annuaire_last_run_finished_timestamp_seconds", "When the last sync run ended.", t));
+            }
+        }
+        if let Ok(Some(served)) = s.store.served().await
+            && let Some(t) = seconds(&served.promoted_at)
+        {
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            gauges.push((
+                "annuaire_served_generation_promoted_timestamp_seconds",
+                "When the served generation was promoted (the last successful promotion).",
+                t,
+            ));
+            gauges.push((
+                "annuaire_served_generation_age_seconds",
+                "Age of the served generation.",
+                (now - t).max(0.0),
+            ));
+        }
+        let held = s.store.held().await.ok().flatten().map_or(0.0, |h| h.generation as f64);
+        gauges.push(("annuaire_held_generation", "The generation waiting for approval (0: none).", held));
         let text = s.metrics.render(&gauges);
         let mut r = (StatusCode::OK, text).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
         (Ok(r), "ok", None)
     })
     .await
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+fn seconds(t: &str) -> Option<f64> {
+    chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis() as f64 / 1000.0)
 }

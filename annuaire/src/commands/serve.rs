@@ -38,6 +38,8 @@ pub(crate) async fn run(ctx: Ctx, args: ServeArgs) -> Result<ExitCode> {
         retry_attempts,
         retry_backoff: std::time::Duration::from_secs(retry_backoff),
         usage_days: config.retention.usage_days,
+        alerts: config.alerts.clone(),
+        ca_file: opts.fetch.ca_file.clone(),
     };
     let listener = match &listen {
         Some(addr) => {

@@ -65,6 +65,14 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
     opts.progress = bars.callback();
     let outcome = run_once(&store, &opts).await;
     bars.finish();
+    // The webhooks are told (held, failed, promoted) before the process exits, for a minute at most.
+    if !config.alerts.is_empty() {
+        let ca = opts.fetch.ca_file.clone();
+        let notify = crate::alerts::notify_last_run(&store, &config.alerts, ca);
+        if tokio::time::timeout(crate::alerts::DEADLINE, notify).await.is_err() {
+            tracing::warn!("the alerts were not all sent within a minute");
+        }
+    }
     let outcome = outcome.with_context(|| format!("sync of {source} failed; the served generation is unchanged"))?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
