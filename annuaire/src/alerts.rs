@@ -1,5 +1,6 @@
 //! Alerts: after each sync run, a JSON POST to every webhook of the configuration (`[[alerts]]`) that asked for the
-//! run's event (`held`, `failed`, `promoted`), retried with backoff. An alert never changes what the sync did: the
+//! run's event (`held`, `failed`, `promoted`), and `quality` when the run's quality report has warnings (its
+//! `summary.quality_warnings`), retried with backoff. An alert never changes what the sync did: the
 //! scheduler sends it from a task of its own, `annuaire sync` waits for it at most [`DEADLINE`] before exiting, and
 //! a webhook that cannot be reached is logged, not raised.
 //!
@@ -56,8 +57,20 @@ pub async fn notify_last_run(store: &Store, alerts: &[AlertConfig], ca_file: Opt
         }
     };
     let Some(run) = run else { return 0 };
-    let Some(event) = event_of(&run) else { return 0 };
-    let body = body(event, &run, served);
+    // The run's event, and `quality` when its report has warnings.
+    let warnings = run.report.as_ref().and_then(|r| r["quality"]["warnings"].as_array().cloned()).unwrap_or_default();
+    let mut events: Vec<(&str, serde_json::Value)> = Vec::new();
+    if let Some(event) = event_of(&run) {
+        events.push((event, body(event, &run, served)));
+    }
+    if !warnings.is_empty() {
+        let mut b = body("quality", &run, served);
+        b["summary"]["quality_warnings"] = serde_json::Value::Array(warnings);
+        events.push(("quality", b));
+    }
+    if events.is_empty() {
+        return 0;
+    }
     let opts = annuaire_ingest::fetch::FetchOptions {
         ca_file,
         connect_timeout: Duration::from_secs(5),
@@ -72,9 +85,11 @@ pub async fn notify_last_run(store: &Store, alerts: &[AlertConfig], ca_file: Opt
         }
     };
     let mut delivered = 0;
-    for a in alerts.iter().filter(|a| a.wants(event)) {
-        if send(&client, a, &body).await {
-            delivered += 1;
+    for (event, body) in &events {
+        for a in alerts.iter().filter(|a| a.wants(event)) {
+            if send(&client, a, body).await {
+                delivered += 1;
+            }
         }
     }
     delivered

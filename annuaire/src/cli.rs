@@ -108,6 +108,9 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// List the ingest runs, oldest first.
     Runs(RunsArgs),
+    /// The quality report of a generation (default: the newest): mis-encoded text, unknown codes, shared SIRETs and
+    /// FINESS, persons without activity, row errors, what moved most, warnings.
+    Quality(QualityArgs),
     /// Promote a generation held by the safety gate, optionally without one or more kinds of change.
     Approve(ApproveArgs),
     /// List the changes made by promoted generations after GEN (stable order: generation, idNat).
@@ -316,6 +319,16 @@ pub(crate) struct ExportArgs {
     pub(crate) out: PathBuf,
     #[command(flatten)]
     pub(crate) filters: Filters,
+}
+
+/// The arguments of `annuaire quality`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct QualityArgs {
+    /// The generation (default: the newest with a report).
+    pub(crate) generation: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
 }
 
 /// The arguments of `annuaire runs`.

@@ -81,7 +81,7 @@ pub struct Config {
 pub struct AlertConfig {
     /// Where to POST: https, or http on this machine.
     pub url: String,
-    /// `held`, `failed`, `promoted` (default: held and failed).
+    /// `held`, `failed`, `promoted`, `quality` (default: held and failed).
     #[serde(default = "default_events")]
     pub events: Vec<String>,
     /// Sent as `Authorization: Bearer …` when given.
@@ -95,7 +95,7 @@ fn default_events() -> Vec<String> {
 
 impl AlertConfig {
     /// The events an alert can ask for.
-    pub const EVENTS: [&str; 3] = ["held", "failed", "promoted"];
+    pub const EVENTS: [&str; 4] = ["held", "failed", "promoted", "quality"];
 
     /// True when this webhook wants `event`.
     pub fn wants(&self, event: &str) -> bool {
@@ -238,7 +238,7 @@ impl Config {
                 bail!("{}: [[alerts]] url {:?}: {problem}", path.display(), annuaire_store::redact(&a.url));
             }
             if let Some(e) = a.events.iter().find(|e| !AlertConfig::EVENTS.contains(&e.as_str())) {
-                bail!("{}: [[alerts]] event {e:?}: known events are held, failed, promoted", path.display());
+                bail!("{}: [[alerts]] event {e:?}: known events are held, failed, promoted, quality", path.display());
             }
         }
         let l = &config.server;

@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod prepare;
 mod progress;
+mod quality;
 mod record;
 mod search;
 mod serve;

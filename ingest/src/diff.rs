@@ -73,7 +73,7 @@ impl Default for SegmentGate {
 pub struct Diff {
     /// Per id group.
     pub groups: BTreeMap<String, GroupDiff>,
-    /// Per segment (`department:CODE`, `profession:CODE`): the reference of the next run.
+    /// Per segment (`department:CODE`, `profession:CODE`, `authority_kind:KIND`): the reference of the next run.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub segments: BTreeMap<String, SegmentDiff>,
 }
@@ -129,7 +129,9 @@ impl Diff {
     /// (or changed) more than `g.floor` persons and more than its rate of them, named.
     pub fn gate_segments(&self, g: &SegmentGate) -> Option<String> {
         let mut reasons = Vec::new();
-        for (name, s) in &self.segments {
+        // Departments and professions are judged; authority kinds are counted for the quality report only.
+        let judged = self.segments.iter().filter(|(k, _)| k.starts_with("department:") || k.starts_with("profession:"));
+        for (name, s) in judged {
             if s.reference == 0 || s.reference < g.min_persons {
                 continue;
             }
@@ -172,6 +174,10 @@ impl Diff {
         professions.sort_unstable();
         professions.dedup();
         keys.extend(professions.into_iter().map(|c| format!("profession:{c}")));
+        let mut kinds: Vec<&str> = p.exercices.iter().map(|e| e.authority.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        keys.extend(kinds.into_iter().map(|k| format!("authority_kind:{k}")));
         for k in keys {
             let s = segments.entry(k).or_default();
             s.now += 1;

@@ -17,7 +17,7 @@ use crate::source::Source;
 use annuaire_schemas::Person;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,9 @@ pub struct ParseReport {
     /// Grouping counters: duplicates, errors and warnings by kind, unknown codes.
     #[serde(flatten)]
     pub group: GroupStats,
+    /// The quality report, against the previous generation's ([`crate::quality`]); none when nothing was grouped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Box<crate::quality::Quality>>,
 }
 
 /// An extract read into memory whole: sorted person records and the report (tests, small extracts).
@@ -212,28 +215,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Parse a partition file's lines (`N<TAB>fields`) with a row parser.
+/// A partition file's rows, rejected rows, and text that looks mis-encoded.
+type Parsed<T> = (Vec<T>, Vec<RowError>, BTreeMap<String, crate::quality::TextIssues>);
+
 fn parse_part<T>(
     path: &Path,
     name: &str,
     header: &Header,
     parse: impl Fn(&Fields<'_>) -> std::result::Result<T, crate::parse::RowIssue>,
-) -> Result<(Vec<T>, Vec<RowError>)> {
+) -> Result<Parsed<T>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    let (mut rows, mut errors, mut issues) = (Vec::new(), Vec::new(), BTreeMap::new());
     for l in text.lines() {
         let Some((n, body)) = l.split_once('\t') else { continue };
         let line: u64 = n.parse().unwrap_or(0);
-        let record = csv::StringRecord::from(body.split('|').collect::<Vec<&str>>());
+        let fields: Vec<&str> = body.split('|').collect();
+        crate::quality::scan_line(name, line, header, &fields, &mut issues);
+        let record = csv::StringRecord::from(fields);
         match parse(&Fields::new(&record, header, line)) {
             Ok(r) => rows.push(r),
             Err(issue) => errors.push(locate(name, line, header, issue)),
         }
     }
-    Ok((rows, errors))
+    Ok((rows, errors, issues))
 }
 
 impl Partitioned {
@@ -245,32 +253,37 @@ impl Partitioned {
             match kind {
                 FileKind::PersonneActivite | FileKind::PscPersonneActivite => {
                     let c = PaCols::resolve(header);
-                    let (rows, errors) = parse_part(&path, name, header, |f| parse_pa(&c, f))?;
+                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_pa(&c, f))?;
                     g.errors(errors);
+                    g.text_issues(issues);
                     g.personne_activite(rows);
                 }
                 FileKind::SavoirFaire => {
                     let c = SfCols::resolve(header);
-                    let (rows, errors) = parse_part(&path, name, header, |f| parse_sf(&c, f))?;
+                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_sf(&c, f))?;
                     g.errors(errors);
+                    g.text_issues(issues);
                     g.savoir_faire(rows);
                 }
                 FileKind::DiplAutExerc => {
                     let c = DiplCols::resolve(header);
-                    let (rows, errors) = parse_part(&path, name, header, |f| parse_dipl(&c, f))?;
+                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_dipl(&c, f))?;
                     g.errors(errors);
+                    g.text_issues(issues);
                     g.diplomas(rows);
                 }
                 FileKind::Cards => {
                     let c = CardCols::resolve(header);
-                    let (rows, errors) = parse_part(&path, name, header, |f| parse_card(&c, f))?;
+                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_card(&c, f))?;
                     g.errors(errors);
+                    g.text_issues(issues);
                     g.cards(rows);
                 }
                 FileKind::Mailboxes => {
                     let c = MbCols::resolve(header);
-                    let (rows, errors) = parse_part(&path, name, header, |f| parse_mailbox(&c, f))?;
+                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_mailbox(&c, f))?;
                     g.errors(errors);
+                    g.text_issues(issues);
                     g.mailboxes(rows);
                 }
             }

@@ -42,6 +42,9 @@ pub struct GroupStats {
     pub first_errors: Vec<RowError>,
     /// Codes not found in the shipped tables: kind → code → occurrences (exercices or activities).
     pub unknown_codes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Text that looks mis-encoded, by kind, with its first places ([`crate::quality`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub text_issues: BTreeMap<String, crate::quality::TextIssues>,
 }
 
 impl GroupStats {
@@ -56,6 +59,9 @@ impl GroupStats {
             *self.warnings_by_kind.entry(k).or_default() += v;
         }
         merge_counts(&mut self.unknown_codes, o.unknown_codes);
+        for (k, v) in o.text_issues {
+            self.text_issues.entry(k).or_default().merge(v);
+        }
         self.first_errors.extend(o.first_errors);
         self.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         self.first_errors.truncate(KEPT_ERRORS);
@@ -97,6 +103,13 @@ impl Grouper {
     /// A new, empty grouper.
     pub fn new() -> Grouper {
         Grouper::default()
+    }
+
+    /// Record text that looks mis-encoded.
+    pub fn text_issues(&mut self, issues: BTreeMap<String, crate::quality::TextIssues>) {
+        for (k, v) in issues {
+            self.stats.text_issues.entry(k).or_default().merge(v);
+        }
     }
 
     /// Record rejected rows.
@@ -343,9 +356,7 @@ fn merge_counts(into: &mut UnknownCodes, from: UnknownCodes) {
 }
 
 fn note(unknown: &mut UnknownCodes, kind: Kind, code: &str) {
-    if !code.is_empty() && codes::lookup(kind, code).is_none() {
-        *unknown.entry(kind.name().to_string()).or_default().entry(code.to_string()).or_default() += 1;
-    }
+    *unknown.entry(kind.name().to_string()).or_default().entry(code.to_string()).or_default() += 1;
 }
 
 /// Give a label from the shipped tables to every known code the file left without one (the restricted PSC file
@@ -381,25 +392,35 @@ fn fill_labels(p: &mut Person) {
 }
 
 fn count_unknown(p: &Person, unknown: &mut UnknownCodes) {
-    note(unknown, Kind::IdType, &p.id_type);
-    note(unknown, Kind::Civilite, &p.civilite.code);
+    unknown_codes_of(p, |kind, code| note(unknown, kind, code));
+}
+
+/// Call `f` with each code of a person that the shipped tables do not know.
+pub(crate) fn unknown_codes_of(p: &Person, mut f: impl FnMut(Kind, &str)) {
+    let mut check = |kind: Kind, code: &str| {
+        if !code.is_empty() && codes::lookup(kind, code).is_none() {
+            f(kind, code);
+        }
+    };
+    check(Kind::IdType, &p.id_type);
+    check(Kind::Civilite, &p.civilite.code);
     for ex in &p.exercices {
-        note(unknown, Kind::Profession, &ex.profession.code);
-        note(unknown, Kind::Category, &ex.category.code);
-        note(unknown, Kind::CiviliteExercice, &ex.civilite_exercice.code);
+        check(Kind::Profession, &ex.profession.code);
+        check(Kind::Category, &ex.category.code);
+        check(Kind::CiviliteExercice, &ex.civilite_exercice.code);
         for sf in &ex.savoir_faire {
-            note(unknown, Kind::SavoirFaireType, &sf.kind.code);
+            check(Kind::SavoirFaireType, &sf.kind.code);
             // Only the specialties (type S, TRE_R38) are shipped; other types' lists are not known.
             if sf.kind.code == "S" {
-                note(unknown, Kind::SavoirFaire, &sf.code.code);
+                check(Kind::SavoirFaire, &sf.code.code);
             }
         }
         for a in &ex.activities {
-            note(unknown, Kind::Mode, &a.mode.code);
-            note(unknown, Kind::Sector, &a.sector.code);
-            note(unknown, Kind::Role, &a.role.code);
-            note(unknown, Kind::Genre, &a.genre.code);
-            note(unknown, Kind::PharmacistSection, &a.pharmacist_section.code);
+            check(Kind::Mode, &a.mode.code);
+            check(Kind::Sector, &a.sector.code);
+            check(Kind::Role, &a.role.code);
+            check(Kind::Genre, &a.genre.code);
+            check(Kind::PharmacistSection, &a.pharmacist_section.code);
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod group;
 pub mod layout;
 mod options;
 pub mod parse;
+pub mod quality;
 mod rows;
 pub mod run;
 pub mod source;

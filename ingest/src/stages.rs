@@ -113,6 +113,8 @@ struct PartResult {
     persons: u64,
     /// Persons of this partition by segment.
     segments: BTreeMap<String, SegmentDiff>,
+    /// What the quality report needs of this partition's persons.
+    quality: crate::quality::Collector,
 }
 
 /// What [`Run::pass_b`] gives.
@@ -260,7 +262,9 @@ impl Run<'_> {
             })
             .await?;
         let current = Arc::new(current);
-        diff.set_references(&segment_reference(store).await?);
+        let (reference, previous_quality) = served_run_report(store).await?;
+        diff.set_references(&reference);
+        let mut quality = crate::quality::Collector::default();
         let tainted_a = Arc::new(parted.tainted.clone());
         let generation = store.begin_generation(self.run).await?;
         self.generation = Some(generation);
@@ -330,6 +334,7 @@ impl Run<'_> {
                         record: None,
                     });
                 }
+                quality.merge(r.quality);
                 for (k, part) in r.segments {
                     let s = diff.segments.entry(k).or_default();
                     s.now += part.now;
@@ -356,6 +361,12 @@ impl Run<'_> {
         report.persons = persons_seen;
         report.persons_with_errors = tainted_count;
         report.rows_rejected = report.group.errors_by_kind.values().sum();
+        report.quality = Some(Box::new(crate::quality::Quality::build(
+            &report.group,
+            quality,
+            &diff.segments,
+            previous_quality.as_ref(),
+        )));
         self.finish.rows_rejected = Some(report.rows_rejected as i64);
         self.finish.duplicate_rows = Some(report.group.duplicate_rows as i64);
         self.finish.persons = Some(report.persons as i64);
@@ -445,7 +456,9 @@ fn diff_partition(
     let mut outcomes = Vec::with_capacity(part.persons.len());
     let mut seen = HashSet::with_capacity(part.persons.len());
     let mut segments = BTreeMap::new();
+    let mut quality = crate::quality::Collector::default();
     for person in &part.persons {
+        quality.person(person);
         let idnat = person.idnat.as_str();
         seen.insert(idnat.to_string());
         let group = id_group(person);
@@ -483,6 +496,7 @@ fn diff_partition(
         stats: part.stats,
         persons,
         segments,
+        quality,
     })
 }
 
@@ -498,17 +512,27 @@ fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash
     Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
 }
 
-/// Persons by segment in the served generation: the `now` of the run that built it (empty when that run predates the
-/// gate by segment, or when nothing is served: the gate by segment then has no reference and passes).
-async fn segment_reference(store: &annuaire_store::Store) -> Result<BTreeMap<String, u64>> {
-    let Some(served) = store.served().await? else { return Ok(BTreeMap::new()) };
+/// What the run that built the served generation found: persons by segment (its diff's `now`), and its quality
+/// report. Empty when that run predates them, or when nothing is served: the gate by segment then has no reference
+/// and passes, and the quality report compares with nothing.
+async fn served_run_report(
+    store: &annuaire_store::Store,
+) -> Result<(BTreeMap<String, u64>, Option<crate::quality::Quality>)> {
+    let Some(served) = store.served().await? else { return Ok(Default::default()) };
     let runs = store.runs().await?;
-    let diff = runs.into_iter().rev().find(|r| r.generation == Some(served.generation)).and_then(|r| r.diff);
-    let segments = diff
+    let Some(run) = runs.into_iter().rev().find(|r| r.generation == Some(served.generation)) else {
+        return Ok(Default::default());
+    };
+    let segments = run
+        .diff
         .and_then(|d| d.get("segments").cloned())
         .and_then(|s| serde_json::from_value::<BTreeMap<String, SegmentDiff>>(s).ok())
         .unwrap_or_default();
-    Ok(segments.into_iter().map(|(k, s)| (k, s.now)).collect())
+    let quality = run
+        .report
+        .and_then(|r| r.get("quality").cloned())
+        .and_then(|q| serde_json::from_value::<crate::quality::Quality>(q).ok());
+    Ok((segments.into_iter().map(|(k, s)| (k, s.now)).collect(), quality))
 }
 
 /// The views of a first load, fed the persons as pass B groups them.

@@ -89,3 +89,61 @@ fn a_held_night_fires_the_webhook_once_shows_in_the_gauges_and_is_approved_over_
     });
     assert!(server.stop(), "clean exit");
 }
+
+#[test]
+fn the_quality_report_lists_planted_mojibake_shared_sirets_and_unknown_codes_with_their_places() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let copy = sample_copy(&dir.path().join("planted"), |_, _| true);
+    let pa = std::fs::read_dir(&copy)
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains("Personne_activite"))
+        .expect("the Personne_activite file");
+    let text = std::fs::read_to_string(&pa).expect("read");
+    let mut lines: Vec<Vec<String>> =
+        text.lines().map(|l| l.split('|').map(str::to_string).collect::<Vec<String>>()).collect();
+    // Lines with a structure: a technical id (column 24) and a SIRET (column 20).
+    let with_structure: Vec<usize> =
+        (1..lines.len()).filter(|&i| !lines[i][23].is_empty() && !lines[i][19].is_empty()).collect();
+    let (a, b) = (
+        with_structure[0],
+        *with_structure.iter().find(|&&i| lines[i][23] != lines[with_structure[0]][23]).expect("two structures"),
+    );
+    let siret = lines[a][19].clone();
+    lines[b][19] = siret.clone();
+    // A profession label read as Latin-1, and a profession code no table knows, on two other lines.
+    let m = (1..lines.len()).find(|&i| i != a && i != b && lines[i][10] == "Médecin").expect("a doctor's line");
+    lines[m][10] = "MÃ©decin".into();
+    let u = (1..lines.len()).find(|&i| ![a, b, m].contains(&i) && lines[i][9] == "60").expect("a nurse's line");
+    lines[u][9] = "99".into();
+    let unknown_person = lines[u][2].clone();
+    std::fs::write(&pa, lines.iter().map(|l| format!("{}\n", l.join("|"))).collect::<String>()).expect("write");
+
+    let out = annuaire(dir.path(), &["sync", "--source", copy.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = annuaire(dir.path(), &["quality", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let q = &r["quality"];
+    let place = &q["text"]["mojibake"]["first"][0];
+    assert_eq!(q["text"]["mojibake"]["count"], 1, "{q}");
+    assert_eq!(place["line"].as_u64(), Some(m as u64 + 1), "{place}");
+    assert!(place["file"].as_str().is_some_and(|f| f.contains("Personne_activite")), "{place}");
+    assert!(place["column"].as_str().is_some_and(|c| c.contains("Libellé profession")), "{place}");
+    assert_eq!(place["text"], "MÃ©decin");
+    let shared = q["shared_siret"]["first"].as_array().cloned().unwrap_or_default();
+    let entry = shared.iter().find(|s| s["value"] == siret.as_str()).unwrap_or_else(|| panic!("{siret} in {shared:?}"));
+    let ids: Vec<&str> =
+        entry["technical_ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    assert!(ids.contains(&lines[a][23].as_str()) && ids.contains(&lines[b][23].as_str()), "{entry}");
+    assert_eq!(q["unknown_codes"]["profession"]["99"], 1, "{q}");
+    assert_eq!(q["unknown_code_persons"]["profession"]["99"], unknown_person.as_str());
+    // A first generation has nothing to compare with: what is mis-encoded is a warning all the same.
+    assert!(
+        q["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w.as_str().is_some_and(|w| w.contains("mojibake")))),
+        "{q}"
+    );
+    // The text form names the place too.
+    let text = stdout(&annuaire(dir.path(), &["quality"]));
+    assert!(text.contains(&format!("line {} column", m + 1)) && text.contains("MÃ©decin"), "{text}");
+}

@@ -34,7 +34,7 @@ impl Class {
     pub fn of(endpoint: &str) -> Class {
         match endpoint {
             "search" | "stats" => Class::Analysts,
-            "changes" | "metrics" | "runs" | "generations" | "approve" | "usage" => Class::Admin,
+            "changes" | "metrics" | "runs" | "generations" | "approve" | "usage" | "quality" => Class::Admin,
             _ => Class::Claims,
         }
     }

@@ -154,6 +154,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/generations", get(operators::generations))
         .route("/v1/generations/{id}/approve", post(operators::approve))
         .route("/v1/usage", get(operators::usage))
+        .route("/v1/quality/{id}", get(operators::quality))
         .route("/v1/search", get(analysts::search))
         .route("/v1/stats", get(analysts::stats))
         .route("/fhir/Practitioner/{id}", get(fhir::fhir_practitioner))

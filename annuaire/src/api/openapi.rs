@@ -155,6 +155,16 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/v1/quality/{id}",
+        scope: "admin",
+        summary: "The quality report of generation {id} (`latest`: the newest): mis-encoded text with its places, codes \
+                  missing from the tables, shared SIRETs and FINESS, persons without activity, what moved most, warnings",
+        request: None,
+        response: "QualityReport",
+        query: &[],
+    },
+    Route {
+        method: "get",
         path: "/v1/usage",
         scope: "admin",
         summary: "Usage by client service (calls, distinct professionals, eligible, refused) over the period and by day",
@@ -263,6 +273,7 @@ fn schemas() -> Value {
     add::<ApproveRequest>(&mut out);
     add::<Approved>(&mut out);
     add::<Usage>(&mut out);
+    add::<QualityReport>(&mut out);
     out.insert("Codes".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/CodeEntry"}}));
     out.insert("Stats".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}));
     out.insert("Text".into(), json!({"type": "string"}));

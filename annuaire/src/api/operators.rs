@@ -106,6 +106,28 @@ pub(crate) async fn approve(State(s): State<AppState>, Id(id): Id, headers: Head
     .await
 }
 
+/// `GET /v1/quality/{generation}` (`latest` for the newest report).
+pub(crate) async fn quality(State(s): State<AppState>, Id(id): Id, headers: HeaderMap) -> Response {
+    handle(&s, &headers, "quality", Scope::Admin, |_| async {
+        let run = async {
+            let generation =
+                match id.as_str() {
+                    "latest" => None,
+                    g => Some(g.parse::<i64>().map_err(|_| {
+                        ApiError::bad_request(format!("{g:?} is not a generation number (or `latest`)"))
+                    })?),
+                };
+            let report = crate::quality::report(&s.store, generation)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found(format!("no quality report for generation {id}")))?;
+            Ok(answer(report.generation, &report))
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
 pub(crate) async fn usage(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
     handle(&s, &headers, "usage", Scope::Admin, |_| async {
         let run = async {

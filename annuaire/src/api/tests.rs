@@ -77,6 +77,7 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
         ("get", "/v1/subjects/resolve") => (format!("{path}?hint={id}"), None),
         ("get", "/v1/changes") => (format!("{path}?since=0&limit=5"), None),
         ("get", "/v1/runs" | "/v1/generations" | "/v1/usage") => (path.to_string(), None),
+        ("get", "/v1/quality/{id}") => ("/v1/quality/latest".into(), None),
         // Nothing is held in the sample's store: the answer is 409 `conflict` (see `ok_status`).
         ("post", "/v1/generations/{id}/approve") => (path.replace("{id}", "1"), Some(r#"{"exclude": ["delete"]}"#)),
         ("get", "/fhir/PractitionerRole") => (format!("{path}?practitioner={id}"), None),

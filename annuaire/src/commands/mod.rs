@@ -6,6 +6,7 @@ mod changes;
 mod claims;
 mod eligible;
 mod export;
+mod quality;
 mod runs;
 mod search;
 mod serve;
@@ -54,6 +55,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(args) => stats::run(ctx, args).await,
         Command::Export(args) => export::run(ctx, args).await,
         Command::Runs(args) => runs::run(ctx, args).await,
+        Command::Quality(args) => quality::run(ctx, args).await,
         Command::Approve(args) => approve::run(ctx, args).await,
         Command::Changes(args) => changes::run(ctx, args).await,
     }

@@ -117,6 +117,25 @@ pub struct Approved {
     pub excluded: Vec<String>,
 }
 
+/// A generation's quality report (see `annuaire_ingest::quality`): text that looks mis-encoded with its places,
+/// codes missing from the tables, SIRETs and FINESS shared by structures with different technical ids, persons
+/// without activity, row errors by kind, counts by profession, authority kind and department, what moved most, and
+/// the warnings against the previous generation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QualityReport {
+    pub generation: i64,
+    /// The run that wrote it.
+    pub run: i64,
+    /// That run's status.
+    pub status: String,
+    /// The generation it was compared with (the one served when the run began).
+    pub compared_with: Option<i64>,
+    /// The report (`text`, `unknown_codes`, `unknown_code_persons`, `shared_siret`, `shared_finess`,
+    /// `persons_without_activity`, `row_errors_by_kind`, `warnings_by_kind`, `counts`, `moved`, `warnings`).
+    #[schema(value_type = Object)]
+    pub quality: serde_json::Value,
+}
+
 /// One client service's indicators over the period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageClient {

@@ -1,0 +1,357 @@
+//! The quality report of a run: what in an extract looks wrong although nothing rejected it, compared with the
+//! previous generation's, so that a sudden change shows.
+//!
+//! - text that looks mis-encoded: UTF-8 read as Latin-1 (`Ã©`, `Ã¨`, `Â `…), the replacement character U+FFFD,
+//!   control characters, each with a count and its first places (file, line, column);
+//! - codes missing from the shipped tables (from the grouping's counters);
+//! - structures that share a SIRET or a FINESS under different technical ids;
+//! - persons without any activity;
+//! - persons by profession, authority kind and department against the previous generation (what moved most);
+//! - the row errors and warnings by kind.
+//!
+//! It is written into the run record (`report.quality`) by every run that reads an extract; `annuaire quality` and
+//! `GET /v1/quality/{generation}` read it back. Its `warnings` are what an operator should look at (and what the
+//! `quality` alert carries).
+
+use crate::diff::SegmentDiff;
+use crate::layout::Header;
+use annuaire_schemas::Person;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Places kept per kind of text issue, and per kind of shared identifier.
+pub const KEPT: usize = 10;
+
+/// One place where text looks wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TextPlace {
+    /// The extract's file.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// The column's name and number.
+    pub column: String,
+    /// The value, cut to 80 characters.
+    pub text: String,
+}
+
+/// Text issues of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextIssues {
+    /// Fields affected.
+    pub count: u64,
+    /// The first ones, in file and line order.
+    pub first: Vec<TextPlace>,
+}
+
+impl TextIssues {
+    /// Add another partition's.
+    pub fn merge(&mut self, o: TextIssues) {
+        self.count += o.count;
+        self.first.extend(o.first);
+        self.first.sort();
+        self.first.truncate(KEPT);
+    }
+}
+
+/// Characters that follow `Ã` or `Â` when UTF-8 was decoded as Latin-1 or Windows-1252.
+fn continuation(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{BF}') || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
+}
+
+/// The kind of issue a field shows, if any: `mojibake`, `replacement_character` or `control_character`.
+pub fn text_issue(field: &str) -> Option<&'static str> {
+    if field.is_ascii() {
+        return field.chars().any(char::is_control).then_some("control_character");
+    }
+    if field.contains('\u{FFFD}') {
+        return Some("replacement_character");
+    }
+    let mut prev = ' ';
+    for c in field.chars() {
+        if matches!(prev, 'Ã' | 'Â') && continuation(c) {
+            return Some("mojibake");
+        }
+        prev = c;
+    }
+    field.chars().any(char::is_control).then_some("control_character")
+}
+
+/// Look at every field of a line of `file` (fields of `body`, split on `|`) and count what looks wrong.
+pub(crate) fn scan_line(
+    file: &str,
+    line: u64,
+    header: &Header,
+    fields: &[&str],
+    out: &mut BTreeMap<String, TextIssues>,
+) {
+    for (i, f) in fields.iter().enumerate() {
+        if let Some(kind) = text_issue(f) {
+            let e = out.entry(kind.to_string()).or_default();
+            e.count += 1;
+            if e.first.len() < KEPT {
+                e.first.push(TextPlace {
+                    file: file.to_string(),
+                    line,
+                    column: header.describe(i),
+                    text: f.chars().take(80).collect(),
+                });
+            }
+        }
+    }
+}
+
+/// One identifier (SIRET or FINESS) used by structures with different technical ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedId {
+    /// The SIRET or FINESS.
+    pub value: String,
+    /// The technical ids of the structures that give it (at most [`KEPT`]).
+    pub technical_ids: Vec<String>,
+}
+
+/// Identifiers shared by several structures, of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedIds {
+    /// How many identifiers are shared.
+    pub count: u64,
+    /// The first ones, by identifier.
+    pub first: Vec<SharedId>,
+}
+
+/// Collects, over every person of a run, what the report needs beyond the grouping's counters.
+#[derive(Debug, Default)]
+pub(crate) struct Collector {
+    /// SIRET → technical ids, and FINESS site → technical ids.
+    siret: HashMap<String, BTreeSet<String>>,
+    finess: HashMap<String, BTreeSet<String>>,
+    without_activity: u64,
+    without_activity_first: Vec<String>,
+    /// kind → code → the smallest idNat of a person who has it.
+    unknown_first: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Collector {
+    /// Look at one person of the new generation.
+    pub(crate) fn person(&mut self, p: &Person) {
+        let idnat = p.idnat.as_str();
+        crate::group::unknown_codes_of(p, |kind, code| {
+            let slot = self.unknown_first.entry(kind.name().to_string()).or_default();
+            match slot.get_mut(code) {
+                Some(first) if idnat < first.as_str() => *first = idnat.to_string(),
+                Some(_) => {}
+                None => {
+                    slot.insert(code.to_string(), idnat.to_string());
+                }
+            }
+        });
+        let mut any = false;
+        for a in p.exercices.iter().flat_map(|e| &e.activities) {
+            any = true;
+            let s = &a.structure;
+            if s.technical_id.is_empty() {
+                continue;
+            }
+            for (value, map) in [(&s.siret, &mut self.siret), (&s.finess_site, &mut self.finess)] {
+                if !value.is_empty() {
+                    map.entry(value.clone()).or_default().insert(s.technical_id.clone());
+                }
+            }
+        }
+        if !any {
+            self.without_activity += 1;
+            if self.without_activity_first.len() < KEPT {
+                self.without_activity_first.push(p.idnat.as_str().to_string());
+            }
+        }
+    }
+
+    /// Add another partition's.
+    pub(crate) fn merge(&mut self, o: Collector) {
+        for (mine, theirs) in [(&mut self.siret, o.siret), (&mut self.finess, o.finess)] {
+            for (k, v) in theirs {
+                mine.entry(k).or_default().extend(v);
+            }
+        }
+        for (kind, codes) in o.unknown_first {
+            let slot = self.unknown_first.entry(kind).or_default();
+            for (code, idnat) in codes {
+                let first = slot.entry(code).or_insert_with(|| idnat.clone());
+                if idnat < *first {
+                    *first = idnat;
+                }
+            }
+        }
+        self.without_activity += o.without_activity;
+        self.without_activity_first.extend(o.without_activity_first);
+        self.without_activity_first.sort();
+        self.without_activity_first.truncate(KEPT);
+    }
+}
+
+fn shared(map: HashMap<String, BTreeSet<String>>) -> SharedIds {
+    let mut many: Vec<(String, BTreeSet<String>)> = map.into_iter().filter(|(_, ids)| ids.len() > 1).collect();
+    many.sort();
+    SharedIds {
+        count: many.len() as u64,
+        first: many
+            .into_iter()
+            .take(KEPT)
+            .map(|(value, ids)| SharedId { value, technical_ids: ids.into_iter().take(KEPT).collect() })
+            .collect(),
+    }
+}
+
+/// A segment that moved between the previous generation and this one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Moved {
+    /// `profession:60`, `authority_kind:ars`, `department:23`.
+    pub segment: String,
+    /// Persons in the previous generation.
+    pub before: u64,
+    /// Persons now.
+    pub now: u64,
+    /// `now - before`.
+    pub change: i64,
+    /// The change in percent of `before` (null when `before` is 0).
+    pub percent: Option<f64>,
+}
+
+/// The quality report of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Text that looks wrong, by kind (`mojibake`, `replacement_character`, `control_character`).
+    pub text: BTreeMap<String, TextIssues>,
+    /// Codes not found in the shipped tables: kind → code → occurrences.
+    pub unknown_codes: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Where to see each of them: kind → code → the first person (by idNat) whose record has it.
+    pub unknown_code_persons: BTreeMap<String, BTreeMap<String, String>>,
+    /// SIRETs given by structures with different technical ids.
+    pub shared_siret: SharedIds,
+    /// FINESS (site) given by structures with different technical ids.
+    pub shared_finess: SharedIds,
+    /// Persons without any activity.
+    pub persons_without_activity: u64,
+    /// The first of them.
+    pub persons_without_activity_first: Vec<String>,
+    /// Rows rejected, by kind.
+    pub row_errors_by_kind: BTreeMap<String, u64>,
+    /// Warnings of the grouping, by kind.
+    pub warnings_by_kind: BTreeMap<String, u64>,
+    /// Persons by profession, authority kind and department, now.
+    pub counts: BTreeMap<String, u64>,
+    /// The segments that moved most against the previous generation (at most 20, by size of the change).
+    pub moved: Vec<Moved>,
+    /// What to look at, compared with the previous generation's report.
+    pub warnings: Vec<String>,
+}
+
+/// The counters the report compares with the previous one: name → value.
+fn indicators(q: &Quality) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for (k, t) in &q.text {
+        m.insert(format!("text {k}"), t.count);
+    }
+    m.insert("codes missing from the tables".into(), q.unknown_codes.values().map(|c| c.values().sum::<u64>()).sum());
+    m.insert("SIRETs shared by several structures".into(), q.shared_siret.count);
+    m.insert("FINESS shared by several structures".into(), q.shared_finess.count);
+    m.insert("persons without any activity".into(), q.persons_without_activity);
+    for (k, n) in &q.row_errors_by_kind {
+        m.insert(format!("row errors {k}"), *n);
+    }
+    m
+}
+
+impl Quality {
+    /// The report of a run: the grouping's counters, what `collector` saw, the segments' counts, and the warnings
+    /// against `previous` (the served generation's report, when there is one).
+    pub(crate) fn build(
+        stats: &crate::group::GroupStats,
+        collector: Collector,
+        segments: &BTreeMap<String, SegmentDiff>,
+        previous: Option<&Quality>,
+    ) -> Quality {
+        let mut q = Quality {
+            text: stats.text_issues.clone(),
+            unknown_codes: stats.unknown_codes.clone(),
+            unknown_code_persons: collector.unknown_first,
+            shared_siret: shared(collector.siret),
+            shared_finess: shared(collector.finess),
+            persons_without_activity: collector.without_activity,
+            persons_without_activity_first: collector.without_activity_first,
+            row_errors_by_kind: stats.errors_by_kind.clone(),
+            warnings_by_kind: stats.warnings_by_kind.clone(),
+            counts: segments.iter().filter(|(_, s)| s.now > 0).map(|(k, s)| (k.clone(), s.now)).collect(),
+            moved: Vec::new(),
+            warnings: Vec::new(),
+        };
+        if let Some(prev) = previous {
+            let keys: BTreeSet<&String> = prev.counts.keys().chain(q.counts.keys()).collect();
+            let mut moved: Vec<Moved> = keys
+                .into_iter()
+                .map(|k| {
+                    let (before, now) =
+                        (prev.counts.get(k).copied().unwrap_or(0), q.counts.get(k).copied().unwrap_or(0));
+                    let change = now as i64 - before as i64;
+                    let percent = (before > 0).then(|| change as f64 * 100.0 / before as f64);
+                    Moved { segment: k.clone(), before, now, change, percent }
+                })
+                .filter(|m| m.change != 0)
+                .collect();
+            moved.sort_by(|a, b| b.change.abs().cmp(&a.change.abs()).then_with(|| a.segment.cmp(&b.segment)));
+            moved.truncate(20);
+            q.moved = moved;
+            q.warnings = compare(&indicators(prev), &indicators(&q));
+        } else {
+            // No previous report: anything mis-encoded is worth a look.
+            q.warnings = q
+                .text
+                .iter()
+                .filter(|(_, t)| t.count > 0)
+                .map(|(k, t)| format!("text {k}: {} fields (first: {})", t.count, first_place(t)))
+                .collect();
+        }
+        q
+    }
+}
+
+fn first_place(t: &TextIssues) -> String {
+    t.first.first().map(|p| format!("{} line {} column {}", p.file, p.line, p.column)).unwrap_or_default()
+}
+
+/// A warning for each indicator that appeared, or more than doubled and grew by more than 10.
+fn compare(before: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>) -> Vec<String> {
+    now.iter()
+        .filter_map(|(k, &n)| {
+            let b = before.get(k).copied().unwrap_or(0);
+            let jumped = n > b.saturating_mul(2) && n - b > 10;
+            let appeared = b == 0 && n > 0;
+            (jumped || appeared).then(|| format!("{k}: {n} (previous generation: {b})"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mis_encoded_text_is_told_from_french() {
+        for ok in ["LEFÈVRE", "Médecin", "Île-de-France", "Œuvre", "Ã", "SAINT-ÉTIENNE", "rue de l'Église", ""] {
+            assert_eq!(text_issue(ok), None, "{ok}");
+        }
+        assert_eq!(text_issue("MÃ©decin"), Some("mojibake"));
+        assert_eq!(text_issue("Ã‰TIENNE"), Some("mojibake"));
+        assert_eq!(text_issue("Â\u{A0}Paris"), Some("mojibake"));
+        assert_eq!(text_issue("M\u{FFFD}decin"), Some("replacement_character"));
+        assert_eq!(text_issue("ab\u{1}c"), Some("control_character"));
+        assert_eq!(text_issue("é\u{7}"), Some("control_character"));
+    }
+
+    #[test]
+    fn a_warning_when_an_indicator_appears_or_more_than_doubles() {
+        let m = |v: &[(&str, u64)]| v.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>();
+        let w = compare(&m(&[("a", 100), ("b", 0), ("c", 5)]), &m(&[("a", 150), ("b", 3), ("c", 30)]));
+        assert_eq!(w, ["b: 3 (previous generation: 0)", "c: 30 (previous generation: 5)"]);
+    }
+}
