@@ -120,10 +120,14 @@ pub(crate) enum Command {
 /// The arguments of `annuaire sync`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SyncArgs {
-    /// The extract: an http(s) URL, a PS_LibreAcces zip, a folder with its .txt files, or one
-    /// Personne_activite .txt. Default: the official ANS download address.
+    /// The extract: an http(s) URL, a PS_LibreAcces zip, a folder with its .txt files, one
+    /// Personne_activite .txt, or `datagouv[:DATASET_ID]` (the newest files ANS publishes on data.gouv.fr). Default:
+    /// the official ANS download address.
     #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
     pub(crate) source: String,
+    /// data.gouv.fr's API, for `--source datagouv`.
+    #[arg(long, env = "ANNUAIRE_DATAGOUV_API", default_value = annuaire_ingest::datagouv::DEFAULT_API)]
+    pub(crate) datagouv_api: String,
     /// Another extract read with the main one, recognised by name: Porteurs_CPS_CPF (cards) or
     /// Extraction_Correspondance_MSSante (mailboxes); an http(s) URL (downloaded with conditional GET, e.g.
     /// ANS's Porteurs_CPS_CPF address), a zip, a folder or a .txt file. Repeatable. A folder or
@@ -209,9 +213,12 @@ pub(crate) struct ServeArgs {
     /// Do not run the scheduled sync (an API-only server).
     #[arg(long)]
     pub(crate) no_sync: bool,
-    /// Extract to sync: URL or path (default: the official ANS address).
+    /// Extract to sync: URL, path or `datagouv[:DATASET_ID]` (default: the official ANS address).
     #[arg(long, default_value = annuaire_ingest::fetch::OFFICIAL_URL)]
     pub(crate) source: String,
+    /// data.gouv.fr's API, for `--source datagouv`.
+    #[arg(long, env = "ANNUAIRE_DATAGOUV_API", default_value = annuaire_ingest::datagouv::DEFAULT_API)]
+    pub(crate) datagouv_api: String,
     /// Another extract read with the main one at each sync (see `sync --with`). Repeatable.
     #[arg(long = "with", value_name = "URL|PATH")]
     pub(crate) with: Vec<String>,

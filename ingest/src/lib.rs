@@ -8,6 +8,7 @@
 //! **Architecture invariant:** this crate knows files and the store's API; it knows nothing of HTTP,
 //! claims or search. A failed run never changes what is served.
 
+pub mod datagouv;
 mod diff;
 pub mod error;
 pub mod extract;

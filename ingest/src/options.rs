@@ -12,12 +12,21 @@ pub enum Origin {
     Path(PathBuf),
     /// An http(s) URL, downloaded with [`crate::fetch`].
     Url(String),
+    /// A data.gouv.fr dataset: the newest resource of each kind of extract ([`crate::datagouv`]).
+    DataGouv(String),
 }
 
 impl Origin {
-    /// An `http://` or `https://` string is a URL; anything else a path.
+    /// `datagouv` or `datagouv:DATASET_ID` is data.gouv.fr's dataset; an `http://` or `https://` string is a URL;
+    /// anything else a path.
     pub fn parse(s: &str) -> Origin {
         let lower = s.to_ascii_lowercase();
+        if lower == "datagouv" {
+            return Origin::DataGouv(crate::datagouv::DEFAULT_DATASET.to_string());
+        }
+        if let Some(id) = s.strip_prefix("datagouv:").filter(|id| !id.is_empty()) {
+            return Origin::DataGouv(id.to_string());
+        }
         if lower.starts_with("http://") || lower.starts_with("https://") {
             Origin::Url(s.to_string())
         } else {
@@ -31,6 +40,7 @@ impl std::fmt::Display for Origin {
         match self {
             Origin::Path(p) => write!(f, "{}", p.display()),
             Origin::Url(u) => f.write_str(u),
+            Origin::DataGouv(id) => write!(f, "datagouv:{id}"),
         }
     }
 }
@@ -42,6 +52,8 @@ pub struct RunOptions {
     pub source: Origin,
     /// Download settings, for a URL.
     pub fetch: crate::fetch::FetchOptions,
+    /// data.gouv.fr's API, for `Origin::DataGouv` (default [`crate::datagouv::DEFAULT_API`]).
+    pub datagouv_api: String,
     /// Other extracts read with the main one (`Porteurs_CPS_CPF`, `Extraction_Correspondance_MSSante`): http(s)
     /// URLs (downloaded like the main one, with conditional GET) or paths to a zip, a folder or a `.txt` file. (A
     /// folder or zip given as the source may hold them too.)
@@ -82,6 +94,7 @@ impl RunOptions {
         RunOptions {
             source: Origin::parse(&source.as_ref().to_string_lossy()),
             fetch: crate::fetch::FetchOptions::default(),
+            datagouv_api: crate::datagouv::DEFAULT_API.to_string(),
             with: Vec::new(),
             downloads_dir: None,
             max_error_rate: 1.0,

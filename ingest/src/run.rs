@@ -49,7 +49,8 @@ async fn run_locked(store: &Store, opts: &RunOptions) -> Result<RunOutcome> {
         store.abandon(held.generation, "superseded").await?;
     }
     let run = store.start_run(&opts.source.to_string()).await?;
-    let mut stages = crate::stages::Run { store, opts, run, finish: RunFinish::default(), generation: None };
+    let mut stages =
+        crate::stages::Run { store, opts, run, finish: RunFinish::default(), generation: None, resources: Vec::new() };
     let result = stages.stages().await;
     let (mut finish, generation) = (stages.finish, stages.generation);
     match &result {

@@ -42,6 +42,12 @@ async fn obtain(store: &Store, opts: &RunOptions, origin: &Origin) -> Result<Obt
             });
         }
         Origin::Url(url) => url,
+        Origin::DataGouv(id) => {
+            return Err(Error::Source {
+                path: PathBuf::from(format!("datagouv:{id}")),
+                message: "a data.gouv.fr dataset is resolved into its resources first".into(),
+            });
+        }
     };
     let dir = opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads"));
     let state = if opts.force { None } else { store.download_state(url).await? };
@@ -84,6 +90,8 @@ pub(crate) struct Run<'a> {
     pub(crate) finish: RunFinish,
     /// The generation being written, once begun (abandoned if the run fails).
     pub(crate) generation: Option<i64>,
+    /// The data.gouv.fr resources read, for the run record.
+    pub(crate) resources: Vec<crate::datagouv::Resource>,
 }
 
 /// What [`Run::obtain`] gives: nothing new to read, or the files to read.
@@ -161,10 +169,26 @@ impl Run<'_> {
 
     /// Stage 1: every source made readable (a URL downloaded with conditional GET, or its previous download when it
     /// has no new file), or "nothing new" when no URL has a new file.
-    pub(crate) async fn obtain(&self) -> Result<Obtain> {
+    pub(crate) async fn obtain(&mut self) -> Result<Obtain> {
         let (store, opts) = (self.store, self.opts);
-        let main = obtain(store, opts, &opts.source).await?;
-        let mut extras = Vec::new();
+        let (main, mut extras) = match &opts.source {
+            Origin::DataGouv(dataset) => {
+                // The newest resource of each kind, each downloaded like a URL, and checked against its checksum.
+                self.resources = crate::datagouv::resolve(&opts.datagouv_api, dataset, &opts.fetch).await?;
+                let mut obtained = Vec::new();
+                for r in &self.resources {
+                    let o = obtain(store, opts, &Origin::Url(r.url.clone())).await?;
+                    if let (Some(path), Some(state), Some(sum)) = (&o.path, &o.state, &r.checksum) {
+                        let checked = crate::datagouv::check(path, &state.sha256, sum)?;
+                        tracing::info!(url = %r.url, checked, "data.gouv.fr resource downloaded");
+                    }
+                    obtained.push(o);
+                }
+                let main = obtained.remove(0);
+                (main, obtained)
+            }
+            source => (obtain(store, opts, source).await?, Vec::new()),
+        };
         for origin in &opts.with {
             extras.push(obtain(store, opts, origin).await?);
         }
@@ -234,7 +258,7 @@ impl Run<'_> {
         tracing::info!(elapsed = ?phase.elapsed(), "pass A (inflate, parse, partition) done");
         let report = parted.report();
         self.finish.rows_read = Some(report.rows_read as i64);
-        self.finish.report = serde_json::to_value(&report).ok();
+        self.finish.report = self.report_json(&report);
         self.finish.rows_rejected = Some(report.rows_rejected as i64);
         check_rate(opts, &report)?;
         Ok(PassA::Spilled(Arc::new(parted), report))
@@ -370,7 +394,7 @@ impl Run<'_> {
         self.finish.rows_rejected = Some(report.rows_rejected as i64);
         self.finish.duplicate_rows = Some(report.group.duplicate_rows as i64);
         self.finish.persons = Some(report.persons as i64);
-        self.finish.report = serde_json::to_value(&report).ok();
+        self.finish.report = self.report_json(&report);
         check_rate(opts, &report)?;
         if report.persons == 0 {
             return Err(Error::Source { path: paths[0].clone(), message: "the extract holds no person".into() });
@@ -410,6 +434,17 @@ impl Run<'_> {
         store.prepare(generation, &opts.views).await?;
         store.promote(generation).await?;
         Ok((RunStatus::Promoted, None))
+    }
+
+    /// The report as the run record keeps it, with the data.gouv.fr resources read.
+    fn report_json(&self, report: &ParseReport) -> Option<serde_json::Value> {
+        let mut v = serde_json::to_value(report).ok()?;
+        if !self.resources.is_empty()
+            && let Some(m) = v.as_object_mut()
+        {
+            m.insert("resources".into(), serde_json::to_value(&self.resources).ok()?);
+        }
+        Some(v)
     }
 
     /// Stage 5: only now record what was downloaded (an extract that failed to ingest must be fetched again next

@@ -15,6 +15,7 @@ pub(crate) async fn run(ctx: Ctx, args: ServeArgs) -> Result<ExitCode> {
         port_file,
         no_sync,
         source,
+        datagouv_api,
         with,
         schedule,
         also_at,
@@ -28,6 +29,7 @@ pub(crate) async fn run(ctx: Ctx, args: ServeArgs) -> Result<ExitCode> {
         timezone.parse().map_err(|e| anyhow::anyhow!("unknown time zone {timezone:?}: {e}"))?;
     let mut opts = RunOptions::new(&source);
     opts.views = crate::views::before_promotion();
+    opts.datagouv_api = datagouv_api;
     opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
     opts.fetch.ca_file = ca_file.or(config.ca_file.clone());
     config.sync.apply(&mut opts);

@@ -13,6 +13,7 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
     let Ctx { store, config } = ctx;
     let SyncArgs {
         source,
+        datagouv_api,
         with,
         ca_file,
         retries,
@@ -36,6 +37,7 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
     } = args;
     let mut opts = RunOptions::new(&source);
     opts.views = crate::views::before_promotion();
+    opts.datagouv_api = datagouv_api;
     opts.with = with.iter().map(|w| annuaire_ingest::run::Origin::parse(w)).collect();
     opts.fetch = annuaire_ingest::fetch::FetchOptions {
         ca_file: ca_file.or(config.ca_file.clone()),
