@@ -419,6 +419,11 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/fhir/PractitionerRole"),
             ("get", "/v1/codes/{kind}"),
             ("get", "/v1/professionals/{id}"),
+            ("get", "/v1/runs"),
+            ("get", "/v1/generations"),
+            ("post", "/v1/generations/{id}/approve"),
+            ("get", "/v1/usage"),
+            ("get", "/v1/quality/{id}"),
         ];
         let paths = doc["paths"].as_object().expect("paths");
         let documented: usize = paths.values().map(|p| p.as_object().map_or(0, |o| o.len())).sum();

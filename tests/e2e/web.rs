@@ -2,7 +2,7 @@
 //! filter, check the results and the charts against the API. Skipped when chromedriver is not installed, unless
 //! `ANNUAIRE_TEST_REQUIRE_BROWSER=1` (CI installs the Debian packages `chromium` and `chromium-driver`).
 
-use crate::api::{ANALYST, call, rt, start, write_config};
+use crate::api::{ANALYST, OPS, call, rt, start, write_config};
 use crate::common::{annuaire, samples, stderr};
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -206,6 +206,74 @@ fn an_analyst_searches_filters_and_reads_the_charts_in_chromium() {
         })
         .await;
         assert_eq!(c.find(Locator::Id("department")).await.expect("dep").prop("value").await.expect("v"), Some(code));
+        c.close().await.expect("close");
+    });
+}
+
+/// The operators' page (`/ops`): a held night with its reason and segments, the runs as a timeline, the quality
+/// report and usage; approving from the page promotes the held generation.
+#[test]
+fn an_operator_reads_the_held_night_and_approves_it_from_the_page_in_chromium() {
+    let Some((_driver, webdriver)) = chromedriver() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = annuaire(dir.path(), &["sync", "--source", samples().join("PS_LibreAcces").to_str().expect("path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The next night loses 30 % of the persons: held.
+    let smaller = crate::common::sample_copy(&dir.path().join("smaller"), |_, l| {
+        let id = l.split('|').nth(1).unwrap_or("");
+        id.bytes().map(u64::from).sum::<u64>() % 10 >= 3
+    });
+    let out = annuaire(dir.path(), &["sync", "--source", smaller.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let config = write_config(dir.path());
+    let server = start(dir.path(), &config);
+    rt().block_on(async {
+        let http = reqwest::Client::new();
+        let generations = call(&http, "GET", &format!("{}/v1/generations", server.base), Some(OPS), None).await.body;
+        let held = generations["held"]["generation"].as_i64().expect("a held generation");
+        let runs = call(&http, "GET", &format!("{}/v1/runs?limit=60", server.base), Some(OPS), None).await.body;
+        let run_count = runs["runs"].as_array().map(Vec::len).expect("runs");
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]}
+        }))
+        .expect("caps");
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&webdriver)
+            .await
+            .expect("a Chromium session");
+        c.goto(&format!("{}/ops", server.base)).await.expect("open the page");
+        assert_eq!(c.title().await.expect("title"), "annuaire — exploitation");
+        let token = c.find(Locator::Id("token")).await.expect("token");
+        token.send_keys(OPS).await.expect("type the token");
+        until("the page with the held night", || async {
+            let body = c.find(Locator::Css("body")).await.ok()?;
+            (body.attr("data-state").await.ok()?? == "ready").then_some(())
+        })
+        .await;
+        let shown = c.find(Locator::Id("held-generation")).await.expect("held").text().await.expect("text");
+        assert_eq!(shown, held.to_string());
+        let reason = c.find(Locator::Id("held-reason")).await.expect("reason").text().await.expect("text");
+        assert!(reason.contains("deletions"), "{reason}");
+        assert!(!c.find_all(Locator::Css("#held-segments tr")).await.expect("segments").is_empty());
+        let marks = c.find_all(Locator::Css("#timeline circle.run")).await.expect("timeline");
+        assert_eq!(marks.len(), run_count, "one mark per run");
+        assert_eq!(marks.last().expect("mark").attr("data-status").await.expect("status").as_deref(), Some("held"));
+        assert!(!c.find_all(Locator::Css("#quality-warnings li")).await.expect("warnings").is_empty());
+        assert!(!c.find_all(Locator::Css("#usage tr")).await.expect("usage").is_empty(), "the page's own calls");
+
+        // Approve from the page, without the deletions.
+        c.find(Locator::Id("exclude-delete")).await.expect("box").click().await.expect("check");
+        c.find(Locator::Id("approve")).await.expect("button").click().await.expect("approve");
+        until("the approved generation served", || async {
+            let served = c.find(Locator::Id("served")).await.ok()?.text().await.ok()?;
+            (served == held.to_string()).then_some(())
+        })
+        .await;
+        let generations = call(&http, "GET", &format!("{}/v1/generations", server.base), Some(OPS), None).await.body;
+        assert_eq!((generations["served"].as_i64(), &generations["held"]), (Some(held), &Value::Null));
+        let status = c.find(Locator::Id("status")).await.expect("status").text().await.expect("text");
+        assert!(status.contains(&held.to_string()), "{status}");
         c.close().await.expect("close");
     });
 }

@@ -166,6 +166,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(web::web_page))
         .route("/app.js", get(web::web_script))
         .route("/app.css", get(web::web_style))
+        .route("/ops", get(web::ops_page))
+        .route("/ops.js", get(web::ops_script))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())

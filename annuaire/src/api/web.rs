@@ -1,4 +1,5 @@
-//! The analysts' web page (HTML, CSS and JavaScript compiled into the binary) and the OpenAPI document.
+//! The analysts' web page and the operators' page (`/ops`: HTML, CSS and JavaScript compiled into the binary), and
+//! the OpenAPI document.
 
 use super::openapi;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,6 +24,14 @@ pub(crate) async fn web_page() -> Response {
 
 pub(crate) async fn web_script() -> Response {
     web_file("text/javascript; charset=utf-8", include_str!("../../web/app.js"))
+}
+
+pub(crate) async fn ops_page() -> Response {
+    web_file("text/html; charset=utf-8", include_str!("../../web/ops.html"))
+}
+
+pub(crate) async fn ops_script() -> Response {
+    web_file("text/javascript; charset=utf-8", include_str!("../../web/ops.js"))
 }
 
 pub(crate) async fn web_style() -> Response {
