@@ -69,7 +69,7 @@ pub struct RunOptions {
     /// Changes per id group that never hold a generation, whatever their share: a handful of odd persons (in a
     /// small group above all) can never hold every later sync.
     pub gate_floor: u64,
-    /// The gate by department and by profession ([`crate::diff::SegmentGate`]).
+    /// The gate by department and by profession ([`crate::run::SegmentGate`]).
     pub segment_gate: crate::diff::SegmentGate,
     /// Bounds of every file read (line length, archive members).
     pub limits: crate::source::ReadLimits,
