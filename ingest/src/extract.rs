@@ -216,7 +216,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Parse a partition file's lines (`N<TAB>fields`) with a row parser.
 /// A partition file's rows, rejected rows, and text that looks mis-encoded.
-type Parsed<T> = (Vec<T>, Vec<RowError>, BTreeMap<String, crate::quality::TextIssues>);
+type Parsed<T> = (Vec<T>, Vec<RowError>, BTreeMap<String, crate::text::TextIssues>);
 
 fn parse_part<T>(
     path: &Path,
@@ -234,7 +234,7 @@ fn parse_part<T>(
         let Some((n, body)) = l.split_once('\t') else { continue };
         let line: u64 = n.parse().unwrap_or(0);
         let fields: Vec<&str> = body.split('|').collect();
-        crate::quality::scan_line(name, line, header, &fields, &mut issues);
+        crate::text::scan_line(name, line, header, &fields, &mut issues);
         let record = csv::StringRecord::from(fields);
         match parse(&Fields::new(&record, header, line)) {
             Ok(r) => rows.push(r),

@@ -44,7 +44,7 @@ pub struct GroupStats {
     pub unknown_codes: BTreeMap<String, BTreeMap<String, u64>>,
     /// Text that looks mis-encoded, by kind, with its first places ([`crate::quality`]).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub text_issues: BTreeMap<String, crate::quality::TextIssues>,
+    pub text_issues: BTreeMap<String, crate::text::TextIssues>,
 }
 
 impl GroupStats {
@@ -106,7 +106,7 @@ impl Grouper {
     }
 
     /// Record text that looks mis-encoded.
-    pub fn text_issues(&mut self, issues: BTreeMap<String, crate::quality::TextIssues>) {
+    pub fn text_issues(&mut self, issues: BTreeMap<String, crate::text::TextIssues>) {
         for (k, v) in issues {
             self.stats.text_issues.entry(k).or_default().merge(v);
         }

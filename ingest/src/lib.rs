@@ -15,6 +15,8 @@ pub mod extract;
 pub mod fetch;
 pub mod group;
 pub mod layout;
+mod live;
+mod obtain;
 mod options;
 pub mod parse;
 pub mod quality;
@@ -22,6 +24,7 @@ mod rows;
 pub mod run;
 pub mod source;
 mod stages;
+pub mod text;
 
 pub use error::{Error, Result};
 

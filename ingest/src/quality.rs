@@ -1,8 +1,8 @@
 //! The quality report of a run: what in an extract looks wrong although nothing rejected it, compared with the
 //! previous generation's, so that a sudden change shows.
 //!
-//! - text that looks mis-encoded: UTF-8 read as Latin-1 (`Ã©`, `Ã¨`, `Â `…), the replacement character U+FFFD,
-//!   control characters, each with a count and its first places (file, line, column);
+//! - text that looks mis-encoded ([`crate::text`]), each kind with a count and its first places (file, line,
+//!   column);
 //! - codes missing from the shipped tables (from the grouping's counters);
 //! - structures that share a SIRET or a FINESS under different technical ids;
 //! - persons without any activity;
@@ -13,93 +13,10 @@
 //! `GET /v1/quality/{generation}` read it back. Its `warnings` are what an operator should look at (and what the
 //! `quality` alert carries).
 
-use crate::diff::SegmentDiff;
-use crate::layout::Header;
+pub use crate::text::{KEPT, TextIssues, TextPlace};
 use annuaire_schemas::Person;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Places kept per kind of text issue, and per kind of shared identifier.
-pub const KEPT: usize = 10;
-
-/// One place where text looks wrong.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct TextPlace {
-    /// The extract's file.
-    pub file: String,
-    /// 1-based line.
-    pub line: u64,
-    /// The column's name and number.
-    pub column: String,
-    /// The value, cut to 80 characters.
-    pub text: String,
-}
-
-/// Text issues of one kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TextIssues {
-    /// Fields affected.
-    pub count: u64,
-    /// The first ones, in file and line order.
-    pub first: Vec<TextPlace>,
-}
-
-impl TextIssues {
-    /// Add another partition's.
-    pub fn merge(&mut self, o: TextIssues) {
-        self.count += o.count;
-        self.first.extend(o.first);
-        self.first.sort();
-        self.first.truncate(KEPT);
-    }
-}
-
-/// Characters that follow `Ã` or `Â` when UTF-8 was decoded as Latin-1 or Windows-1252.
-fn continuation(c: char) -> bool {
-    matches!(c, '\u{80}'..='\u{BF}') || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
-}
-
-/// The kind of issue a field shows, if any: `mojibake`, `replacement_character` or `control_character`.
-pub fn text_issue(field: &str) -> Option<&'static str> {
-    if field.is_ascii() {
-        return field.chars().any(char::is_control).then_some("control_character");
-    }
-    if field.contains('\u{FFFD}') {
-        return Some("replacement_character");
-    }
-    let mut prev = ' ';
-    for c in field.chars() {
-        if matches!(prev, 'Ã' | 'Â') && continuation(c) {
-            return Some("mojibake");
-        }
-        prev = c;
-    }
-    field.chars().any(char::is_control).then_some("control_character")
-}
-
-/// Look at every field of a line of `file` (fields of `body`, split on `|`) and count what looks wrong.
-pub(crate) fn scan_line(
-    file: &str,
-    line: u64,
-    header: &Header,
-    fields: &[&str],
-    out: &mut BTreeMap<String, TextIssues>,
-) {
-    for (i, f) in fields.iter().enumerate() {
-        if let Some(kind) = text_issue(f) {
-            let e = out.entry(kind.to_string()).or_default();
-            e.count += 1;
-            if e.first.len() < KEPT {
-                e.first.push(TextPlace {
-                    file: file.to_string(),
-                    line,
-                    column: header.describe(i),
-                    text: f.chars().take(80).collect(),
-                });
-            }
-        }
-    }
-}
 
 /// One identifier (SIRET or FINESS) used by structures with different technical ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,12 +180,12 @@ fn indicators(q: &Quality) -> BTreeMap<String, u64> {
 }
 
 impl Quality {
-    /// The report of a run: the grouping's counters, what `collector` saw, the segments' counts, and the warnings
-    /// against `previous` (the served generation's report, when there is one).
+    /// The report of a run: the grouping's counters, what `collector` saw, the persons by segment now (`counts`), and
+    /// the warnings against `previous` (the served generation's report, when there is one).
     pub(crate) fn build(
         stats: &crate::group::GroupStats,
         collector: Collector,
-        segments: &BTreeMap<String, SegmentDiff>,
+        counts: BTreeMap<String, u64>,
         previous: Option<&Quality>,
     ) -> Quality {
         let mut q = Quality {
@@ -281,7 +198,7 @@ impl Quality {
             persons_without_activity_first: collector.without_activity_first,
             row_errors_by_kind: stats.errors_by_kind.clone(),
             warnings_by_kind: stats.warnings_by_kind.clone(),
-            counts: segments.iter().filter(|(_, s)| s.now > 0).map(|(k, s)| (k.clone(), s.now)).collect(),
+            counts,
             moved: Vec::new(),
             warnings: Vec::new(),
         };
@@ -334,19 +251,6 @@ fn compare(before: &BTreeMap<String, u64>, now: &BTreeMap<String, u64>) -> Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mis_encoded_text_is_told_from_french() {
-        for ok in ["LEFÈVRE", "Médecin", "Île-de-France", "Œuvre", "Ã", "SAINT-ÉTIENNE", "rue de l'Église", ""] {
-            assert_eq!(text_issue(ok), None, "{ok}");
-        }
-        assert_eq!(text_issue("MÃ©decin"), Some("mojibake"));
-        assert_eq!(text_issue("Ã‰TIENNE"), Some("mojibake"));
-        assert_eq!(text_issue("Â\u{A0}Paris"), Some("mojibake"));
-        assert_eq!(text_issue("M\u{FFFD}decin"), Some("replacement_character"));
-        assert_eq!(text_issue("ab\u{1}c"), Some("control_character"));
-        assert_eq!(text_issue("é\u{7}"), Some("control_character"));
-    }
 
     #[test]
     fn a_warning_when_an_indicator_appears_or_more_than_doubles() {

@@ -16,66 +16,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// A source made ready to read.
-struct Obtained {
-    /// The file or folder to read; `None` for a URL without a new file and without a previous download.
-    path: Option<PathBuf>,
-    /// The URL or path, for messages.
-    origin: String,
-    /// What to record once its extract is ingested (a URL just downloaded).
-    state: Option<annuaire_store::DownloadState>,
-    /// A URL that had no new file (HTTP 304 or 503): `path` is its previous download.
-    unchanged: Option<u16>,
-}
-
-/// Download a URL (conditional GET from what was last ingested from it) or take a path as it is. A URL without a
-/// new file gives its previous download, so that a run reading several extracts can still read it; when that file
-/// is gone, the URL is fetched again without validators.
-async fn obtain(store: &Store, opts: &RunOptions, origin: &Origin) -> Result<Obtained> {
-    let url = match origin {
-        Origin::Path(p) => {
-            return Ok(Obtained {
-                path: Some(p.clone()),
-                origin: p.display().to_string(),
-                state: None,
-                unchanged: None,
-            });
-        }
-        Origin::Url(url) => url,
-        Origin::DataGouv(id) => {
-            return Err(Error::Source {
-                path: PathBuf::from(format!("datagouv:{id}")),
-                message: "a data.gouv.fr dataset is resolved into its resources first".into(),
-            });
-        }
-    };
-    let dir = opts.downloads_dir.clone().unwrap_or_else(|| store.data_dir().join("downloads"));
-    let state = if opts.force { None } else { store.download_state(url).await? };
-    let previous = state.as_ref().and_then(|s| s.file_name.as_ref()).map(|n| dir.join(n)).filter(|p| p.is_file());
-    let validators = match (&state, &previous) {
-        (Some(s), Some(_)) => crate::fetch::Validators { etag: s.etag.clone(), last_modified: s.last_modified.clone() },
-        _ => crate::fetch::Validators::default(),
-    };
-    match crate::fetch::fetch(url, &dir, &validators, &opts.fetch, opts.progress.as_ref()).await? {
-        crate::fetch::Fetched::NoNewExtract { status } => {
-            Ok(Obtained { path: previous, origin: url.clone(), state: None, unchanged: Some(status) })
-        }
-        crate::fetch::Fetched::File { path, file_name, sha256, bytes, etag, last_modified } => Ok(Obtained {
-            path: Some(path),
-            origin: url.clone(),
-            state: Some(annuaire_store::DownloadState {
-                url: url.clone(),
-                etag,
-                last_modified,
-                file_name: Some(file_name),
-                sha256,
-                bytes: bytes as i64,
-            }),
-            unchanged: None,
-        }),
-    }
-}
-
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?
 }
@@ -130,7 +70,7 @@ pub(crate) struct Written {
     pub(crate) diff: Diff,
     pub(crate) report: ParseReport,
     /// The views fed during a first load.
-    pub(crate) live: Option<Arc<Live>>,
+    pub(crate) live: Option<Arc<crate::live::Live>>,
 }
 
 impl Run<'_> {
@@ -177,7 +117,7 @@ impl Run<'_> {
                 self.resources = crate::datagouv::resolve(&opts.datagouv_api, dataset, &opts.fetch).await?;
                 let mut obtained = Vec::new();
                 for r in &self.resources {
-                    let o = obtain(store, opts, &Origin::Url(r.url.clone())).await?;
+                    let o = crate::obtain::obtain(store, opts, &Origin::Url(r.url.clone())).await?;
                     if let (Some(path), Some(state), Some(sum)) = (&o.path, &o.state, &r.checksum) {
                         let checked = crate::datagouv::check(path, &state.sha256, sum)?;
                         tracing::info!(url = %r.url, checked, "data.gouv.fr resource downloaded");
@@ -187,10 +127,10 @@ impl Run<'_> {
                 let main = obtained.remove(0);
                 (main, obtained)
             }
-            source => (obtain(store, opts, source).await?, Vec::new()),
+            source => (crate::obtain::obtain(store, opts, source).await?, Vec::new()),
         };
         for origin in &opts.with {
-            extras.push(obtain(store, opts, origin).await?);
+            extras.push(crate::obtain::obtain(store, opts, origin).await?);
         }
         // Every source is a URL that has no new file: nothing to read.
         if let Some(status) = main.unchanged
@@ -296,7 +236,7 @@ impl Run<'_> {
         // every record back from the store afterwards (later syncs update the previous generation's views by their
         // changes).
         let live = if served_count == 0 && !self.opts.views.is_empty() {
-            Some(Arc::new(Live::start(store.data_dir(), &self.opts.views, generation)?))
+            Some(Arc::new(crate::live::Live::start(store.data_dir(), &self.opts.views, generation)?))
         } else {
             None
         };
@@ -388,7 +328,7 @@ impl Run<'_> {
         report.quality = Some(Box::new(crate::quality::Quality::build(
             &report.group,
             quality,
-            &diff.segments,
+            diff.segments.iter().filter(|(_, s)| s.now > 0).map(|(k, s)| (k.clone(), s.now)).collect(),
             previous_quality.as_ref(),
         )));
         self.finish.rows_rejected = Some(report.rows_rejected as i64);
@@ -484,7 +424,7 @@ fn diff_partition(
     p: usize,
     served: &HashMap<Box<str>, u128>,
     tainted_a: &HashSet<String>,
-    live: Option<&Live>,
+    live: Option<&crate::live::Live>,
 ) -> Result<PartResult> {
     let part = parted.process(p)?;
     let mut changes = Vec::new();
@@ -568,46 +508,6 @@ async fn served_run_report(
         .and_then(|r| r.get("quality").cloned())
         .and_then(|q| serde_json::from_value::<crate::quality::Quality>(q).ok());
     Ok((segments.into_iter().map(|(k, s)| (k, s.now)).collect(), quality))
-}
-
-/// The views of a first load, fed the persons as pass B groups them.
-pub(crate) struct Live(Vec<annuaire_views::Building>, i64);
-
-impl Live {
-    fn start(
-        data_dir: &std::path::Path,
-        views: &[Arc<dyn annuaire_views::GenerationView>],
-        generation: i64,
-    ) -> Result<Live> {
-        let start = |v: &Arc<dyn annuaire_views::GenerationView>| {
-            annuaire_views::Building::start(data_dir, v.clone(), generation, None, annuaire_views::Build::BesideSync)
-                .map_err(|e| view_err(v.name(), generation, e))
-        };
-        Ok(Live(views.iter().map(start).collect::<Result<_>>()?, generation))
-    }
-
-    fn add(&self, person: &annuaire_schemas::Person) -> Result<()> {
-        for b in &self.0 {
-            b.add(person).map_err(|e| view_err(b.name(), self.1, e))?;
-        }
-        Ok(())
-    }
-
-    async fn finish(self) -> Result<()> {
-        let Live(buildings, generation) = self;
-        for b in buildings {
-            let name = b.name();
-            tokio::task::spawn_blocking(move || b.finish())
-                .await
-                .map_err(|e| Error::Interrupted(format!("view thread failed: {e}")))?
-                .map_err(|e| view_err(name, generation, e))?;
-        }
-        Ok(())
-    }
-}
-
-fn view_err(view: &str, generation: i64, source: annuaire_views::Error) -> Error {
-    Error::Store(annuaire_store::Error::View { view: view.to_string(), generation, source })
 }
 
 /// Keep only the extracts just ingested in the downloads folder `dir`.

@@ -1,0 +1,107 @@
+//! Text that looks mis-encoded in an extract's fields: UTF-8 read as Latin-1 (`Ã©`, `Ã¨`, `Â `…), the replacement
+//! character U+FFFD, control characters; counted while pass B reads the partitions, with the first places (file,
+//! line, column). The quality report ([`crate::quality`]) shows them.
+
+use crate::layout::Header;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Places kept per kind of text issue.
+pub const KEPT: usize = 10;
+
+/// One place where text looks wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TextPlace {
+    /// The extract's file.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// The column's name and number.
+    pub column: String,
+    /// The value, cut to 80 characters.
+    pub text: String,
+}
+
+/// Text issues of one kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextIssues {
+    /// Fields affected.
+    pub count: u64,
+    /// The first ones, in file and line order.
+    pub first: Vec<TextPlace>,
+}
+
+impl TextIssues {
+    /// Add another partition's.
+    pub fn merge(&mut self, o: TextIssues) {
+        self.count += o.count;
+        self.first.extend(o.first);
+        self.first.sort();
+        self.first.truncate(KEPT);
+    }
+}
+
+/// Characters that follow `Ã` or `Â` when UTF-8 was decoded as Latin-1 or Windows-1252.
+fn continuation(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{BF}') || "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ".contains(c)
+}
+
+/// The kind of issue a field shows, if any: `mojibake`, `replacement_character` or `control_character`.
+pub fn text_issue(field: &str) -> Option<&'static str> {
+    if field.is_ascii() {
+        return field.chars().any(char::is_control).then_some("control_character");
+    }
+    if field.contains('\u{FFFD}') {
+        return Some("replacement_character");
+    }
+    let mut prev = ' ';
+    for c in field.chars() {
+        if matches!(prev, 'Ã' | 'Â') && continuation(c) {
+            return Some("mojibake");
+        }
+        prev = c;
+    }
+    field.chars().any(char::is_control).then_some("control_character")
+}
+
+/// Look at every field of a line of `file` (fields of `body`, split on `|`) and count what looks wrong.
+pub(crate) fn scan_line(
+    file: &str,
+    line: u64,
+    header: &Header,
+    fields: &[&str],
+    out: &mut BTreeMap<String, TextIssues>,
+) {
+    for (i, f) in fields.iter().enumerate() {
+        if let Some(kind) = text_issue(f) {
+            let e = out.entry(kind.to_string()).or_default();
+            e.count += 1;
+            if e.first.len() < KEPT {
+                e.first.push(TextPlace {
+                    file: file.to_string(),
+                    line,
+                    column: header.describe(i),
+                    text: f.chars().take(80).collect(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mis_encoded_text_is_told_from_french() {
+        for ok in ["LEFÈVRE", "Médecin", "Île-de-France", "Œuvre", "Ã", "SAINT-ÉTIENNE", "rue de l'Église", ""] {
+            assert_eq!(text_issue(ok), None, "{ok}");
+        }
+        assert_eq!(text_issue("MÃ©decin"), Some("mojibake"));
+        assert_eq!(text_issue("Ã‰TIENNE"), Some("mojibake"));
+        assert_eq!(text_issue("Â\u{A0}Paris"), Some("mojibake"));
+        assert_eq!(text_issue("M\u{FFFD}decin"), Some("replacement_character"));
+        assert_eq!(text_issue("ab\u{1}c"), Some("control_character"));
+        assert_eq!(text_issue("é\u{7}"), Some("control_character"));
+    }
+}
