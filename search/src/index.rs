@@ -1,7 +1,8 @@
 //! The tantivy index of one generation: one document per person.
 //!
 //! Names are searchable accent- and case-insensitively (tokenizer `folded`: simple split, lower case, ASCII
-//! folding) with prefix and one-typo tolerance; profession, category, savoir-faire, authority kind and name,
+//! folding) with prefix and one-typo tolerance, ranked by what a person typing a name means ([`SearchIndex::search`]:
+//! the first word of a family name, then a later word of it, then given names, then one-typo matches; ties by name); profession, category, savoir-faire, authority kind and name,
 //! department, commune, postal code, mode, sector and id type are exact filters, and the [`FACETS`] are counted
 //! for every search from a table held in memory ([`crate::facets`]).
 
@@ -12,7 +13,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value,
 };
@@ -48,6 +51,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 struct Fields {
     idnat: Field,
     names: Field,
+    family_head: Field,
+    family_rest: Field,
+    given: Field,
     family_name: Field,
     given_name: Field,
     profession: Field,
@@ -76,7 +82,11 @@ fn schema() -> (Schema, Fields) {
     let facet = STRING | FAST | STORED;
     let f = Fields {
         idnat: b.add_text_field("idnat", STRING | STORED | FAST),
-        names: b.add_text_field("names", folded),
+        names: b.add_text_field("names", folded.clone()),
+        // The ranking's tiers: the first word of each family name, its later words, the given names.
+        family_head: b.add_text_field("family_head", folded.clone()),
+        family_rest: b.add_text_field("family_rest", folded.clone()),
+        given: b.add_text_field("given", folded),
         family_name: b.add_text_field("family_name", STORED),
         given_name: b.add_text_field("given_name", STORED),
         profession: b.add_text_field("profession", facet.clone()),
@@ -94,7 +104,7 @@ fn schema() -> (Schema, Fields) {
         card: b.add_text_field("card", STRING),
         valid_card: b.add_text_field("valid_card", STRING | FAST),
         mailbox: b.add_text_field("mailbox", STRING | FAST),
-        // The index is sorted on it (the first eight letters of the first family name): the persons a name prefix
+        // The index is sorted on it (the first twelve letters of the first family name): the persons a name prefix
         // matches are then neighbours, and counting their facets reads memory in order.
         name_key: b.add_u64_field("name_key", FAST),
     };
@@ -106,6 +116,9 @@ fn fields_of(schema: &Schema) -> Result<Fields> {
     Ok(Fields {
         idnat: g("idnat")?,
         names: g("names")?,
+        family_head: g("family_head")?,
+        family_rest: g("family_rest")?,
+        given: g("given")?,
         family_name: g("family_name")?,
         given_name: g("given_name")?,
         profession: g("profession")?,
@@ -133,14 +146,21 @@ fn register(index: &Index) {
     index.tokenizers().register("folded", folded);
 }
 
-/// The sort key of a family name: its first eight folded bytes, big-endian (so integer order is name order).
+/// The sort key of a family name: its first twelve folded letters, five bits each (a separator sorts before `a`, a
+/// shorter name before a longer one), so that integer order is name order.
 fn name_key(family_name: &str) -> u64 {
-    let mut key = [0u8; 8];
-    for (k, b) in key.iter_mut().zip(fold(family_name).bytes()) {
-        *k = b;
+    let mut key = 0u64;
+    let mut n = 0;
+    for c in fold(family_name).chars().take(NAME_KEY_LETTERS) {
+        let v = if c.is_ascii_lowercase() { u64::from(c as u8 - b'a') + 2 } else { 1 };
+        key = (key << 5) | v;
+        n += 1;
     }
-    u64::from_be_bytes(key)
+    key << (5 * (NAME_KEY_LETTERS - n))
 }
+
+/// Letters of a family name its sort key holds (equal keys are in index order).
+pub const NAME_KEY_LETTERS: usize = 12;
 
 /// Writes the index of one generation into an empty directory.
 pub struct IndexBuilder {
@@ -152,6 +172,15 @@ pub struct IndexBuilder {
 
 fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = values.into_iter().filter(|s| !s.is_empty()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Each exercice's (family name, given name), without repeats.
+fn ex_names(p: &Person) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> =
+        p.exercices.iter().map(|e| (e.family_name.clone(), e.given_name.clone())).collect();
     v.sort();
     v.dedup();
     v
@@ -208,6 +237,17 @@ impl IndexBuilder {
         doc.add_text(f.idnat, p.idnat.as_str());
         let names: Vec<String> = distinct(p.exercices.iter().map(|e| format!("{} {}", e.family_name, e.given_name)));
         doc.add_text(f.names, names.join(" "));
+        for e in ex_names(p) {
+            let family = fold(&e.0);
+            let mut words = family.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
+            if let Some(head) = words.next() {
+                doc.add_text(f.family_head, head);
+            }
+            for w in words {
+                doc.add_text(f.family_rest, w);
+            }
+            doc.add_text(f.given, fold(&e.1));
+        }
         let first = p.exercices.first();
         doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
         doc.add_text(f.given_name, first.map(|e| e.given_name.as_str()).unwrap_or(""));
@@ -341,22 +381,20 @@ impl SearchIndex {
         let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         if let Some(text) = &r.text {
-            for token in fold(text).split_whitespace() {
-                let term = Term::from_field_text(f.names, token);
-                // Every word must match a name: as a prefix (ranked first), or, from MIN_WORD_FOR_TYPO letters on,
-                // as a prefix with one typo.
-                let exact: Box<dyn Query> =
-                    Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true)), 3.0));
-                let letters = token.chars().count();
-                let word: Box<dyn Query> = if (MIN_WORD_FOR_TYPO..=crate::MAX_TYPO_WORD_CHARS).contains(&letters) {
-                    Box::new(BooleanQuery::new(vec![
-                        (Occur::Should, exact),
-                        (Occur::Should, Box::new(FuzzyTermQuery::new_prefix(term, 1, true))),
-                    ]))
-                } else {
-                    exact
+            for token in fold(text).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+                // Every word must match a name, and scores by its best place (the words' scores are summed): the
+                // first word of a family name (8), a later word of it (4), a given name (2), each as a prefix; then,
+                // from MIN_WORD_FOR_TYPO letters on, any name word as a prefix with one typo (1).
+                let tier = |field: Field, distance: u8, score: f32| -> Box<dyn Query> {
+                    let q = FuzzyTermQuery::new_prefix(Term::from_field_text(field, token), distance, true);
+                    Box::new(ConstScoreQuery::new(Box::new(q), score))
                 };
-                clauses.push((Occur::Must, word));
+                let mut tiers = vec![tier(f.family_head, 0, 8.0), tier(f.family_rest, 0, 4.0), tier(f.given, 0, 2.0)];
+                let letters = token.chars().count();
+                if (MIN_WORD_FOR_TYPO..=crate::MAX_TYPO_WORD_CHARS).contains(&letters) {
+                    tiers.push(tier(f.names, 1, 1.0));
+                }
+                clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(tiers))));
             }
         }
         let mut exact = |field: Field, value: &Option<String>| {
@@ -400,18 +438,26 @@ impl SearchIndex {
         }
     }
 
-    /// Run a search: total, one page of hits (by relevance; equal scores in index order, stable for one index, though
-    /// two builds of the same generation may order ties differently), facets.
+    /// Run a search: total, one page of hits (by relevance tier, equal scores by family name, stable for one index),
+    /// facets.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse> {
         request.validate()?;
         let r = request.clone().normalized();
         let searcher = self.reader.searcher();
         let query = self.query(&r);
+        // Equal scores in name order: the score first, then the family name's sort key (smaller first).
+        let by_name = |segment: &tantivy::SegmentReader| {
+            let keys = segment.fast_fields().u64("name_key").ok();
+            move |doc: tantivy::DocId, score: tantivy::Score| {
+                let key = keys.as_ref().and_then(|k| k.first(doc)).unwrap_or(u64::MAX);
+                (score, std::cmp::Reverse(key))
+            }
+        };
         let (total, top, facets) = searcher.search(
             &*query,
             &(
                 Count,
-                TopDocs::with_limit(r.limit).and_offset(r.offset).order_by_score(),
+                TopDocs::with_limit(r.limit).and_offset(r.offset).tweak_score(by_name),
                 self.facet_table()?.collector(),
             ),
         )?;

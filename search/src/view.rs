@@ -25,7 +25,8 @@ impl GenerationView for SearchIndexView {
 
     fn version(&self) -> u32 {
         // Bump with the schema in `index.rs` (an index of another schema is also refused by `IndexBuilder::open`).
-        1
+        // 2: the ranking's tiers (family_head, family_rest, given).
+        2
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
