@@ -15,7 +15,7 @@ const GIVEN: &[&str] = &["Anne", "Claire", "Jean", "Luc", "Marie", "Martine", "P
 fn person(n: usize) -> Person {
     // A small deterministic generator: the same persons each run.
     let pick = |k: usize, list: &[&'static str]| list[(n.wrapping_mul(2654435761) >> k) % list.len()];
-    let family = if n % 3 == 0 {
+    let family = if n.is_multiple_of(3) {
         format!("{}-{}", pick(3, FAMILIES), pick(11, FAMILIES))
     } else {
         pick(5, FAMILIES).to_string()
