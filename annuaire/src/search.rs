@@ -55,7 +55,9 @@ pub async fn stats(
     let path = stats_table(store, generation).await?;
     let groups = tokio::task::spawn_blocking(move || {
         let _hold = hold;
-        annuaire_search::analytics::count_file(&path, &by, &filter)
+        let mut groups = annuaire_search::analytics::count_file(&path, &by, &filter)?;
+        annuaire_search::analytics::add_labels(&mut groups, &by);
+        Ok::<_, annuaire_search::analytics::Error>(groups)
     })
     .await??;
     Ok((generation, groups))

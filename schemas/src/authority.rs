@@ -98,6 +98,16 @@ impl AuthorityKind {
         }
     }
 
+    /// What it is, for a person: `Ordre professionnel`, `Agence régionale de santé`, …
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthorityKind::Ordre => "Ordre professionnel",
+            AuthorityKind::Ars => "Agence régionale de santé",
+            AuthorityKind::Local => "Autorité locale",
+            AuthorityKind::Unknown => "Inconnue",
+        }
+    }
+
     /// Parse `ordre`, `ars`, `local`, `unknown`.
     pub fn parse(s: &str) -> Option<AuthorityKind> {
         match s.to_ascii_lowercase().as_str() {
@@ -121,6 +131,21 @@ pub enum AuthoritySource {
     /// Neither gave an answer.
     #[default]
     None,
+}
+
+/// The full name of a registration authority given by its short name (`CNOM`, `ONI`, `ARS`…), when known.
+pub fn authority_label(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "CNOM" => "Conseil national de l'Ordre des médecins",
+        "CNOP" => "Conseil national de l'Ordre des pharmaciens",
+        "ONCD" => "Ordre national des chirurgiens-dentistes",
+        "CNOSF" => "Conseil national de l'Ordre des sages-femmes",
+        "ONI" => "Ordre national des infirmiers",
+        "CNOMK" => "Conseil national de l'Ordre des masseurs-kinésithérapeutes",
+        "CNOPP" => "Conseil national de l'Ordre des pédicures-podologues",
+        "ARS" => "Agence régionale de santé",
+        _ => return None,
+    })
 }
 
 /// The registration authority of one exercice.

@@ -16,6 +16,7 @@
 pub mod authority;
 pub mod clock;
 pub mod codes;
+pub mod departments;
 pub mod id;
 pub mod model;
 

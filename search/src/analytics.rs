@@ -253,6 +253,35 @@ impl StatsTable {
     }
 }
 
+/// The label of a group's value, for the columns that have one: profession, savoir-faire, mode and sector (the code
+/// tables), department (its name), authority kind, and authority (`CNOM` → its full name).
+pub fn group_label(column: &str, value: &str) -> Option<String> {
+    use annuaire_schemas::codes::{Kind, label};
+    let found = match column {
+        "profession" => label(Kind::Profession, value),
+        "savoir_faire" => label(Kind::SavoirFaire, value),
+        "mode" => label(Kind::Mode, value),
+        "sector" => label(Kind::Sector, value),
+        "department" => annuaire_schemas::departments::name(value),
+        "authority_kind" => annuaire_schemas::AuthorityKind::parse(value).map(|k| k.label()),
+        "authority" => annuaire_schemas::authority::authority_label(value),
+        _ => None,
+    };
+    found.map(str::to_string)
+}
+
+/// Put each group's labels beside its codes (`profession_label` beside `profession`…), where there is one.
+pub fn add_labels(groups: &mut [serde_json::Map<String, serde_json::Value>], by: &[String]) {
+    for g in groups {
+        for column in by {
+            let label = g.get(column).and_then(|v| v.as_str()).and_then(|v| group_label(column, v));
+            if let Some(label) = label {
+                g.insert(format!("{column}_label"), label.into());
+            }
+        }
+    }
+}
+
 /// Distinct persons per group from a table written by [`StatsTable::write_parquet`], keeping the rows that match
 /// `filter`: the same answer as [`StatsTable::count_by`] on a table built with that filter, without reading the
 /// records again.

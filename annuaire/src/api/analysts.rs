@@ -86,6 +86,71 @@ pub(crate) async fn stats(State(s): State<AppState>, Q(q): Q, headers: HeaderMap
     .await
 }
 
+/// `GET /v1/export?format=csv|parquet&…filters`: every row (person × exercice × activity) matching the filters, as
+/// `annuaire export` writes them. The file is written in the data directory's `tmp/`, unlinked at once, and streamed
+/// from its open handle; the analysts' budget permit is held until the last byte is sent.
+pub(crate) async fn export(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
+    let s = &s;
+    handle(s, &headers, "export", Scope::Search, |admitted| async move {
+        let run = async {
+            let format = match q.get("format").map(String::as_str).unwrap_or("csv") {
+                "csv" => annuaire_search::analytics::ExportFormat::Csv,
+                "parquet" => annuaire_search::analytics::ExportFormat::Parquet,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "format is csv or parquet, not {:?}",
+                        other.chars().take(20).collect::<String>()
+                    )));
+                }
+            };
+            let filter = query_filters(&q)?;
+            let g = s.generation()?;
+            let mut table = annuaire_search::analytics::ExportTable::new(filter);
+            s.store
+                .for_each_person_at(g, |record| -> anyhow::Result<()> {
+                    table.push(&crate::record::parse(record)?);
+                    Ok(())
+                })
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            let dir = s.store.data_dir().join("tmp");
+            let file = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
+                std::fs::create_dir_all(&dir)?;
+                let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+                table.write(tmp.path(), format)?;
+                // Unlinked when `tmp` drops; the open handle keeps the bytes until the stream ends.
+                Ok(std::fs::File::open(tmp.path())?)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+            let permit = admitted.permit.clone();
+            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+            // The permit goes with the body: released when the last chunk is sent (or the client leaves).
+            let body = axum::body::Body::from_stream(futures_util::StreamExt::map(stream, move |chunk| {
+                let _held = &permit;
+                chunk
+            }));
+            let (kind, ext) = match format {
+                annuaire_search::analytics::ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+                annuaire_search::analytics::ExportFormat::Parquet => ("application/vnd.apache.parquet", "parquet"),
+            };
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"annuaire-gen-{g}.{ext}\"")) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&g.to_string()) {
+                r.headers_mut().insert(super::GENERATION_HEADER, v);
+            }
+            Ok(r)
+        };
+        (run.await, "ok", None)
+    })
+    .await
+}
+
 /// The labels of a code table (`profession`, `savoir_faire`, `mode` ...): public nomenclature, no token needed.
 pub(crate) async fn codes(Id(kind): Id) -> Response {
     let Some(k) = annuaire_schemas::codes::Kind::ALL.into_iter().find(|k| k.name() == kind) else {

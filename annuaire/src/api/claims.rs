@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::limits::{Id, Q, check_id};
 use super::state::AppState;
-use super::{answer, answer_bytes, handle, wire};
+use super::{answer, answer_bytes, handle, handle_scopes, wire};
 use crate::config::Scope;
 use annuaire_claims::Profile;
 use axum::body::{Body, Bytes};
@@ -173,12 +173,18 @@ pub(crate) async fn resolve(State(s): State<AppState>, Q(q): Q, headers: HeaderM
     .await
 }
 
-/// The whole native record of a professional (see `crate::record`).
+/// The whole native record of a professional (see `crate::record`): for the identity provider (`claims`), and for
+/// the analysts' page (`search`), which gets it without the civil status of the restricted file (birth date, phone,
+/// e-mail: personal data analysts do not need).
 pub(crate) async fn professional(State(s): State<AppState>, Id(id): Id, headers: HeaderMap) -> Response {
-    handle(&s, &headers, "professional", Scope::Claims, |_| async {
+    let s = &s;
+    handle_scopes(s, &headers, "professional", &[Scope::Claims, Scope::Search], |admitted| async move {
         let run = async {
             let g = s.generation()?;
-            let p = s.person(&id, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
+            let mut p = s.person(&id, g).await?.ok_or_else(|| ApiError::not_found(format!("no professional {id}")))?;
+            if !s.client_has(&admitted.client, Scope::Claims) {
+                p.civil_status = None;
+            }
             let v = crate::record::native(&s.store, &p, g).await.map_err(ApiError::internal)?;
             Ok((answer(g, &v), p.idnat.as_str().to_string()))
         };

@@ -33,7 +33,7 @@ impl Class {
     /// The class of an endpoint (the names used in metrics).
     pub fn of(endpoint: &str) -> Class {
         match endpoint {
-            "search" | "stats" => Class::Analysts,
+            "search" | "stats" | "export" => Class::Analysts,
             "changes" | "metrics" | "runs" | "generations" | "approve" | "usage" | "quality" => Class::Admin,
             _ => Class::Claims,
         }

@@ -77,8 +77,23 @@ where
     F: FnOnce(Admitted) -> Fut,
     Fut: std::future::Future<Output = (Result<Response, ApiError>, &'static str, Option<String>)>,
 {
+    handle_scopes(state, headers, endpoint, &[scope], f).await
+}
+
+/// [`handle`] for a route that more than one scope may call.
+pub(crate) async fn handle_scopes<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    endpoint: &'static str,
+    scopes: &[Scope],
+    f: F,
+) -> Response
+where
+    F: FnOnce(Admitted) -> Fut,
+    Fut: std::future::Future<Output = (Result<Response, ApiError>, &'static str, Option<String>)>,
+{
     let start = Instant::now();
-    let admitted = state.authorize(headers, scope).and_then(|client| {
+    let admitted = state.authorize(headers, scopes).and_then(|client| {
         let admit = state
             .rates
             .check(&client)
@@ -157,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/quality/{id}", get(operators::quality))
         .route("/v1/search", get(analysts::search))
         .route("/v1/stats", get(analysts::stats))
+        .route("/v1/export", get(analysts::export))
         .route("/fhir/Practitioner/{id}", get(fhir::fhir_practitioner))
         .route("/fhir/PractitionerRole", get(fhir::fhir_roles))
         .route("/v1/codes/{kind}", get(analysts::codes))

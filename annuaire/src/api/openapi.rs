@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
-    /// `claims`, `search`, `admin`, or `""` for none.
+    /// `claims`, `search`, `admin`, several as `claims|search` (any one of them), or `""` for none.
     pub scope: &'static str,
     pub summary: &'static str,
     /// Request body schema (a `#/components/schemas` name), if any.
@@ -24,7 +24,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/v1/professionals/{id}",
-        scope: "claims",
+        scope: "claims|search",
         summary: "The whole native record of a professional: identifiers, exercices, every savoir-faire, activities \
                   and structures, diplomas, cards, mailboxes, validity of the cards today, activation history",
         request: None,
@@ -221,6 +221,25 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/v1/export",
+        scope: "search",
+        summary: "Every row (person x exercice x activity) matching the filters, as `annuaire export` writes them: a \
+                  CSV or Parquet file, streamed",
+        request: None,
+        response: "File",
+        query: &[
+            ("format", false, "csv (default) or parquet"),
+            ("profession", false, "profession code"),
+            ("authority", false, "authority kind or name"),
+            ("department", false, "department code"),
+            ("commune", false, "INSEE commune code"),
+            ("savoir_faire", false, "savoir-faire code"),
+            ("valid_card", false, "true or false"),
+            ("mailbox", false, "true or false"),
+        ],
+    },
+    Route {
+        method: "get",
         path: "/fhir/Practitioner/{id}",
         scope: "claims",
         summary: "FHIR R4 Practitioner (Annuaire Santé profile)",
@@ -278,6 +297,7 @@ fn schemas() -> Value {
     out.insert("Stats".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}));
     out.insert("Text".into(), json!({"type": "string"}));
     out.insert("Object".into(), json!({"type": "object"}));
+    out.insert("File".into(), json!({"type": "string", "description": "a file: CSV or Parquet"}));
     Value::Object(out)
 }
 
@@ -295,6 +315,12 @@ pub fn document() -> Value {
                 params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
             }
         }
+        let content = if r.response == "File" {
+            Some(json!({"text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}))
+        } else {
+            None
+        };
         let content_type = if r.path.starts_with("/fhir") {
             "application/fhir+json"
         } else if r.response == "Text" {
@@ -313,8 +339,13 @@ pub fn document() -> Value {
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });
+        if let Some(content) = content {
+            op["responses"]["200"]["content"] = content;
+        }
         if !r.scope.is_empty() {
-            op["security"] = json!([{"bearer": [r.scope]}]);
+            // Alternatives: any one of the scopes (`claims|search`).
+            let security: Vec<Value> = r.scope.split('|').map(|s| json!({"bearer": [s]})).collect();
+            op["security"] = Value::Array(security);
             op["x-scope"] = json!(r.scope);
         }
         if let Some(req) = r.request {

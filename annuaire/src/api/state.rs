@@ -152,17 +152,29 @@ impl AppState {
 
     /// The client a request's bearer token belongs to, if it has `scope`; on refusal, the client's name
     /// when the token was valid.
-    pub(crate) fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<String, (Option<String>, ApiError)> {
+    pub(crate) fn authorize(
+        &self,
+        headers: &HeaderMap,
+        scopes: &[Scope],
+    ) -> Result<String, (Option<String>, ApiError)> {
         let client = self.identify(headers).map_err(|e| (None, e))?;
-        if !client.scopes.contains(&scope) {
-            let name = match scope {
-                Scope::Claims => "claims",
-                Scope::Search => "search",
-                Scope::Admin => "admin",
-            };
-            return Err((Some(client.name.clone()), ApiError::forbidden(name)));
+        if !scopes.iter().any(|s| client.scopes.contains(s)) {
+            let names: Vec<&str> = scopes
+                .iter()
+                .map(|s| match s {
+                    Scope::Claims => "claims",
+                    Scope::Search => "search",
+                    Scope::Admin => "admin",
+                })
+                .collect();
+            return Err((Some(client.name.clone()), ApiError::forbidden(&names.join("` or `"))));
         }
         Ok(client.name.clone())
+    }
+
+    /// True when the client `name` has `scope`.
+    pub(crate) fn client_has(&self, name: &str, scope: Scope) -> bool {
+        self.config.clients.iter().any(|c| c.name == name && c.scopes.contains(&scope))
     }
 
     pub(crate) fn identify(&self, headers: &HeaderMap) -> Result<&crate::config::ClientConfig, ApiError> {

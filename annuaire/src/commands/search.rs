@@ -62,7 +62,12 @@ pub(crate) async fn run(ctx: Ctx, args: SearchArgs) -> Result<ExitCode> {
                     h.idnat,
                     h.family_name,
                     h.given_name,
-                    h.professions.join(","),
+                    h.professions
+                        .iter()
+                        .map(|c| annuaire_schemas::codes::label(annuaire_schemas::codes::Kind::Profession, c)
+                            .map_or(c.clone(), |l| format!("{l} ({c})")))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     h.authorities.join(","),
                     h.place
                 )?;

@@ -21,9 +21,26 @@ pub(crate) async fn run(ctx: Ctx, args: StatsArgs) -> Result<ExitCode> {
             if format == SearchFormat::Table {
                 writeln!(out, "generation {generation}")?;
             }
-            writeln!(out, "{}{sep}persons", keys.join(sep))?;
+            // Each code with its label beside it, where the column has labels.
+            let columns: Vec<String> = keys
+                .iter()
+                .flat_map(|k| {
+                    let label = format!("{k}_label");
+                    let labelled = groups.iter().any(|g| g.contains_key(&label));
+                    std::iter::once(k.clone()).chain(labelled.then_some(label))
+                })
+                .collect();
+            let cell = |v: &str| {
+                if format == SearchFormat::Csv && (v.contains(',') || v.contains('"')) {
+                    format!("\"{}\"", v.replace('"', "\"\""))
+                } else {
+                    v.to_string()
+                }
+            };
+            writeln!(out, "{}{sep}persons", columns.join(sep))?;
             for g in &groups {
-                let vals: Vec<String> = keys.iter().map(|k| g[k].as_str().unwrap_or("").to_string()).collect();
+                let vals: Vec<String> =
+                    columns.iter().map(|k| cell(g.get(k).and_then(|v| v.as_str()).unwrap_or(""))).collect();
                 writeln!(out, "{}{sep}{}", vals.join(sep), g["persons"])?;
             }
         }
