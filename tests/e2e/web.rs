@@ -196,16 +196,98 @@ fn an_analyst_searches_filters_and_reads_the_charts_in_chromium() {
         }
         assert_eq!(Value::Object(kinds), want["facets"]["authority_kind"]);
 
-        // Clicking a department bar applies it as a filter too.
-        let dep = c.find(Locator::Css("#facet-department .bar")).await.expect("a department");
+        // The map: one square per department, each with the API's count for this query (0 where it has none).
+        let mut map = serde_json::Map::new();
+        let tiles = c.find_all(Locator::Css("#map .tile")).await.expect("tiles");
+        assert_eq!(tiles.len(), 101, "one square per department");
+        for t in &tiles {
+            let key = t.attr("data-key").await.expect("key").unwrap_or_default();
+            let n: u64 = t.attr("data-count").await.expect("count").unwrap_or_default().parse().expect("number");
+            if n > 0 {
+                map.insert(key, json!(n));
+            }
+        }
+        assert_eq!(Value::Object(map), want["facets"]["department"]);
+
+        // A click on a department filters by it.
+        let dep = c.find(Locator::Css("#map .tile:not([data-count='0'])")).await.expect("a department with persons");
         let code = dep.attr("data-key").await.expect("key").unwrap_or_default();
         dep.click().await.expect("click");
         until("the department filter", || async {
-            let state = c.find(Locator::Css("body")).await.ok()?.attr("data-query").await.ok()??;
-            state.contains(&format!("department={code}")).then_some(())
+            let body = c.find(Locator::Css("body")).await.ok()?;
+            let state = body.attr("data-query").await.ok()??;
+            (body.attr("data-state").await.ok()?? == "ready" && state.contains(&format!("department={code}"))).then_some(())
         })
         .await;
-        assert_eq!(c.find(Locator::Id("department")).await.expect("dep").prop("value").await.expect("v"), Some(code));
+        assert_eq!(c.find(Locator::Id("department")).await.expect("dep").prop("value").await.expect("v"), Some(code.clone()));
+
+        // The address holds the view: reloading it shows the same results.
+        let url = c.current_url().await.expect("url");
+        assert!(url.as_str().contains(&format!("department={code}")) && url.as_str().contains("profession=60"), "{url}");
+        let before = c.find(Locator::Css("body")).await.expect("body").attr("data-query").await.expect("q");
+        let total_before = c.find(Locator::Id("total")).await.expect("total").text().await.expect("text");
+        c.goto(url.as_str()).await.expect("reload the shared address");
+        until("the same view after a reload", || async {
+            let body = c.find(Locator::Css("body")).await.ok()?;
+            let ready = body.attr("data-state").await.ok()?? == "ready";
+            let q = body.attr("data-query").await.ok()?;
+            let t = c.find(Locator::Id("total")).await.ok()?.text().await.ok()?;
+            (ready && q == before && t == total_before).then_some(())
+        })
+        .await;
+
+        // A row opens the professional's card, with what GET /v1/professionals/{id} gives.
+        let row = c.find(Locator::Css("#results tr")).await.expect("a row");
+        let idnat = row.attr("data-idnat").await.expect("idnat").unwrap_or_default();
+        row.click().await.expect("open the card");
+        let card = until("the card", || async {
+            let body = c.find(Locator::Id("card-body")).await.ok()?;
+            (body.attr("data-idnat").await.ok()?? == idnat).then_some(body)
+        })
+        .await;
+        let record =
+            call(&http, "GET", &format!("{}/v1/professionals/{idnat}", server.base), Some(ANALYST), None).await.body;
+        let text = card.text().await.expect("card text");
+        let exercices = record["exercices"].as_array().cloned().unwrap_or_default();
+        assert_eq!(c.find_all(Locator::Css("#card-body section.exercice")).await.expect("ex").len(), exercices.len());
+        for e in &exercices {
+            assert!(text.contains(e["profession"]["label"].as_str().unwrap_or("?")), "{text}");
+            for a in e["activities"].as_array().into_iter().flatten() {
+                if let Some(name) = a["structure"]["name"].as_str() {
+                    assert!(text.contains(name), "{name} in {text}");
+                }
+            }
+        }
+        let title = c.find(Locator::Id("card-title")).await.expect("title").text().await.expect("title text");
+        assert!(title.contains(exercices[0]["family_name"].as_str().unwrap_or("?")), "{title}");
+        c.find(Locator::Id("card-close")).await.expect("close").click().await.expect("close the card");
+
+        // The CSV download has as many rows as the export of the same filters.
+        c.find(Locator::Id("download-csv")).await.expect("csv").click().await.expect("download");
+        let rows: usize = until("the download", || async {
+            let body = c.find(Locator::Css("body")).await.ok()?;
+            body.attr("data-downloaded-rows").await.ok()??.parse().ok()
+        })
+        .await;
+        let export = http
+            .get(format!("{}/v1/export?format=csv&profession=60&department={code}", server.base))
+            .bearer_auth(ANALYST)
+            .send()
+            .await
+            .expect("export")
+            .text()
+            .await
+            .expect("csv");
+        assert_eq!(rows, export.lines().count() - 1, "rows of the export");
+        assert!(rows > 0);
+        // … and as `annuaire export` writes for them.
+        let out_file = dir.path().join("export.csv");
+        let out = annuaire(
+            dir.path(),
+            &["export", "--format", "csv", "--out", out_file.to_str().expect("path"), "--profession", "60", "--department", &code],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(rows, std::fs::read_to_string(&out_file).expect("csv").lines().count() - 1);
         c.close().await.expect("close");
     });
 }

@@ -151,6 +151,17 @@ pub(crate) async fn export(State(s): State<AppState>, Q(q): Q, headers: HeaderMa
     .await
 }
 
+/// The departments with their names and their squares on the tile map of France: public, no token needed.
+pub(crate) async fn departments() -> Response {
+    let tiles: Vec<wire::DepartmentTile> = annuaire_schemas::departments::DEPARTMENTS
+        .iter()
+        .map(|d| wire::DepartmentTile { code: d.code, name: d.name, row: d.row, col: d.col })
+        .collect();
+    let mut r = (StatusCode::OK, wire::sorted(&tiles).to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 /// The labels of a code table (`profession`, `savoir_faire`, `mode` ...): public nomenclature, no token needed.
 pub(crate) async fn codes(Id(kind): Id) -> Response {
     let Some(k) = annuaire_schemas::codes::Kind::ALL.into_iter().find(|k| k.name() == kind) else {

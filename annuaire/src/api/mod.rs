@@ -173,6 +173,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/search", get(analysts::search))
         .route("/v1/stats", get(analysts::stats))
         .route("/v1/export", get(analysts::export))
+        .route("/v1/departments", get(analysts::departments))
         .route("/fhir/Practitioner/{id}", get(fhir::fhir_practitioner))
         .route("/fhir/PractitionerRole", get(fhir::fhir_roles))
         .route("/v1/codes/{kind}", get(analysts::codes))

@@ -221,6 +221,15 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/v1/departments",
+        scope: "",
+        summary: "The departments with their names and their squares on the tile map of France",
+        request: None,
+        response: "Departments",
+        query: &[],
+    },
+    Route {
+        method: "get",
         path: "/v1/export",
         scope: "search",
         summary: "Every row (person x exercice x activity) matching the filters, as `annuaire export` writes them: a \
@@ -293,6 +302,11 @@ fn schemas() -> Value {
     add::<Approved>(&mut out);
     add::<Usage>(&mut out);
     add::<QualityReport>(&mut out);
+    add::<DepartmentTile>(&mut out);
+    out.insert(
+        "Departments".into(),
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/DepartmentTile"}}),
+    );
     out.insert("Codes".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/CodeEntry"}}));
     out.insert("Stats".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}));
     out.insert("Text".into(), json!({"type": "string"}));

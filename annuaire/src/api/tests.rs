@@ -67,9 +67,10 @@ async fn send(state: &AppState, method: &str, uri: &str, token: Option<&str>, bo
 fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
     let id = "810100271385";
     Some(match (method, path) {
-        ("get", "/healthz" | "/metrics" | "/openapi.json" | "/v1/services" | "/v1/search" | "/v1/stats") => {
-            (path.to_string(), None)
-        }
+        (
+            "get",
+            "/healthz" | "/metrics" | "/openapi.json" | "/v1/services" | "/v1/search" | "/v1/stats" | "/v1/departments",
+        ) => (path.to_string(), None),
         ("get", "/v1/claims/{id}" | "/v1/professionals/{id}" | "/fhir/Practitioner/{id}") => {
             (path.replace("{id}", id), None)
         }

@@ -50,6 +50,16 @@ pub struct Health {
     pub claims_snapshot: Option<i64>,
 }
 
+/// A department and its square on the tile map of France (row 0 at the top; the overseas departments on the last
+/// row).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentTile {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub row: u8,
+    pub col: u8,
+}
+
 /// One code of a nomenclature.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CodeEntry {
