@@ -313,6 +313,10 @@ pub(crate) struct StatsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
     pub(crate) format: SearchFormat,
+    /// Also draw the groups into FILE.svg or FILE.png: a bar chart (largest first, whole labels, counts), or the tile
+    /// map of France with `--by department`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) chart: Option<std::path::PathBuf>,
 }
 
 /// The arguments of `annuaire export`.

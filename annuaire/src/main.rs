@@ -6,6 +6,7 @@
 
 mod alerts;
 mod api;
+mod chart;
 mod cli;
 mod commands;
 mod config;

@@ -71,6 +71,15 @@ fn chromedriver() -> Option<(Driver, String)> {
     }
 }
 
+/// With `ANNUAIRE_SCREENSHOTS=DIR`, save what the browser shows as `DIR/name` (the README's pictures are taken so:
+/// `ANNUAIRE_SCREENSHOTS=docs/img cargo test -p annuaire --test e2e web`).
+async fn screenshot(c: &fantoccini::Client, name: &str) {
+    if let Some(dir) = std::env::var_os("ANNUAIRE_SCREENSHOTS") {
+        let png = c.screenshot().await.expect("screenshot");
+        std::fs::write(std::path::Path::new(&dir).join(name), png).expect("write the screenshot");
+    }
+}
+
 /// Wait until `check` gives `Some`, at most 10 s.
 async fn until<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -163,6 +172,8 @@ fn an_analyst_searches_filters_and_reads_the_charts_in_chromium() {
             chart.insert(key, json!(n));
         }
         assert_eq!(Value::Object(chart), want["facets"]["profession"]);
+
+        screenshot(&c, "page.png").await;
 
         // Apply a filter: nurses (60) only, from the profession list (labels from /v1/codes/profession).
         let select = c.find(Locator::Id("profession")).await.expect("select");
@@ -258,6 +269,7 @@ fn an_analyst_searches_filters_and_reads_the_charts_in_chromium() {
                 }
             }
         }
+        screenshot(&c, "card.png").await;
         let title = c.find(Locator::Id("card-title")).await.expect("title").text().await.expect("title text");
         assert!(title.contains(exercices[0]["family_name"].as_str().unwrap_or("?")), "{title}");
         c.find(Locator::Id("card-close")).await.expect("close").click().await.expect("close the card");
@@ -333,6 +345,7 @@ fn an_operator_reads_the_held_night_and_approves_it_from_the_page_in_chromium() 
             (body.attr("data-state").await.ok()?? == "ready").then_some(())
         })
         .await;
+        screenshot(&c, "ops.png").await;
         let shown = c.find(Locator::Id("held-generation")).await.expect("held").text().await.expect("text");
         assert_eq!(shown, held.to_string());
         let reason = c.find(Locator::Id("held-reason")).await.expect("reason").text().await.expect("text");

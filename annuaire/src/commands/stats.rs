@@ -7,11 +7,48 @@ use anyhow::Result;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Draw the groups: the tile map for `--by department`, else a bar chart labelled with each group's labels (or
+/// codes).
+fn draw(
+    path: &std::path::Path,
+    by: &str,
+    generation: i64,
+    groups: &[serde_json::Map<String, serde_json::Value>],
+) -> Result<()> {
+    let keys: Vec<&str> = by.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let count = |g: &serde_json::Map<String, serde_json::Value>| g.get("persons").and_then(|v| v.as_u64()).unwrap_or(0);
+    let text = |g: &serde_json::Map<String, serde_json::Value>, k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let chart = if keys == ["department"] {
+        let counts = groups.iter().map(|g| (text(g, "department"), count(g))).collect();
+        crate::chart::Chart::Map { title: &format!("Professionnels par département (génération {generation})"), counts }
+    } else {
+        let rows = groups
+            .iter()
+            .map(|g| {
+                let parts: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let (code, label) = (text(g, k), text(g, &format!("{k}_label")));
+                        if label.is_empty() { code } else { format!("{label} ({code})") }
+                    })
+                    .collect();
+                (parts.join(" / "), count(g))
+            })
+            .collect();
+        crate::chart::Chart::Bars { title: &format!("Professionnels par {} (génération {generation})", keys.join(", ")), rows }
+    };
+    crate::chart::draw(path, &chart)
+}
+
 /// Run `annuaire stats`.
 pub(crate) async fn run(ctx: Ctx, args: StatsArgs) -> Result<ExitCode> {
     let Ctx { store, .. } = ctx;
-    let StatsArgs { by, filters, format } = args;
+    let StatsArgs { by, filters, format, chart } = args;
     let (generation, groups) = search::stats(&store, &by, filters.request(), ()).await?;
+    if let Some(path) = &chart {
+        draw(path, &by, generation, &groups)?;
+        eprintln!("drew {} groups of generation {generation} into {}", groups.len(), path.display());
+    }
     match format {
         SearchFormat::Json => println!("{}", serde_json::to_string_pretty(&groups)?),
         SearchFormat::Csv | SearchFormat::Table => {
