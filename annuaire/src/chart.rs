@@ -71,7 +71,10 @@ fn load_font() -> Result<()> {
         })
     });
     if !ok {
-        bail!("a PNG needs a TrueType font and none was found (looked for {}); write an .svg instead", FONTS.join(", "));
+        bail!(
+            "a PNG needs a TrueType font and none was found (looked for {}); write an .svg instead",
+            FONTS.join(", ")
+        );
     }
     Ok(())
 }
@@ -149,7 +152,11 @@ mod tests {
         let counts = [("75".to_string(), 10), ("2A".to_string(), 2)].into_iter().collect();
         draw(&map, &Chart::Map { title: "Par département", counts })?;
         let svg = std::fs::read_to_string(&map)?;
-        assert_eq!(svg.matches("<rect").count(), 1 + annuaire_schemas::departments::DEPARTMENTS.len(), "the background and a square each");
+        assert_eq!(
+            svg.matches("<rect").count(),
+            1 + annuaire_schemas::departments::DEPARTMENTS.len(),
+            "the background and a square each"
+        );
         assert!(draw(&dir.path().join("x.gif"), &Chart::Map { title: "", counts: Default::default() }).is_err());
         Ok(())
     }

@@ -17,10 +17,14 @@ fn draw(
 ) -> Result<()> {
     let keys: Vec<&str> = by.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let count = |g: &serde_json::Map<String, serde_json::Value>| g.get("persons").and_then(|v| v.as_u64()).unwrap_or(0);
-    let text = |g: &serde_json::Map<String, serde_json::Value>, k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let text = |g: &serde_json::Map<String, serde_json::Value>, k: &str| {
+        g.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
+    };
     let chart = if keys == ["department"] {
         let counts = groups.iter().map(|g| (text(g, "department"), count(g))).collect();
-        crate::chart::Chart::Map { title: &format!("Professionnels par département (génération {generation})"), counts }
+        crate::chart::Chart::Map {
+            title: &format!("Professionnels par département (génération {generation})"), counts
+        }
     } else {
         let rows = groups
             .iter()
@@ -35,7 +39,10 @@ fn draw(
                 (parts.join(" / "), count(g))
             })
             .collect();
-        crate::chart::Chart::Bars { title: &format!("Professionnels par {} (génération {generation})", keys.join(", ")), rows }
+        crate::chart::Chart::Bars {
+            title: &format!("Professionnels par {} (génération {generation})", keys.join(", ")),
+            rows,
+        }
     };
     crate::chart::draw(path, &chart)
 }
