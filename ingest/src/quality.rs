@@ -36,12 +36,75 @@ pub struct SharedIds {
     pub first: Vec<SharedId>,
 }
 
-/// Collects, over every person of a run, what the report needs beyond the grouping's counters.
+/// A technical id held inline (no allocation per structure): its first 31 bytes and their length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TechId([u8; 32]);
+
+impl TechId {
+    fn new(id: &str) -> TechId {
+        let mut b = [0u8; 32];
+        let n = id.len().min(31);
+        b[..n].copy_from_slice(&id.as_bytes()[..n]);
+        b[31] = n as u8;
+        TechId(b)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0[..usize::from(self.0[31]).min(31)]).into_owned()
+    }
+}
+
+/// Identifiers (SIRET, FINESS) given by structures, and those given by more than one technical id. Shared by every
+/// partition of a run behind a lock, so that a sharing is seen with both its strings whichever partitions they are in;
+/// about 40 bytes per identifier (its hash and the first technical id, inline).
+#[derive(Debug, Default)]
+pub(crate) struct Identifiers {
+    siret: HashMap<u64, TechId>,
+    finess: HashMap<u64, TechId>,
+    shared_siret: BTreeMap<String, BTreeSet<String>>,
+    shared_finess: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Identifiers {
+    fn add(first: &mut HashMap<u64, TechId>, shared: &mut BTreeMap<String, BTreeSet<String>>, value: &str, tech: &str) {
+        let t = TechId::new(tech);
+        match first.entry(xxhash_rust::xxh3::xxh3_64(value.as_bytes())) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(t);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if *e.get() != t || shared.contains_key(value) {
+                    let ids = shared.entry(value.to_string()).or_default();
+                    if ids.len() < KEPT {
+                        ids.insert(e.get().text());
+                        ids.insert(tech.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Note the structures of one person.
+    pub(crate) fn person(&mut self, p: &Person) {
+        for a in p.exercices.iter().flat_map(|e| &e.activities) {
+            let s = &a.structure;
+            if s.technical_id.is_empty() {
+                continue;
+            }
+            if !s.siret.is_empty() {
+                Self::add(&mut self.siret, &mut self.shared_siret, &s.siret, &s.technical_id);
+            }
+            if !s.finess_site.is_empty() {
+                Self::add(&mut self.finess, &mut self.shared_finess, &s.finess_site, &s.technical_id);
+            }
+        }
+    }
+}
+
+/// Collects, over every person of a partition, what the report needs beyond the grouping's counters and the
+/// identifiers.
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
-    /// SIRET → technical ids, and FINESS site → technical ids.
-    siret: HashMap<String, BTreeSet<String>>,
-    finess: HashMap<String, BTreeSet<String>>,
     without_activity: u64,
     without_activity_first: Vec<String>,
     /// kind → code → the smallest idNat of a person who has it.
@@ -62,19 +125,7 @@ impl Collector {
                 }
             }
         });
-        let mut any = false;
-        for a in p.exercices.iter().flat_map(|e| &e.activities) {
-            any = true;
-            let s = &a.structure;
-            if s.technical_id.is_empty() {
-                continue;
-            }
-            for (value, map) in [(&s.siret, &mut self.siret), (&s.finess_site, &mut self.finess)] {
-                if !value.is_empty() {
-                    map.entry(value.clone()).or_default().insert(s.technical_id.clone());
-                }
-            }
-        }
+        let any = p.exercices.iter().any(|e| !e.activities.is_empty());
         if !any {
             self.without_activity += 1;
             if self.without_activity_first.len() < KEPT {
@@ -85,11 +136,6 @@ impl Collector {
 
     /// Add another partition's.
     pub(crate) fn merge(&mut self, o: Collector) {
-        for (mine, theirs) in [(&mut self.siret, o.siret), (&mut self.finess, o.finess)] {
-            for (k, v) in theirs {
-                mine.entry(k).or_default().extend(v);
-            }
-        }
         for (kind, codes) in o.unknown_first {
             let slot = self.unknown_first.entry(kind).or_default();
             for (code, idnat) in codes {
@@ -106,9 +152,8 @@ impl Collector {
     }
 }
 
-fn shared(map: HashMap<String, BTreeSet<String>>) -> SharedIds {
-    let mut many: Vec<(String, BTreeSet<String>)> = map.into_iter().filter(|(_, ids)| ids.len() > 1).collect();
-    many.sort();
+fn shared(map: BTreeMap<String, BTreeSet<String>>) -> SharedIds {
+    let many: Vec<(String, BTreeSet<String>)> = map.into_iter().filter(|(_, ids)| ids.len() > 1).collect();
     SharedIds {
         count: many.len() as u64,
         first: many
@@ -185,6 +230,7 @@ impl Quality {
     pub(crate) fn build(
         stats: &crate::group::GroupStats,
         collector: Collector,
+        identifiers: Identifiers,
         counts: BTreeMap<String, u64>,
         previous: Option<&Quality>,
     ) -> Quality {
@@ -192,8 +238,8 @@ impl Quality {
             text: stats.text_issues.clone(),
             unknown_codes: stats.unknown_codes.clone(),
             unknown_code_persons: collector.unknown_first,
-            shared_siret: shared(collector.siret),
-            shared_finess: shared(collector.finess),
+            shared_siret: shared(identifiers.shared_siret),
+            shared_finess: shared(identifiers.shared_finess),
             persons_without_activity: collector.without_activity,
             persons_without_activity_first: collector.without_activity_first,
             row_errors_by_kind: stats.errors_by_kind.clone(),

@@ -229,6 +229,7 @@ impl Run<'_> {
         let (reference, previous_quality) = served_run_report(store).await?;
         diff.set_references(&reference);
         let mut quality = crate::quality::Collector::default();
+        let identifiers = Arc::new(std::sync::Mutex::new(crate::quality::Identifiers::default()));
         let tainted_a = Arc::new(parted.tainted.clone());
         let generation = store.begin_generation(self.run).await?;
         self.generation = Some(generation);
@@ -247,12 +248,13 @@ impl Run<'_> {
         let mut tainted_count = parted.tainted.len() as u64;
         let spawn_wave = |first: usize| {
             let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
-            let (pd, c, ta, li) = (parted.clone(), current.clone(), tainted_a.clone(), live.clone());
+            let (pd, c, ta, li, ids) =
+                (parted.clone(), current.clone(), tainted_a.clone(), live.clone(), identifiers.clone());
             tokio::task::spawn_blocking(move || {
                 let t = std::time::Instant::now();
                 let r = parts
                     .par_iter()
-                    .map(|&p| diff_partition(&pd, p, &c[p], &ta, li.as_deref()))
+                    .map(|&p| diff_partition(&pd, p, &c[p], &ta, li.as_deref(), &ids))
                     .collect::<Result<Vec<_>>>();
                 (r, t.elapsed())
             })
@@ -328,6 +330,7 @@ impl Run<'_> {
         report.quality = Some(Box::new(crate::quality::Quality::build(
             &report.group,
             quality,
+            std::mem::take(&mut *identifiers.lock().map_err(|_| Error::Interrupted("a worker panicked".into()))?),
             diff.segments.iter().filter(|(_, s)| s.now > 0).map(|(k, s)| (k.clone(), s.now)).collect(),
             previous_quality.as_ref(),
         )));
@@ -425,6 +428,7 @@ fn diff_partition(
     served: &HashMap<Box<str>, u128>,
     tainted_a: &HashSet<String>,
     live: Option<&crate::live::Live>,
+    identifiers: &std::sync::Mutex<crate::quality::Identifiers>,
 ) -> Result<PartResult> {
     let part = parted.process(p)?;
     let mut changes = Vec::new();
@@ -432,6 +436,13 @@ fn diff_partition(
     let mut seen = HashSet::with_capacity(part.persons.len());
     let mut segments = BTreeMap::new();
     let mut quality = crate::quality::Collector::default();
+    {
+        let mut ids = identifiers.lock().map_err(|_| Error::Interrupted("a worker panicked".into()))?;
+        for person in &part.persons {
+            ids.person(person);
+        }
+    }
+    let mut key = String::new();
     for person in &part.persons {
         quality.person(person);
         let idnat = person.idnat.as_str();
@@ -440,12 +451,12 @@ fn diff_partition(
         let old = served.get(idnat);
         if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
             outcomes.push((group, Outcome::KeptOnError));
-            Diff::count_segments(&mut segments, person, false);
+            Diff::count_segments(&mut segments, &mut key, person, false);
             continue;
         }
         let (json, hash) = record_and_hash(person)?;
         let updated = old.is_some_and(|h| format!("{h:032x}") != hash);
-        Diff::count_segments(&mut segments, person, updated);
+        Diff::count_segments(&mut segments, &mut key, person, updated);
         match old {
             Some(h) if format!("{h:032x}") == hash => outcomes.push((group, Outcome::Unchanged)),
             Some(_) => {

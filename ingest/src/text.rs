@@ -49,7 +49,7 @@ fn continuation(c: char) -> bool {
 /// The kind of issue a field shows, if any: `mojibake`, `replacement_character` or `control_character`.
 pub fn text_issue(field: &str) -> Option<&'static str> {
     if field.is_ascii() {
-        return field.chars().any(char::is_control).then_some("control_character");
+        return field.bytes().any(|b| b < 0x20 || b == 0x7f).then_some("control_character");
     }
     if field.contains('\u{FFFD}') {
         return Some("replacement_character");
