@@ -49,8 +49,8 @@ pub async fn notify_last_run(store: &Store, alerts: &[AlertConfig], ca_file: Opt
     if alerts.is_empty() {
         return 0;
     }
-    let (run, served) = match (store.runs().await, store.served().await) {
-        (Ok(runs), Ok(served)) => (runs.into_iter().last(), served.map(|s| s.generation)),
+    let (run, served) = match (store.recent_runs(1).await, store.served().await) {
+        (Ok(runs), Ok(served)) => (runs.into_iter().next(), served.map(|s| s.generation)),
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "cannot read the last run: no alert sent");
             return 0;

@@ -6,11 +6,14 @@ use annuaire_store::Store;
 
 /// The quality report of `generation` (default: the newest run that wrote one), or `None`.
 pub async fn report(store: &Store, generation: Option<i64>) -> anyhow::Result<Option<wire::QualityReport>> {
-    let runs = store.runs().await?;
-    let run = runs.into_iter().rev().find(|r| {
-        generation.is_none_or(|g| r.generation == Some(g))
-            && r.report.as_ref().is_some_and(|rep| rep.get("quality").is_some_and(|q| q.is_object()))
-    });
+    let has_report = |r: &annuaire_store::RunRecord| {
+        r.report.as_ref().is_some_and(|rep| rep.get("quality").is_some_and(|q| q.is_object()))
+    };
+    let run = match generation {
+        Some(g) => store.run_of_generation(g).await?.filter(has_report),
+        // The newest run that read an extract (unchanged nights write none); a few runs back at most.
+        None => store.recent_runs(30).await?.into_iter().find(has_report),
+    };
     let Some(run) = run else { return Ok(None) };
     let Some(g) = run.generation else { return Ok(None) };
     let quality = run.report.as_ref().and_then(|r| r.get("quality")).cloned().unwrap_or_default();

@@ -505,10 +505,7 @@ async fn served_run_report(
     store: &annuaire_store::Store,
 ) -> Result<(BTreeMap<String, u64>, Option<crate::quality::Quality>)> {
     let Some(served) = store.served().await? else { return Ok(Default::default()) };
-    let runs = store.runs().await?;
-    let Some(run) = runs.into_iter().rev().find(|r| r.generation == Some(served.generation)) else {
-        return Ok(Default::default());
-    };
+    let Some(run) = store.run_of_generation(served.generation).await? else { return Ok(Default::default()) };
     let segments = run
         .diff
         .and_then(|d| d.get("segments").cloned())

@@ -185,14 +185,34 @@ impl Store {
 
     /// Every run, oldest first.
     pub async fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.select_runs("ORDER BY run", None).await
+    }
+
+    /// The newest `limit` runs, newest first (what a page of runs, an alert or a gauge needs, without reading every
+    /// run's diff and report).
+    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
+        self.select_runs("ORDER BY run DESC LIMIT $1", Some(limit)).await
+    }
+
+    /// The run that built `generation`.
+    pub async fn run_of_generation(&self, generation: i64) -> Result<Option<RunRecord>> {
+        Ok(self.select_runs("WHERE generation = $1 ORDER BY run DESC LIMIT 1", Some(generation)).await?.pop())
+    }
+
+    /// Runs selected by `tail` (a WHERE, ORDER BY or LIMIT clause, with at most one parameter, `bind`).
+    async fn select_runs(&self, tail: &'static str, bind: Option<i64>) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT run, generation, status, source, sha256, file_timestamp, started_at, finished_at, duration_ms, \
+             rows_read, rows_rejected, duplicate_rows, persons, created, updated, deleted, diff, report, reason \
+             FROM ingest_run {tail}"
+        );
         with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT run, generation, status, source, sha256, file_timestamp, started_at, finished_at, duration_ms, \
-                 rows_read, rows_rejected, duplicate_rows, persons, created, updated, deleted, diff, report, reason \
-                 FROM ingest_run ORDER BY run",
-            )
-            .fetch_all(pool)
-            .await?;
+            // Only this file's constant clauses are appended: no caller text reaches the SQL.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            if let Some(v) = bind {
+                q = q.bind(v);
+            }
+            let rows = q.fetch_all(pool).await?;
             Ok(rows
                 .into_iter()
                 .map(|r| {

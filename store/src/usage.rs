@@ -35,6 +35,25 @@ pub struct UsageReport {
     pub by_endpoint: BTreeMap<String, i64>,
 }
 
+/// Calls of one client to one endpoint with one outcome on one day.
+struct UsageRow {
+    day: String,
+    client: String,
+    endpoint: String,
+    outcome: String,
+    calls: i64,
+}
+
+impl UsageRow {
+    fn eligible(&self) -> i64 {
+        if (self.endpoint.as_str(), self.outcome.as_str()) == ("eligibility", "eligible") { self.calls } else { 0 }
+    }
+
+    fn refused(&self) -> i64 {
+        if (self.endpoint.as_str(), self.outcome.as_str()) == ("eligibility", "refused") { self.calls } else { 0 }
+    }
+}
+
 /// One client's indicators on one day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UsageDay {
@@ -53,47 +72,6 @@ pub struct UsageDay {
 }
 
 impl Store {
-    /// Each client's indicators by day since `since_day` (inclusive), by day then client.
-    pub async fn usage_by_day(&self, since_day: &str) -> Result<Vec<UsageDay>> {
-        with_pool!(self, pool => {
-            let mut out: BTreeMap<(String, String), UsageDay> = BTreeMap::new();
-            let rows = sqlx::query(
-                "SELECT day, client, endpoint, outcome, CAST(SUM(calls) AS BIGINT) FROM usage_count WHERE day >= $1 \
-                 GROUP BY day, client, endpoint, outcome",
-            )
-            .bind(since_day)
-            .fetch_all(pool)
-            .await?;
-            for r in rows {
-                let (day, client, endpoint, outcome, calls): (String, String, String, String, i64) =
-                    (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-                let e = out
-                    .entry((day.clone(), client.clone()))
-                    .or_insert_with(|| UsageDay { day, client, ..Default::default() });
-                e.calls += calls;
-                match (endpoint.as_str(), outcome.as_str()) {
-                    ("eligibility", "eligible") => e.eligible += calls,
-                    ("eligibility", "refused") => e.refused += calls,
-                    _ => {}
-                }
-            }
-            let rows = sqlx::query(
-                "SELECT day, client, COUNT(*) FROM usage_subject WHERE day >= $1 GROUP BY day, client",
-            )
-            .bind(since_day)
-            .fetch_all(pool)
-            .await?;
-            for r in rows {
-                let (day, client): (String, String) = (r.get(0), r.get(1));
-                let e = out
-                    .entry((day.clone(), client.clone()))
-                    .or_insert_with(|| UsageDay { day, client, ..Default::default() });
-                e.distinct_professionals = r.get(2);
-            }
-            Ok(out.into_values().collect())
-        })
-    }
-
     /// Add counters and subjects (one transaction).
     pub async fn record_usage(&self, counts: &[(UsageKey, i64)], subjects: &[(String, String, String)]) -> Result<()> {
         with_pool!(self, pool => {
@@ -134,39 +112,74 @@ impl Store {
         })
     }
 
-    /// Indicators per client since a day (`YYYY-MM-DD`, inclusive), by client name.
-    pub async fn usage_since(&self, since_day: &str) -> Result<Vec<UsageReport>> {
+    /// The calls (day, client, endpoint, outcome, calls) and the distinct professionals (day, client, count) since
+    /// `since_day`, by day: what both reports fold.
+    async fn usage_rows(&self, since_day: &str) -> Result<(Vec<UsageRow>, Vec<(String, String, i64)>)> {
         with_pool!(self, pool => {
-            let mut out: BTreeMap<String, UsageReport> = BTreeMap::new();
-            let rows = sqlx::query(
-                "SELECT client, endpoint, outcome, CAST(SUM(calls) AS BIGINT) FROM usage_count WHERE day >= $1 GROUP BY client, endpoint, outcome",
+            let calls = sqlx::query(
+                "SELECT day, client, endpoint, outcome, CAST(SUM(calls) AS BIGINT) FROM usage_count WHERE day >= $1 \
+                 GROUP BY day, client, endpoint, outcome",
             )
             .bind(since_day)
             .fetch_all(pool)
-            .await?;
-            for r in rows {
-                let (client, endpoint, outcome, calls): (String, String, String, i64) =
-                    (r.get(0), r.get(1), r.get(2), r.get(3));
-                let e = out.entry(client.clone()).or_insert_with(|| UsageReport { client, ..Default::default() });
-                e.calls += calls;
-                if endpoint == "eligibility" && outcome == "eligible" {
-                    e.eligible += calls;
-                }
-                if endpoint == "eligibility" && outcome == "refused" {
-                    e.refused += calls;
-                }
-                *e.by_endpoint.entry(format!("{endpoint}/{outcome}")).or_default() += calls;
-            }
-            let rows = sqlx::query("SELECT client, COUNT(*) FROM usage_subject WHERE day >= $1 GROUP BY client")
-                .bind(since_day)
-                .fetch_all(pool)
-                .await?;
-            for r in rows {
-                let client: String = r.get(0);
-                let e = out.entry(client.clone()).or_insert_with(|| UsageReport { client, ..Default::default() });
-                e.distinct_professionals = r.get(1);
-            }
-            Ok(out.into_values().collect())
+            .await?
+            .into_iter()
+            .map(|r| UsageRow { day: r.get(0), client: r.get(1), endpoint: r.get(2), outcome: r.get(3), calls: r.get(4) })
+            .collect();
+            let subjects = sqlx::query(
+                "SELECT day, client, COUNT(*) FROM usage_subject WHERE day >= $1 GROUP BY day, client",
+            )
+            .bind(since_day)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+            Ok((calls, subjects))
         })
+    }
+
+    /// Indicators per client since a day (`YYYY-MM-DD`, inclusive), by client name.
+    pub async fn usage_since(&self, since_day: &str) -> Result<Vec<UsageReport>> {
+        let (calls, subjects) = self.usage_rows(since_day).await?;
+        let mut out: BTreeMap<String, UsageReport> = BTreeMap::new();
+        for r in calls {
+            let e = out
+                .entry(r.client.clone())
+                .or_insert_with(|| UsageReport { client: r.client.clone(), ..Default::default() });
+            e.calls += r.calls;
+            e.eligible += r.eligible();
+            e.refused += r.refused();
+            *e.by_endpoint.entry(format!("{}/{}", r.endpoint, r.outcome)).or_default() += r.calls;
+        }
+        // A professional counts once a day: the days' counts add up.
+        for (_, client, n) in subjects {
+            out.entry(client.clone())
+                .or_insert_with(|| UsageReport { client, ..Default::default() })
+                .distinct_professionals += n;
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Each client's indicators by day since `since_day` (inclusive), by day then client.
+    pub async fn usage_by_day(&self, since_day: &str) -> Result<Vec<UsageDay>> {
+        let (calls, subjects) = self.usage_rows(since_day).await?;
+        let mut out: BTreeMap<(String, String), UsageDay> = BTreeMap::new();
+        for r in calls {
+            let e = out.entry((r.day.clone(), r.client.clone())).or_insert_with(|| UsageDay {
+                day: r.day.clone(),
+                client: r.client.clone(),
+                ..Default::default()
+            });
+            e.calls += r.calls;
+            e.eligible += r.eligible();
+            e.refused += r.refused();
+        }
+        for (day, client, n) in subjects {
+            out.entry((day.clone(), client.clone()))
+                .or_insert_with(|| UsageDay { day, client, ..Default::default() })
+                .distinct_professionals = n;
+        }
+        Ok(out.into_values().collect())
     }
 }

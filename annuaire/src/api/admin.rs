@@ -71,8 +71,8 @@ pub(crate) async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) 
             gauges.push((&status_gauge, "Outcome of the last scheduled sync (1 for its status).", 1.0));
         }
         // From the store: whoever ran the sync (this scheduler, another server, `annuaire sync` from cron).
-        let runs = s.store.runs().await.unwrap_or_default();
-        let last_run = runs.iter().rev().find(|r| r.status != annuaire_store::RunStatus::Running);
+        let runs = s.store.recent_runs(2).await.unwrap_or_default();
+        let last_run = runs.iter().find(|r| r.status != annuaire_store::RunStatus::Running);
         let run_gauge = last_run.map(|r| format!("annuaire_last_run_status{{status=\"{}\"}}", r.status.as_str()));
         if let (Some(r), Some(name)) = (last_run, run_gauge.as_deref()) {
             gauges.push((name, "Outcome of the last sync run, whoever ran it (1 for its status).", 1.0));

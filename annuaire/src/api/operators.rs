@@ -20,8 +20,8 @@ pub(crate) async fn runs(State(s): State<AppState>, Q(q): Q, headers: HeaderMap)
     handle(&s, &headers, "runs", Scope::Admin, |_| async {
         let run = async {
             let limit = query_number(&q, "limit", 100, 1, MAX_LIST)? as usize;
-            let all = s.store.runs().await.map_err(ApiError::internal)?;
-            let runs = all.into_iter().rev().take(limit).map(wire::Run::from).collect();
+            let recent = s.store.recent_runs(limit as i64).await.map_err(ApiError::internal)?;
+            let runs = recent.into_iter().map(wire::Run::from).collect();
             Ok(answer(s.generation().unwrap_or(0), &wire::Runs { runs }))
         };
         (run.await, "ok", None)
@@ -34,12 +34,17 @@ pub(crate) async fn generations(State(s): State<AppState>, Q(q): Q, headers: Hea
         let run = async {
             let limit = query_number(&q, "limit", 30, 1, MAX_LIST)?;
             let list = s.store.generations(limit).await.map_err(ApiError::internal)?;
-            let runs: BTreeMap<i64, annuaire_store::RunRecord> =
-                s.store.runs().await.map_err(ApiError::internal)?.into_iter().map(|r| (r.run, r)).collect();
-            let held = s.store.held().await.map_err(ApiError::internal)?;
+            // The run of each listed generation (not every run: their reports are large).
+            let mut runs: BTreeMap<i64, annuaire_store::RunRecord> = BTreeMap::new();
+            for g in &list {
+                if let Some(r) = s.store.run_of_generation(g.generation).await.map_err(ApiError::internal)? {
+                    runs.insert(r.run, r);
+                }
+            }
             let served = s.store.served().await.map_err(ApiError::internal)?.map(|x| x.generation);
-            let entry = |g: annuaire_store::GenerationInfo| {
+            let entry = |g: &annuaire_store::GenerationInfo| {
                 let r = runs.get(&g.run);
+                let g = g.clone();
                 wire::Generation {
                     generation: g.generation,
                     run: g.run,
@@ -54,18 +59,9 @@ pub(crate) async fn generations(State(s): State<AppState>, Q(q): Q, headers: Hea
                     diff: r.and_then(|r| r.diff.clone()),
                 }
             };
-            let held = match held {
-                Some(h) => s
-                    .store
-                    .generations(MAX_LIST)
-                    .await
-                    .map_err(ApiError::internal)?
-                    .into_iter()
-                    .find(|g| g.generation == h.generation)
-                    .map(entry),
-                None => None,
-            };
-            let generations = list.into_iter().map(entry).collect();
+            // A held generation is the newest one (a new sync supersedes it), so it is the list's first.
+            let held = list.first().filter(|g| g.state == "held").map(entry);
+            let generations = list.iter().map(entry).collect();
             Ok(answer(served.unwrap_or(0), &wire::Generations { served, held, generations }))
         };
         (run.await, "ok", None)
@@ -143,28 +139,8 @@ pub(crate) async fn usage(State(s): State<AppState>, Q(q): Q, headers: HeaderMap
             };
             let clients = s.store.usage_since(&since).await.map_err(ApiError::internal)?;
             let days = s.store.usage_by_day(&since).await.map_err(ApiError::internal)?;
-            let clients = clients
-                .into_iter()
-                .map(|c| wire::UsageClient {
-                    client: c.client,
-                    calls: c.calls,
-                    distinct_professionals: c.distinct_professionals,
-                    eligible: c.eligible,
-                    refused: c.refused,
-                    by_endpoint: c.by_endpoint,
-                })
-                .collect();
-            let days = days
-                .into_iter()
-                .map(|d| wire::UsageDay {
-                    day: d.day,
-                    client: d.client,
-                    calls: d.calls,
-                    distinct_professionals: d.distinct_professionals,
-                    eligible: d.eligible,
-                    refused: d.refused,
-                })
-                .collect();
+            let clients = clients.into_iter().map(wire::UsageClient::from).collect();
+            let days = days.into_iter().map(wire::UsageDay::from).collect();
             Ok(answer(s.generation().unwrap_or(0), &wire::Usage { since, clients, days }))
         };
         (run.await, "ok", None)

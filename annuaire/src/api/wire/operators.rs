@@ -160,6 +160,32 @@ pub struct UsageDay {
     pub refused: i64,
 }
 
+impl From<annuaire_store::UsageReport> for UsageClient {
+    fn from(c: annuaire_store::UsageReport) -> Self {
+        UsageClient {
+            client: c.client,
+            calls: c.calls,
+            distinct_professionals: c.distinct_professionals,
+            eligible: c.eligible,
+            refused: c.refused,
+            by_endpoint: c.by_endpoint,
+        }
+    }
+}
+
+impl From<annuaire_store::UsageDay> for UsageDay {
+    fn from(d: annuaire_store::UsageDay) -> Self {
+        UsageDay {
+            day: d.day,
+            client: d.client,
+            calls: d.calls,
+            distinct_professionals: d.distinct_professionals,
+            eligible: d.eligible,
+            refused: d.refused,
+        }
+    }
+}
+
 /// Usage since a day (`annuaire usage`), in all and by day.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
