@@ -42,6 +42,8 @@ pub(crate) enum SearchFormat {
 pub(crate) enum ExportFormatArg {
     Parquet,
     Csv,
+    /// FHIR resources, one ndjson file per type in the folder `--out` (as `GET /fhir/$export`).
+    FhirNdjson,
 }
 
 /// The filters shared by search, stats and export.
@@ -322,12 +324,18 @@ pub(crate) struct StatsArgs {
 /// The arguments of `annuaire export`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ExportArgs {
-    /// parquet or csv.
+    /// parquet, csv, or fhir-ndjson.
     #[arg(long, value_enum)]
     pub(crate) format: ExportFormatArg,
-    /// The file to write.
+    /// The file to write (the folder, for fhir-ndjson).
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// fhir-ndjson: only versions written after this instant or date (FHIR `_since`).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// fhir-ndjson: the resource types, comma-separated (default Practitioner,PractitionerRole,Organization).
+    #[arg(long = "type")]
+    pub(crate) types: Option<String>,
     #[command(flatten)]
     pub(crate) filters: Filters,
 }

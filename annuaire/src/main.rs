@@ -10,6 +10,7 @@ mod chart;
 mod cli;
 mod commands;
 mod config;
+mod fhir;
 mod prepare;
 mod progress;
 mod quality;

@@ -44,10 +44,15 @@ fn ans_example_c_podologue_psc_2023() {
 fn fhir_practitioner_and_roles_of_a_doctor_with_two_activities() {
     let persons = sample();
     let p = persons.iter().find(|p| p.idnat.as_str() == "810100271385").expect("person");
-    let got = serde_json::json!({
-        "Practitioner": annuaire_claims::fhir::practitioner(p),
-        "PractitionerRole": annuaire_claims::fhir::practitioner_roles(p),
-    });
+    let got = {
+        // A fixed version: the golden file shows the shape of `meta`, not a run's clock.
+        let meta = annuaire_claims::fhir::Meta { version: 3, last_updated: "2026-11-30T02:00:00Z".into(), left: None };
+        serde_json::json!({
+            "Practitioner": annuaire_claims::fhir::practitioner(p, &meta),
+            "PractitionerRole": annuaire_claims::fhir::practitioner_roles(p, &meta),
+            "Organization": annuaire_claims::fhir::organizations_of(p, &meta),
+        })
+    };
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/fhir_810100271385.json");
     assert!(
         path.exists(),
@@ -67,4 +72,11 @@ fn fhir_practitioner_and_roles_of_a_doctor_with_two_activities() {
     assert_eq!(got["Practitioner"]["identifier"][1]["value"], "10100271385");
     assert_eq!(got["PractitionerRole"].as_array().map(Vec::len), Some(2));
     assert_eq!(got["PractitionerRole"][0]["practitioner"]["reference"], "Practitioner/810100271385");
+    assert_eq!(got["Practitioner"]["meta"]["versionId"], "3");
+    let orgs = got["Organization"].as_array().expect("organizations");
+    assert!(!orgs.is_empty());
+    for role in got["PractitionerRole"].as_array().into_iter().flatten() {
+        let reference = role["organization"]["reference"].as_str().expect("an organization reference");
+        assert!(orgs.iter().any(|o| format!("Organization/{}", o["id"].as_str().unwrap_or("")) == reference));
+    }
 }

@@ -22,7 +22,7 @@ impl Live {
 
     pub(crate) fn add(&self, person: &annuaire_schemas::Person) -> Result<()> {
         for b in &self.0 {
-            b.add(person).map_err(|e| view_err(b.name(), self.1, e))?;
+            b.add_version(person, self.1).map_err(|e| view_err(b.name(), self.1, e))?;
         }
         Ok(())
     }

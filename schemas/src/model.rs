@@ -369,6 +369,23 @@ impl Structure {
         self == &Structure::default()
     }
 
+    /// The id of its FHIR `Organization`: the technical id (`F250000700`, the IG's RPPS rang), else the old
+    /// national id, else the FINESS site, else the SIRET, keeping the characters a FHIR id allows (`None` when none).
+    ///
+    /// ```
+    /// use annuaire_schemas::model::Structure;
+    /// let s = Structure { technical_id: "F250000700".into(), old_id: "1250000700".into(), ..Default::default() };
+    /// assert_eq!(s.fhir_id().as_deref(), Some("F250000700"));
+    /// assert_eq!(Structure::default().fhir_id(), None);
+    /// ```
+    pub fn fhir_id(&self) -> Option<String> {
+        let raw = [&self.technical_id, &self.old_id, &self.finess_site, &self.siret]
+            .into_iter()
+            .find(|v| !v.trim().is_empty())?;
+        let id: String = raw.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.')).take(64).collect();
+        (!id.is_empty()).then_some(id)
+    }
+
     /// The department of the structure: the file's code when given, else derived from the INSEE commune
     /// code (`2A`, `2B`, `97x` included), else from a French postal code. `None` when unknown
     /// (foreign addresses).

@@ -16,10 +16,7 @@ use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
-use tantivy::schema::{
-    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value,
-};
-use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer};
+use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// What can go wrong with an index.
@@ -47,120 +44,8 @@ pub enum Error {
 /// Result with the index's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[derive(Clone, Copy)]
-struct Fields {
-    idnat: Field,
-    names: Field,
-    family_head: Field,
-    family_rest: Field,
-    given: Field,
-    family_name: Field,
-    given_name: Field,
-    profession: Field,
-    category: Field,
-    savoir_faire: Field,
-    authority_kind: Field,
-    authority: Field,
-    department: Field,
-    commune: Field,
-    postal_code: Field,
-    mode: Field,
-    sector: Field,
-    id_type: Field,
-    place: Field,
-    card: Field,
-    valid_card: Field,
-    mailbox: Field,
-    name_key: Field,
-}
-
-fn schema() -> (Schema, Fields) {
-    let mut b = Schema::builder();
-    let folded = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::WithFreqs),
-    );
-    let facet = STRING | FAST | STORED;
-    let f = Fields {
-        idnat: b.add_text_field("idnat", STRING | STORED | FAST),
-        names: b.add_text_field("names", folded.clone()),
-        // The ranking's tiers: the first word of each family name, its later words, the given names.
-        family_head: b.add_text_field("family_head", folded.clone()),
-        family_rest: b.add_text_field("family_rest", folded.clone()),
-        given: b.add_text_field("given", folded),
-        family_name: b.add_text_field("family_name", STORED),
-        given_name: b.add_text_field("given_name", STORED),
-        profession: b.add_text_field("profession", facet.clone()),
-        category: b.add_text_field("category", STRING),
-        savoir_faire: b.add_text_field("savoir_faire", STRING),
-        authority_kind: b.add_text_field("authority_kind", facet.clone()),
-        authority: b.add_text_field("authority", STRING | STORED),
-        department: b.add_text_field("department", facet),
-        commune: b.add_text_field("commune", STRING),
-        postal_code: b.add_text_field("postal_code", STRING),
-        mode: b.add_text_field("mode", STRING),
-        sector: b.add_text_field("sector", STRING),
-        id_type: b.add_text_field("id_type", STRING),
-        place: b.add_text_field("place", STORED),
-        card: b.add_text_field("card", STRING),
-        valid_card: b.add_text_field("valid_card", STRING | FAST),
-        mailbox: b.add_text_field("mailbox", STRING | FAST),
-        // The index is sorted on it (the first twelve letters of the first family name): the persons a name prefix
-        // matches are then neighbours, and counting their facets reads memory in order.
-        name_key: b.add_u64_field("name_key", FAST),
-    };
-    (b.build(), f)
-}
-
-fn fields_of(schema: &Schema) -> Result<Fields> {
-    let g = |n: &str| schema.get_field(n).map_err(Error::from);
-    Ok(Fields {
-        idnat: g("idnat")?,
-        names: g("names")?,
-        family_head: g("family_head")?,
-        family_rest: g("family_rest")?,
-        given: g("given")?,
-        family_name: g("family_name")?,
-        given_name: g("given_name")?,
-        profession: g("profession")?,
-        category: g("category")?,
-        savoir_faire: g("savoir_faire")?,
-        authority_kind: g("authority_kind")?,
-        authority: g("authority")?,
-        department: g("department")?,
-        commune: g("commune")?,
-        postal_code: g("postal_code")?,
-        mode: g("mode")?,
-        sector: g("sector")?,
-        id_type: g("id_type")?,
-        place: g("place")?,
-        card: g("card")?,
-        valid_card: g("valid_card")?,
-        mailbox: g("mailbox")?,
-        name_key: g("name_key")?,
-    })
-}
-
-fn register(index: &Index) {
-    let folded =
-        TextAnalyzer::builder(SimpleTokenizer::default()).filter(LowerCaser).filter(AsciiFoldingFilter).build();
-    index.tokenizers().register("folded", folded);
-}
-
-/// The sort key of a family name: its first twelve folded letters, five bits each (a separator sorts before `a`, a
-/// shorter name before a longer one), so that integer order is name order.
-fn name_key(family_name: &str) -> u64 {
-    let mut key = 0u64;
-    let mut n = 0;
-    for c in fold(family_name).chars().take(NAME_KEY_LETTERS) {
-        let v = if c.is_ascii_lowercase() { u64::from(c as u8 - b'a') + 2 } else { 1 };
-        key = (key << 5) | v;
-        n += 1;
-    }
-    key << (5 * (NAME_KEY_LETTERS - n))
-}
-
-/// Letters of a family name its sort key holds (equal keys are in index order).
-pub const NAME_KEY_LETTERS: usize = 12;
+pub use crate::schema::NAME_KEY_LETTERS;
+use crate::schema::{Fields, fields_of, name_key, register, schema};
 
 /// Writes the index of one generation into an empty directory.
 pub struct IndexBuilder {
@@ -232,6 +117,11 @@ impl IndexBuilder {
 
     /// Add one person (from any thread: the documents go to tantivy's indexing threads).
     pub fn add(&self, p: &Person) -> Result<()> {
+        self.add_version(p, 0)
+    }
+
+    /// Add one person with the generation that wrote their version (FHIR's `meta.versionId` and `_lastUpdated`).
+    pub fn add_version(&self, p: &Person, since: i64) -> Result<()> {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.idnat, p.idnat.as_str());
@@ -299,6 +189,7 @@ impl IndexBuilder {
             };
             doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim());
         }
+        crate::fhir::add_fields(&mut doc, &f, p, since);
         self.writer.add_document(doc)?;
         Ok(())
     }
@@ -363,6 +254,14 @@ impl SearchIndex {
         let fields = fields_of(&index.schema())?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(SearchIndex { reader, fields, facets: std::sync::OnceLock::new() })
+    }
+
+    pub(crate) fn fields(&self) -> Fields {
+        self.fields
+    }
+
+    pub(crate) fn searcher(&self) -> tantivy::Searcher {
+        self.reader.searcher()
     }
 
     /// Read the facet table now rather than at the first search (a server does it before it is asked).

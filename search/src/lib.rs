@@ -8,7 +8,9 @@
 
 pub mod analytics;
 pub mod facets;
+pub mod fhir;
 pub mod index;
+mod schema;
 pub mod view;
 
 pub use index::{Hit, IndexBuilder, SearchIndex, SearchResponse};

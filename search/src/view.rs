@@ -26,7 +26,8 @@ impl GenerationView for SearchIndexView {
     fn version(&self) -> u32 {
         // Bump with the schema in `index.rs` (an index of another schema is also refused by `IndexBuilder::open`).
         // 2: the ranking's tiers (family_head, family_rest, given).
-        2
+        // 3: the FHIR directory's fields (identifier, mailbox_address, city, organization ..., version, roles).
+        3
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
@@ -58,6 +59,10 @@ impl ViewWriter for IndexWriting {
 
     fn add(&mut self, person: &Person) -> annuaire_views::Result<()> {
         Ok(self.0.add(person)?)
+    }
+
+    fn add_version(&mut self, person: &Person, since: i64) -> annuaire_views::Result<()> {
+        Ok(self.0.add_version(person, since)?)
     }
 
     fn finish(self: Box<Self>) -> annuaire_views::Result<()> {

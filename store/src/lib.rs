@@ -183,6 +183,17 @@ pub struct StoredPerson {
     pub since_generation: i64,
 }
 
+/// A person's version as [`Store::version_at`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The canonical JSON record.
+    pub record: String,
+    /// The generation that wrote it.
+    pub since_generation: i64,
+    /// The generation that deleted the person, when they were deleted (their last version is then `record`).
+    pub deleted_by: Option<i64>,
+}
+
 /// A generation's row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GenerationRow {

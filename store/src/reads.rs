@@ -1,7 +1,7 @@
 //! Reads of a generation: one person, every person (streamed), its changes, a person's history, the changelog.
 
 use crate::with_pool;
-use crate::{ChangeKind, ChangeRow, HistoryRow, Result, Store, StoredPerson};
+use crate::{ChangeKind, ChangeRow, HistoryRow, Result, Store, StoredPerson, Version};
 use sqlx::Row;
 
 impl Store {
@@ -41,21 +41,127 @@ impl Store {
         generation: i64,
         mut f: impl FnMut(&str) -> std::result::Result<(), E>,
     ) -> Result<std::result::Result<(), E>> {
+        self.for_each_version_at(generation, |record, _| f(record)).await
+    }
+
+    /// [`Store::for_each_person_at`], with the generation that wrote each version (FHIR's `meta.versionId`).
+    pub async fn for_each_version_at<E>(
+        &self,
+        generation: i64,
+        mut f: impl FnMut(&str, i64) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(), E>> {
         use futures_util::TryStreamExt;
         with_pool!(self, pool => {
             let mut rows = sqlx::query(
-                "SELECT record FROM person_version WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) \
-                 ORDER BY idnat",
+                "SELECT record, valid_from FROM person_version \
+                 WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY idnat",
             )
             .bind(generation)
             .fetch(pool);
             while let Some(r) = rows.try_next().await? {
-                if let Err(e) = f(r.get::<&str, _>(0)) {
+                if let Err(e) = f(r.get::<&str, _>(0), r.get::<i64, _>(1)) {
                     return Ok(Err(e));
                 }
             }
         });
         Ok(Ok(()))
+    }
+
+    /// One page of the records visible in a generation, in idNat order after `after`, with the generation that wrote
+    /// each (idNat, record, version): what a long export reads page by page, so that its work between pages can run
+    /// off the async threads.
+    pub async fn versions_page_at(
+        &self,
+        generation: i64,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64)>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT idnat, record, valid_from FROM person_version \
+                 WHERE idnat > $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) ORDER BY idnat LIMIT $3",
+            )
+            .bind(after)
+            .bind(generation)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        })
+    }
+
+    /// A person as a reader of `generation` may see them: the version visible then, or, when they were deleted by
+    /// `generation` or before, their last version with the generation that deleted them (FHIR's `active: false`).
+    pub async fn version_at(&self, idnat: &str, generation: i64) -> Result<Option<Version>> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT record, valid_from, valid_to FROM person_version WHERE idnat = $1 AND valid_from <= $2 \
+                 ORDER BY valid_from DESC LIMIT 1",
+            )
+            .bind(idnat)
+            .bind(generation)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|r| {
+                let until: Option<i64> = r.get(2);
+                Version {
+                    record: r.get(0),
+                    since_generation: r.get(1),
+                    deleted_by: until.filter(|&u| u <= generation),
+                }
+            }))
+        })
+    }
+
+    /// Persons removed from the directory as a reader of `generation` sees it (deleted by a promoted generation up to
+    /// it, not back since), in idNat order after `after`, at most `limit`, the deleting generation within `deleted_in`
+    /// (inclusive bounds); and how many there are in all.
+    pub async fn removed_page(
+        &self,
+        generation: i64,
+        deleted_in: (Option<i64>, Option<i64>),
+        after: &str,
+        limit: i64,
+    ) -> Result<(Vec<String>, i64)> {
+        let (lo, hi) = (deleted_in.0.unwrap_or(0), deleted_in.1.unwrap_or(i64::MAX).min(generation));
+        let from = "FROM change_log c JOIN generation g ON g.generation = c.generation \
+             WHERE c.change = 'delete' AND g.promoted_at IS NOT NULL AND c.generation BETWEEN $1 AND $2 \
+             AND NOT EXISTS (SELECT 1 FROM person_version v WHERE v.idnat = c.idnat AND v.valid_from <= $3 \
+                 AND (v.valid_to IS NULL OR v.valid_to > $3)) \
+             AND NOT EXISTS (SELECT 1 FROM change_log l WHERE l.idnat = c.idnat AND l.change = 'delete' \
+                 AND l.generation > c.generation AND l.generation <= $3)";
+        with_pool!(self, pool => {
+            let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {from}")))
+                .bind(lo)
+                .bind(hi)
+                .bind(generation)
+                .fetch_one(pool)
+                .await?;
+            let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT c.idnat {from} AND c.idnat > $4 ORDER BY c.idnat LIMIT $5"
+            )))
+            .bind(lo)
+            .bind(hi)
+            .bind(generation)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            Ok((ids, total))
+        })
+    }
+
+    /// Every promoted generation (including those served before the current one) and when it was promoted, oldest
+    /// first: what turns FHIR's instants (`_lastUpdated`, `_since`) into generations and back.
+    pub async fn promotions(&self) -> Result<Vec<(i64, String)>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT generation, promoted_at FROM generation WHERE promoted_at IS NOT NULL ORDER BY generation",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
     }
 
     /// The changes a generation made (promoted or not), by idNat.

@@ -67,16 +67,17 @@ impl Store {
                 {
                     let person = crate::record::decode(&stored.record)?;
                     for b in &update {
-                        b.add(&person).map_err(|e| view_err(b.name(), generation, e))?;
+                        b.add_version(&person, stored.since_generation)
+                            .map_err(|e| view_err(b.name(), generation, e))?;
                     }
                 }
             }
         }
         if !full.is_empty() {
-            self.for_each_person_at(generation, |record| -> Result<()> {
+            self.for_each_version_at(generation, |record, since| -> Result<()> {
                 let person = crate::record::decode(record)?;
                 for b in &full {
-                    b.add(&person).map_err(|e| view_err(b.name(), generation, e))?;
+                    b.add_version(&person, since).map_err(|e| view_err(b.name(), generation, e))?;
                 }
                 Ok(())
             })

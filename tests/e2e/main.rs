@@ -7,6 +7,7 @@ mod claims;
 mod common;
 mod contract;
 mod extracts;
+mod fhir;
 mod hardening;
 mod layout;
 mod operators;

@@ -59,6 +59,12 @@ pub trait ViewWriter: Send {
     fn remove(&mut self, idnat: &str) -> Result<()>;
     /// Add a person (in a full build, in idNat order when the records come from the store).
     fn add(&mut self, person: &Person) -> Result<()>;
+    /// Add a person with the generation that wrote their version (for views that serve `meta.versionId` or
+    /// `_lastUpdated`, such as the search index); by default the version is ignored.
+    fn add_version(&mut self, person: &Person, since: i64) -> Result<()> {
+        let _ = since;
+        self.add(person)
+    }
     /// Complete the folder (files flushed); it is then marked current and renamed into place by the caller.
     fn finish(self: Box<Self>) -> Result<()>;
 }
@@ -166,6 +172,11 @@ impl Building {
     /// Add a person (from any thread: the writer is behind a lock).
     pub fn add(&self, person: &Person) -> Result<()> {
         self.with(|w| w.add(person))
+    }
+
+    /// Add a person with the generation that wrote their version ([`ViewWriter::add_version`]).
+    pub fn add_version(&self, person: &Person, since: i64) -> Result<()> {
+        self.with(|w| w.add_version(person, since))
     }
 
     /// Complete the view, mark it current and rename it into place (blocking: call it off the async threads).

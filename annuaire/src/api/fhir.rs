@@ -1,72 +1,287 @@
-//! FHIR reads: `Practitioner` and `PractitionerRole` after the Annuaire Santé profiles.
+//! The FHIR directory over HTTP (`crate::fhir` does the work): reads, searches, history, the capability statement;
+//! bulk export is in `fhir_export`. Every answer is `application/fhir+json`; a FHIR error is an `OperationOutcome`
+//! with its HTTP status. Searches, history and export are analysts' work (their concurrency budget); reads by id are
+//! the identity provider's class, as before.
 
-use super::error::ApiError;
-use super::limits::{Id, Q, check_id};
+use super::limits::{MAX_QUERY_BYTES, check_id};
 use super::state::AppState;
-use super::{GENERATION_HEADER, handle, wire};
+use super::{GENERATION_HEADER, handle_scopes, wire};
 use crate::config::Scope;
-use axum::extract::State;
+use crate::fhir::params::ResourceType;
+use crate::fhir::query::{self, Cursor};
+use crate::fhir::search::Ctx;
+use crate::fhir::{FhirError, Promotions, history};
+use annuaire_search::SearchIndex;
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// The scopes that read the FHIR directory: analysts (`search`) and the identity provider (`claims`).
+pub(crate) const FHIR_SCOPES: &[Scope] = &[Scope::Search, Scope::Claims];
+/// The base of `fullUrl`s and links (relative to the server, as the national API's are to its own).
+pub(crate) const BASE: &str = "fhir";
+
+/// What the FHIR directory keeps between requests: the index of the generation before the served one (for cursors
+/// of a search that began before a promotion) and the export jobs.
+#[derive(Default)]
+pub struct FhirState {
+    previous: tokio::sync::Mutex<Option<(i64, Arc<SearchIndex>)>>,
+    /// `$export` jobs.
+    pub jobs: super::fhir_export::Jobs,
+}
 
 pub(crate) fn fhir_answer(generation: i64, status: StatusCode, resource: &wire::FhirResource) -> Response {
     let mut r = (status, resource.0.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));
-    if let Ok(v) = HeaderValue::from_str(&generation.to_string()) {
+    if generation > 0
+        && let Ok(v) = HeaderValue::from_str(&generation.to_string())
+    {
         r.headers_mut().insert(GENERATION_HEADER, v);
     }
     r
 }
 
-pub(crate) fn operation_outcome(code: &str, diagnostics: &str) -> serde_json::Value {
-    serde_json::json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}]})
+/// A FHIR error as its `OperationOutcome`, with the outcome name for metrics.
+pub(crate) fn fhir_error(generation: i64, e: &FhirError) -> (Response, &'static str) {
+    let (status, code, _) = e.parts();
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(error = ?e, "FHIR request failed");
+    }
+    let outcome = match code {
+        "not-found" => "not_found",
+        "deleted" => "gone",
+        "exception" => "internal",
+        "transient" => "not_ready",
+        _ => "bad_request",
+    };
+    (fhir_answer(generation, status, &wire::FhirResource(e.outcome())), outcome)
 }
 
-pub(crate) async fn fhir_practitioner(State(s): State<AppState>, Id(id): Id, headers: HeaderMap) -> Response {
-    handle(&s, &headers, "fhir_practitioner", Scope::Claims, |_| async {
-        let run = async {
-            let g = s.generation()?;
-            Ok(match s.person(&id, g).await? {
-                Some(p) => (
-                    fhir_answer(g, StatusCode::OK, &wire::FhirResource(annuaire_claims::fhir::practitioner(&p))),
-                    "ok",
-                    Some(p.idnat.as_str().to_string()),
-                ),
-                None => (
-                    fhir_answer(
-                        g,
-                        StatusCode::NOT_FOUND,
-                        &wire::FhirResource(operation_outcome("not-found", &format!("no professional {id}"))),
-                    ),
-                    "not_found",
-                    None,
-                ),
-            })
-        };
-        match run.await {
-            Ok((r, outcome, subject)) => (Ok(r), outcome, subject),
-            Err(e) => (Err(e), "", None),
+fn resource_type(t: &str) -> Result<ResourceType, FhirError> {
+    ResourceType::parse(t)
+        .ok_or_else(|| FhirError::NotFound(format!("no resource type {t:?} here: see /fhir/metadata")))
+}
+
+/// Run a FHIR handler: scopes, budgets, metrics and usage as every endpoint, errors as OperationOutcomes.
+async fn run<F, Fut>(s: &AppState, headers: &HeaderMap, endpoint: &'static str, f: F) -> Response
+where
+    F: FnOnce(super::Admitted) -> Fut,
+    Fut: std::future::Future<Output = Result<(i64, serde_json::Value, Option<String>), (i64, FhirError)>>,
+{
+    handle_scopes(s, headers, endpoint, FHIR_SCOPES, |admitted| async move {
+        match f(admitted).await {
+            Ok((g, body, subject)) => (Ok(fhir_answer(g, StatusCode::OK, &wire::FhirResource(body))), "ok", subject),
+            Err((g, e)) => {
+                let (r, outcome) = fhir_error(g, &e);
+                (Ok(r), outcome, None)
+            }
         }
     })
     .await
 }
 
-pub(crate) async fn fhir_roles(State(s): State<AppState>, Q(q): Q, headers: HeaderMap) -> Response {
-    handle(&s, &headers, "fhir_practitioner_role", Scope::Claims, |_| async {
-        let run = async {
-            let id = q
-                .get("practitioner")
-                .map(|v| v.trim_start_matches("Practitioner/").to_string())
-                .ok_or_else(|| ApiError::bad_request("practitioner is required"))?;
-            check_id("practitioner", &id)?;
-            let g = s.generation()?;
-            let roles = match s.person(&id, g).await? {
-                Some(p) => annuaire_claims::fhir::practitioner_roles(&p),
-                None => Vec::new(),
-            };
-            Ok(fhir_answer(g, StatusCode::OK, &wire::FhirResource(annuaire_claims::fhir::bundle("fhir", roles))))
+fn served(s: &AppState) -> Result<i64, (i64, FhirError)> {
+    s.generation().map_err(|e| (0, FhirError::NotReady(e.message)))
+}
+
+/// `GET /fhir/{type}/{id}`.
+pub(crate) async fn fhir_read(
+    State(s): State<AppState>,
+    Path((t, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match resource_type(&t) {
+        // A Practitioner's read keeps the metrics name it had before the other types were served.
+        Ok(ResourceType::Practitioner) => read(s, ResourceType::Practitioner, id, headers, "fhir_practitioner").await,
+        Ok(t) => read(s, t, id, headers, "fhir_read").await,
+        Err(e) => fhir_error(0, &e).0,
+    }
+}
+
+async fn read(s: AppState, t: ResourceType, id: String, headers: HeaderMap, endpoint: &'static str) -> Response {
+    if let Err(e) = check_id("id", &id) {
+        return e.into_response();
+    }
+    let s = &s;
+    run(s, &headers, endpoint, |_| async move {
+        let g = served(s)?;
+        let err = |e: FhirError| (g, e);
+        let promotions = Promotions::read(&s.store).await.map_err(|e| err(e.into()))?;
+        let missing = || err(FhirError::NotFound(format!("no {} {id}", t.name())));
+        let (body, subject) = match t {
+            ResourceType::Practitioner => {
+                let f = crate::fhir::find(&s.store, &promotions, &id, g)
+                    .await
+                    .map_err(|e| err(e.into()))?
+                    .ok_or_else(missing)?;
+                (annuaire_claims::fhir::practitioner(&f.person, &f.meta), f.person.idnat.as_str().to_string())
+            }
+            ResourceType::PractitionerRole => {
+                let person = id.rsplit_once('-').map_or(id.as_str(), |(p, _)| p);
+                let f = crate::fhir::find(&s.store, &promotions, person, g)
+                    .await
+                    .map_err(|e| err(e.into()))?
+                    .ok_or_else(missing)?;
+                let role = annuaire_claims::fhir::practitioner_roles(&f.person, &f.meta)
+                    .into_iter()
+                    .find(|r| r["id"] == id.as_str())
+                    .ok_or_else(missing)?;
+                (role, f.person.idnat.as_str().to_string())
+            }
+            ResourceType::Organization => {
+                let index = s.search_index(g).await.map_err(|e| err(e.into()))?;
+                let promotions = &promotions;
+                let ctx = Ctx { store: &s.store, index, generation: g, promotions, base: BASE };
+                let search =
+                    query::parse(t, vec![("_id".into(), id.clone()), ("_count".into(), "1".into())], promotions)
+                        .map_err(err)?;
+                let bundle = crate::fhir::search::run(&ctx, &search).await.map_err(err)?;
+                let org = bundle["entry"][0]["resource"].clone();
+                if org.is_null() {
+                    return Err(missing());
+                }
+                (org, String::new())
+            }
         };
-        (run.await, "ok", None)
+        Ok((g, body, (!subject.is_empty()).then_some(subject)))
+    })
+    .await
+}
+
+/// The index a search reads: the served generation's, or, for a cursor of the previous one, that one's while its
+/// folder is kept; else the cursor is refused with 410 (the search must start again).
+async fn index_for(s: &AppState, served: i64, cursor: Option<&Cursor>) -> Result<(i64, Arc<SearchIndex>), FhirError> {
+    let g = cursor.map_or(served, |c| c.generation);
+    if g == served {
+        return Ok((g, s.search_index(g).await?));
+    }
+    let gone = || {
+        FhirError::Gone(format!("this cursor reads generation {g}, which is no longer kept: start the search again"))
+    };
+    // Only the generation served just before this one is kept (views of older ones are pruned).
+    if g > served || s.store.promoted_before(served).await? != Some(g) {
+        return Err(gone());
+    }
+    let mut previous = s.fhir.previous.lock().await;
+    if let Some((pg, idx)) = previous.as_ref()
+        && *pg == g
+    {
+        return Ok((g, idx.clone()));
+    }
+    let dir = annuaire_views::dir(s.store.data_dir(), annuaire_search::view::INDEX, g);
+    if !annuaire_views::is_current(&annuaire_search::view::SearchIndexView, &dir) {
+        return Err(gone());
+    }
+    let idx = Arc::new(tokio::task::spawn_blocking(move || SearchIndex::open(&dir)).await??);
+    *previous = Some((g, idx.clone()));
+    Ok((g, idx))
+}
+
+fn pairs_of(raw: Option<String>) -> Result<Vec<(String, String)>, FhirError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_QUERY_BYTES {
+        return Err(FhirError::Invalid(format!("the query string has {} bytes: at most {MAX_QUERY_BYTES}", raw.len())));
+    }
+    let uri: axum::http::Uri =
+        format!("/?{raw}").parse().map_err(|_| FhirError::Invalid("invalid query string".into()))?;
+    Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .map_err(|e| FhirError::Invalid(format!("invalid query string: {}", e.body_text())))
+}
+
+/// `GET /fhir/{type}?…`.
+pub(crate) async fn fhir_search(
+    State(s): State<AppState>,
+    Path(t): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let s = &s;
+    run(s, &headers, "fhir_search", |_| async move {
+        let served = served(s)?;
+        let t = resource_type(&t).map_err(|e| (served, e))?;
+        let promotions = Promotions::read(&s.store).await.map_err(|e| (served, e.into()))?;
+        let search = pairs_of(raw).and_then(|p| query::parse(t, p, &promotions)).map_err(|e| (served, e))?;
+        let (g, index) = index_for(s, served, search.cursor.as_ref()).await.map_err(|e| (served, e))?;
+        let ctx = Ctx { store: &s.store, index, generation: g, promotions: &promotions, base: BASE };
+        let bundle = crate::fhir::search::run(&ctx, &search).await.map_err(|e| (g, e))?;
+        Ok((g, bundle, None))
+    })
+    .await
+}
+
+/// `GET /fhir/{type}/{id}/_history`.
+pub(crate) async fn fhir_history_instance(
+    State(s): State<AppState>,
+    Path((t, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = check_id("id", &id) {
+        return e.into_response();
+    }
+    let s = &s;
+    run(s, &headers, "fhir_history", |_| async move {
+        let g = served(s)?;
+        let t = resource_type(&t).map_err(|e| (g, e))?;
+        let promotions = Promotions::read(&s.store).await.map_err(|e| (g, e.into()))?;
+        let body = history::instance(&s.store, &promotions, BASE, t, &id, g).await.map_err(|e| (g, e))?;
+        Ok((g, body, None))
+    })
+    .await
+}
+
+/// `GET /fhir/{type}/_history?_since=…&_count=…`.
+pub(crate) async fn fhir_history_type(
+    State(s): State<AppState>,
+    Path(t): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let s = &s;
+    run(s, &headers, "fhir_history", |_| async move {
+        let g = served(s)?;
+        let err = |e| (g, e);
+        let t = resource_type(&t).map_err(err)?;
+        let pairs = pairs_of(raw).map_err(err)?;
+        let (mut since, mut count, mut cursor) = (None, query::DEFAULT_COUNT as i64, None);
+        for (k, v) in pairs {
+            match k.as_str() {
+                "_since" => since = Some(v),
+                "_count" => {
+                    count = v.parse::<i64>().ok().filter(|n| (1..=history::MAX_HISTORY_COUNT).contains(n)).ok_or_else(
+                        || err(FhirError::Invalid(format!("_count: 1 to {}", history::MAX_HISTORY_COUNT))),
+                    )?
+                }
+                "_cursor" => cursor = Some(v),
+                _ => {
+                    return Err(err(FhirError::NotSupported(format!(
+                        "unknown history parameter {k:?}: _since, _count"
+                    ))));
+                }
+            }
+        }
+        let since = since.ok_or_else(|| err(FhirError::Invalid("_since is required (an instant or a date)".into())))?;
+        let cursor = match cursor {
+            Some(c) => Some(query::parse(t, vec![("_cursor".into(), c)], &Promotions::default()).map_err(err)?.cursor)
+                .flatten(),
+            None => None,
+        };
+        let promotions = Promotions::read(&s.store).await.map_err(|e| err(e.into()))?;
+        let body = history::since(&s.store, &promotions, BASE, t, &since, count, cursor, g).await.map_err(err)?;
+        Ok((g, body, None))
+    })
+    .await
+}
+
+/// `GET /fhir/metadata`.
+pub(crate) async fn fhir_metadata(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let s = &s;
+    run(s, &headers, "fhir_metadata", |_| async move {
+        let served = s.store.served().await.map_err(|e| (0, e.into()))?;
+        let (g, date) = served.map_or((0, String::new()), |x| (x.generation, x.promoted_at));
+        Ok((g, crate::fhir::metadata::capability_statement(&date), None))
     })
     .await
 }

@@ -23,7 +23,7 @@ pub const MAX_ID_CHARS: usize = 64;
 pub enum Class {
     /// The identity provider: claims, batch claims, eligibility, resolve, records, services, FHIR reads.
     Claims,
-    /// Analysts: search, stats.
+    /// Analysts: search, stats, exports, FHIR searches, history and bulk export.
     Analysts,
     /// Operators: changes, metrics, runs, generations, approvals, usage.
     Admin,
@@ -33,7 +33,8 @@ impl Class {
     /// The class of an endpoint (the names used in metrics).
     pub fn of(endpoint: &str) -> Class {
         match endpoint {
-            "search" | "stats" | "export" => Class::Analysts,
+            "search" | "stats" | "export" | "fhir_search" | "fhir_history" | "fhir_export" | "fhir_export_status"
+            | "fhir_export_file" => Class::Analysts,
             "changes" | "metrics" | "runs" | "generations" | "approve" | "usage" | "quality" => Class::Admin,
             _ => Class::Claims,
         }

@@ -10,6 +10,7 @@ pub mod analysts;
 pub mod claims;
 pub mod error;
 pub mod fhir;
+pub mod fhir_export;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
@@ -174,8 +175,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/stats", get(analysts::stats))
         .route("/v1/export", get(analysts::export))
         .route("/v1/departments", get(analysts::departments))
-        .route("/fhir/Practitioner/{id}", get(fhir::fhir_practitioner))
-        .route("/fhir/PractitionerRole", get(fhir::fhir_roles))
+        .route("/fhir/metadata", get(fhir::fhir_metadata))
+        .route("/fhir/$export", get(fhir_export::kick_off))
+        .route("/fhir/$export-status/{id}", get(fhir_export::status).delete(fhir_export::delete))
+        .route("/fhir/$export-file/{id}/{file}", get(fhir_export::file))
+        .route("/fhir/{type}", get(fhir::fhir_search))
+        .route("/fhir/{type}/_history", get(fhir::fhir_history_type))
+        .route("/fhir/{type}/{id}", get(fhir::fhir_read))
+        .route("/fhir/{type}/{id}/_history", get(fhir::fhir_history_instance))
         .route("/v1/codes/{kind}", get(analysts::codes))
         .route("/v1/professionals/{id}", get(claims::professional))
         .route("/openapi.json", get(web::openapi_json))

@@ -250,20 +250,106 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/fhir/Practitioner/{id}",
-        scope: "claims",
-        summary: "FHIR R4 Practitioner (Annuaire Santé profile)",
+        scope: "claims|search",
+        summary: "FHIR R4 Practitioner (Annuaire Santé profile), also once removed from the extract (`active: false`)",
         request: None,
         response: "FhirResource",
         query: &[],
     },
     Route {
         method: "get",
-        path: "/fhir/PractitionerRole",
-        scope: "claims",
-        summary: "FHIR R4 PractitionerRoles of a practitioner, as a searchset Bundle",
+        path: "/fhir/metadata",
+        scope: "claims|search",
+        summary: "FHIR CapabilityStatement: every resource, interaction and search parameter served",
         request: None,
         response: "FhirResource",
-        query: &[("practitioner", true, "idNat, RPPS or ADELI")],
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/{type}",
+        scope: "claims|search",
+        summary: "FHIR search (Practitioner, PractitionerRole, Organization) as a searchset Bundle; `next` links carry \
+                  a cursor bound to one generation; unknown parameters are refused (OperationOutcome); see \
+                  /fhir/metadata for the parameters",
+        request: None,
+        response: "FhirResource",
+        query: &[
+            ("_count", false, "page size, default 50, at most 1000"),
+            ("_cursor", false, "the cursor of a next link"),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/{type}/{id}",
+        scope: "claims|search",
+        summary: "FHIR read of a Practitioner, PractitionerRole or Organization",
+        request: None,
+        response: "FhirResource",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/{type}/{id}/_history",
+        scope: "claims|search",
+        summary: "FHIR history of a Practitioner or PractitionerRole: one version per generation that changed it, \
+                  the removal included (request.method DELETE), newest first",
+        request: None,
+        response: "FhirResource",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/{type}/_history",
+        scope: "claims|search",
+        summary: "FHIR history of a type since an instant, in the order applied, removals as DELETE entries",
+        request: None,
+        response: "FhirResource",
+        query: &[
+            ("_since", true, "instant or date"),
+            ("_count", false, "page size, default 50, at most 1000"),
+            ("_cursor", false, "the cursor of a next link"),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/$export",
+        scope: "claims|search",
+        summary: "FHIR Bulk Data kick-off: 202 with Content-Location of the job's status",
+        request: None,
+        response: "Empty",
+        query: &[
+            ("_type", false, "Practitioner,PractitionerRole,Organization (default all)"),
+            ("_since", false, "only versions written after this instant"),
+            ("_typeFilter", false, "Type?department=..&qualification-code=.. (repeatable)"),
+        ],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/$export-status/{id}",
+        scope: "claims|search",
+        summary: "FHIR Bulk Data status: 202 with X-Progress while running, then the manifest",
+        request: None,
+        response: "ExportManifest",
+        query: &[],
+    },
+    Route {
+        method: "delete",
+        path: "/fhir/$export-status/{id}",
+        scope: "claims|search",
+        summary: "Cancel an export or remove its files",
+        request: None,
+        response: "Empty",
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/fhir/$export-file/{id}/{file}",
+        scope: "claims|search",
+        summary: "One ndjson file of a finished export",
+        request: None,
+        response: "Ndjson",
+        query: &[],
     },
 ];
 
@@ -310,6 +396,17 @@ fn schemas() -> Value {
     out.insert("Codes".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/CodeEntry"}}));
     out.insert("Stats".into(), json!({"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}}));
     out.insert("Text".into(), json!({"type": "string"}));
+    out.insert("Empty".into(), json!({"description": "no body (202 Accepted, with Content-Location for $export)"}));
+    out.insert("Ndjson".into(), json!({"type": "string", "description": "one FHIR resource per line"}));
+    out.insert(
+        "ExportManifest".into(),
+        json!({"type": "object", "required": ["transactionTime", "request", "requiresAccessToken", "output", "error"],
+            "properties": {"transactionTime": {"type": "string"}, "request": {"type": "string"},
+                "requiresAccessToken": {"type": "boolean"}, "error": {"type": "array"},
+                "extension": {"type": "object"},
+                "output": {"type": "array", "items": {"type": "object", "required": ["type", "url"],
+                    "properties": {"type": {"type": "string"}, "url": {"type": "string"}, "count": {"type": "integer"}}}}}}),
+    );
     out.insert("Object".into(), json!({"type": "object"}));
     out.insert("File".into(), json!({"type": "string", "description": "a file: CSV or Parquet"}));
     Value::Object(out)
@@ -324,7 +421,7 @@ pub fn document() -> Value {
             .iter()
             .map(|(name, required, description)| json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "string"}}))
             .collect();
-        for name in ["id", "kind"] {
+        for name in ["id", "kind", "type", "file"] {
             if r.path.contains(&format!("{{{name}}}")) {
                 params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
             }
@@ -335,7 +432,11 @@ pub fn document() -> Value {
         } else {
             None
         };
-        let content_type = if r.path.starts_with("/fhir") {
+        let content_type = if r.response == "ExportManifest" {
+            "application/json"
+        } else if r.response == "Ndjson" {
+            "application/fhir+ndjson"
+        } else if r.path.starts_with("/fhir") {
             "application/fhir+json"
         } else if r.response == "Text" {
             "text/plain"

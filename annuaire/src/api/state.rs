@@ -45,6 +45,8 @@ pub struct AppState {
     pub budgets: Budgets,
     /// Per-client rate limits.
     pub rates: RateLimits,
+    /// The FHIR directory's cursors of the previous generation and its export jobs.
+    pub fhir: Arc<super::fhir::FhirState>,
 }
 
 /// Claims kept rendered in memory (about 2 KB each).
@@ -63,6 +65,7 @@ impl AppState {
             snapshot: Arc::default(),
             budgets: Budgets::new(&config.server),
             rates: RateLimits::new(&config.clients),
+            fhir: Arc::default(),
             config,
         }
     }

@@ -82,7 +82,15 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
         ("get", "/v1/quality/{id}") => ("/v1/quality/latest".into(), None),
         // Nothing is held in the sample's store: the answer is 409 `conflict` (see `ok_status`).
         ("post", "/v1/generations/{id}/approve") => (path.replace("{id}", "1"), Some(r#"{"exclude": ["delete"]}"#)),
-        ("get", "/fhir/PractitionerRole") => (format!("{path}?practitioner={id}"), None),
+        ("get", "/fhir/metadata") => (path.into(), None),
+        ("get", "/fhir/{type}") => (format!("/fhir/PractitionerRole?practitioner={id}"), None),
+        ("get", "/fhir/{type}/{id}") => (format!("/fhir/PractitionerRole/{id}-1"), None),
+        ("get", "/fhir/{type}/{id}/_history") => (format!("/fhir/Practitioner/{id}/_history"), None),
+        ("get", "/fhir/{type}/_history") => ("/fhir/Practitioner/_history?_since=2000-01-01&_count=2".into(), None),
+        // A kick-off that is refused once authorised (see `ok_status`): a test never leaves an export running.
+        ("get", "/fhir/$export") => ("/fhir/$export?_type=Patient".into(), None),
+        ("get" | "delete", "/fhir/$export-status/{id}") => ("/fhir/$export-status/0123abcd".into(), None),
+        ("get", "/fhir/$export-file/{id}/{file}") => ("/fhir/$export-file/0123abcd/Practitioner.ndjson".into(), None),
         ("post", "/v1/claims/batch") => (path.into(), Some(r#"{"ids": ["810100271385"]}"#)),
         ("post", "/v1/eligibility") => (path.into(), Some(r#"{"subject": "810100271385", "service": "si-dep"}"#)),
         _ => return None,
@@ -91,7 +99,12 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
 
 /// What the example request of a route answers when it is allowed.
 fn ok_status(path: &str) -> u16 {
-    if path.ends_with("/approve") { 409 } else { 200 }
+    match path {
+        p if p.ends_with("/approve") => 409,
+        "/fhir/$export" => 400,
+        p if p.starts_with("/fhir/$export-") => 404,
+        _ => 200,
+    }
 }
 
 #[tokio::test]
@@ -262,12 +275,17 @@ fn conforms(
 /// The route of the table that serves `method` `path` (its `{id}` and `{kind}` matching any segment).
 fn route_of(method: &str, path: &str) -> Option<&'static openapi::Route> {
     let path = path.split('?').next().unwrap_or(path);
-    openapi::ROUTES.iter().find(|r| {
-        let (want, got): (Vec<&str>, Vec<&str>) = (r.path.split('/').collect(), path.split('/').collect());
-        r.method.eq_ignore_ascii_case(method)
-            && want.len() == got.len()
-            && want.iter().zip(&got).all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
-    })
+    // The most specific route that matches (as the router chooses: `/fhir/{type}/_history` before
+    // `/fhir/{type}/{id}`).
+    openapi::ROUTES
+        .iter()
+        .filter(|r| {
+            let (want, got): (Vec<&str>, Vec<&str>) = (r.path.split('/').collect(), path.split('/').collect());
+            r.method.eq_ignore_ascii_case(method)
+                && want.len() == got.len()
+                && want.iter().zip(&got).all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
+        })
+        .min_by_key(|r| r.path.matches('{').count())
 }
 
 /// Every answer, success or error, matches the schema `/openapi.json` documents for it: one request per route
@@ -336,12 +354,16 @@ async fn every_answer_matches_its_documented_schema() {
             .or_else(|| contents.iter().next())
             .unwrap_or_else(|| panic!("{m} {uri}: {status} documents no content"));
         // FHIR errors are OperationOutcome resources, as FHIR asks.
-        let schema = if route.path.starts_with("/fhir") && status == StatusCode::NOT_FOUND {
+        let fhir_error = route.path.starts_with("/fhir")
+            && status.is_client_error()
+            && status != StatusCode::UNAUTHORIZED
+            && status != StatusCode::FORBIDDEN;
+        let schema = if fhir_error {
             serde_json::json!({"$ref": "#/components/schemas/FhirResource"})
         } else {
             media["schema"].clone()
         };
-        if route.path.starts_with("/fhir") && status == StatusCode::NOT_FOUND {
+        if fhir_error {
             assert_eq!(kind, "application/fhir+json", "{m} {uri}");
         } else {
             assert!(kind.starts_with(content_type.as_str()), "{m} {uri}: {kind} where {content_type} is documented");

@@ -1,0 +1,328 @@
+//! What the FHIR directory asks of the index (`annuaire`'s `/fhir/{type}?…` and `$export`): filters on the fields the
+//! Annuaire Santé search parameters read, in idNat order after a cursor, with the total of matching persons and of
+//! their PractitionerRoles. The HTTP layer turns FHIR query strings into a [`FhirQuery`]; this module knows nothing
+//! of FHIR's wire format.
+
+use crate::fold;
+use crate::index::{Result, SearchIndex};
+use crate::schema::Fields;
+use annuaire_schemas::{AuthorityKind, IdType, Person};
+use std::ops::Bound;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
+use tantivy::{DocId, Order, Score, SegmentReader, Term};
+
+/// The identifier system of idNatPs (Annuaire Santé IG, `as-practitioner`).
+pub const SYSTEM_IDNPS: &str = "urn:oid:1.2.250.1.71.4.2.1";
+/// The identifier system of RPPS numbers.
+pub const SYSTEM_RPPS: &str = "https://rpps.esante.gouv.fr";
+/// The identifier system of structures' idNatSt.
+pub const SYSTEM_IDNST: &str = "urn:oid:1.2.250.1.71.4.2.2";
+/// The identifier system of FINESS numbers.
+pub const SYSTEM_FINESS: &str = "https://finess.esante.gouv.fr";
+/// The identifier system of RPPS rangs (structures' technical ids), as in the IG's example
+/// `PP19DP-Organization-EG-CH.fsh`.
+pub const SYSTEM_RPPS_RANG: &str = "https://rppsrang.esante.gouv.fr";
+/// The identifier system of SIRET numbers (INSEE's SIRENE register).
+pub const SYSTEM_SIRET: &str = "https://sirene.fr";
+
+/// A field a FHIR search parameter reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    /// `_id`, `practitioner`: the idNat.
+    Id,
+    /// `identifier`: `value` or `system|value` of idNatPs, RPPS, ADELI.
+    Identifier,
+    /// `family`: the family names, each word a prefix, in order from the first.
+    Family,
+    /// `given`: the given names, each word a prefix.
+    Given,
+    /// `name`: any word of a name, each a prefix.
+    Name,
+    /// `number-smartcard`: a CPS/CPF number.
+    Card,
+    /// `mailbox-mss`: an MSSanté address (a prefix, case-insensitive).
+    Mailbox,
+    /// `address-postalcode`: a postal code prefix.
+    PostalCode,
+    /// `address-city`: a town, each word a prefix.
+    City,
+    /// `data-registration-authority`: an authority (`CNOM`, `ONI`, an ARS ...) or its kind (`ordre`, `ars`, `local`).
+    Authority,
+    /// `organization`: the Organization id of an activity's structure.
+    Organization,
+    /// Organization's `identifier`: a structure's FINESS, SIRET, idNatSt or RPPS rang.
+    OrganizationIdentifier,
+    /// Organization's `name`: a structure's name, each word a prefix.
+    OrganizationName,
+    /// `role`: a code of a PractitionerRole (profession, genre, mode, role, section, sector).
+    RoleCode,
+    /// `specialty`: a savoir-faire or sector code.
+    Specialty,
+    /// `qualification-code`: a profession, category or savoir-faire code.
+    Qualification,
+    /// `department` (this server's own parameter): a department code.
+    Department,
+}
+
+/// One parameter: any of its values matches (FHIR's comma is OR).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clause {
+    /// What it reads.
+    pub param: Param,
+    /// Its values (at least one).
+    pub values: Vec<String>,
+}
+
+/// A FHIR search: every clause must match (FHIR's repeated parameters are AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FhirQuery {
+    /// The filters.
+    pub clauses: Vec<Clause>,
+    /// The versions (generations that wrote them) allowed, inclusive: `_lastUpdated` turned into generations.
+    pub versions: (Option<i64>, Option<i64>),
+    /// Only idNats after this one (the cursor of the previous page).
+    pub after: Option<String>,
+    /// Page size (0: count only).
+    pub count: usize,
+}
+
+/// One person a search found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhirHit {
+    /// The idNat (the Practitioner's id).
+    pub idnat: String,
+    /// The generation that wrote their version.
+    pub version: i64,
+}
+
+/// A page of a FHIR search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhirPage {
+    /// Persons matching (whatever the cursor).
+    pub total: u64,
+    /// Their PractitionerRoles, in all.
+    pub roles: u64,
+    /// The page, in idNat order.
+    pub hits: Vec<FhirHit>,
+}
+
+fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = values.into_iter().filter(|s| !s.trim().is_empty()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Add what the FHIR parameters read to a person's document.
+pub(crate) fn add_fields(doc: &mut TantivyDocument, f: &Fields, p: &Person, since: i64) {
+    let idnat = p.idnat.as_str();
+    let mut ids = vec![idnat.to_string(), format!("{SYSTEM_IDNPS}|{idnat}")];
+    let bare = p.idnat.bare();
+    if bare != idnat {
+        ids.push(bare.to_string());
+    }
+    if p.idnat.id_type() == IdType::Rpps {
+        ids.push(format!("{SYSTEM_RPPS}|{bare}"));
+    }
+    for v in distinct(ids) {
+        doc.add_text(f.identifier, v);
+    }
+    for m in distinct(p.mailboxes.iter().map(|m| m.address.trim().to_lowercase())) {
+        doc.add_text(f.mailbox_address, m);
+    }
+    let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
+    for town in distinct(acts.iter().map(|(_, a)| {
+        let s = &a.structure;
+        if s.commune.label.is_empty() {
+            s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim().to_string()
+        } else {
+            s.commune.label.clone()
+        }
+    })) {
+        doc.add_text(f.city, town);
+    }
+    for id in distinct(acts.iter().filter_map(|(_, a)| a.structure.fhir_id())) {
+        doc.add_text(f.organization, id);
+    }
+    for v in distinct(acts.iter().flat_map(|(_, a)| organization_identifiers(&a.structure))) {
+        doc.add_text(f.organization_identifier, v);
+    }
+    for v in distinct(acts.iter().flat_map(|(_, a)| [a.structure.name.clone(), a.structure.commercial_name.clone()])) {
+        doc.add_text(f.organization_name, v);
+    }
+    let codes = acts.iter().flat_map(|(e, a)| {
+        [&e.profession, &a.genre, &a.mode, &a.role, &a.pharmacist_section, &a.sector].map(|c| c.code.clone())
+    });
+    for v in distinct(codes) {
+        doc.add_text(f.role_code, v);
+    }
+    doc.add_u64(f.version, u64::try_from(since).unwrap_or(0));
+    doc.add_u64(f.roles, acts.len() as u64);
+}
+
+/// A structure's identifiers as the index holds them: each as `value` and as `system|value`.
+fn organization_identifiers(s: &annuaire_schemas::model::Structure) -> Vec<String> {
+    let mut out = Vec::new();
+    for (system, value) in [
+        (SYSTEM_RPPS_RANG, &s.technical_id),
+        (SYSTEM_IDNST, &s.old_id),
+        (SYSTEM_FINESS, &s.finess_site),
+        (SYSTEM_FINESS, &s.finess_ej),
+        (SYSTEM_SIRET, &s.siret),
+    ] {
+        let v = value.trim();
+        if !v.is_empty() {
+            out.push(v.to_string());
+            out.push(format!("{system}|{v}"));
+        }
+    }
+    out
+}
+
+fn term(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+fn prefix(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(FuzzyTermQuery::new_prefix(Term::from_field_text(field, value), 0, false))
+}
+
+/// Every folded word of `value` as a prefix in `field` (at least one word; none matches nothing).
+fn words(field: Field, value: &str, first: Option<Field>) -> Box<dyn Query> {
+    let folded = fold(value);
+    let ws: Vec<&str> = folded.split_whitespace().collect();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        let f = match (i, first) {
+            (0, Some(head)) => head,
+            _ => field,
+        };
+        clauses.push((Occur::Must, prefix(f, w)));
+    }
+    if clauses.is_empty() {
+        return Box::new(BooleanQuery::new(vec![(Occur::MustNot, Box::new(AllQuery) as Box<dyn Query>)]));
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+impl SearchIndex {
+    fn fhir_value(&self, param: Param, v: &str) -> Box<dyn Query> {
+        let f = self.fields();
+        let v = v.trim();
+        let any = |qs: Vec<Box<dyn Query>>| -> Box<dyn Query> {
+            Box::new(BooleanQuery::new(qs.into_iter().map(|q| (Occur::Should, q)).collect()))
+        };
+        match param {
+            Param::Id => term(f.idnat, v),
+            Param::Identifier => term(f.identifier, v.strip_prefix('|').unwrap_or(v)),
+            // The first word of a family name (a later one: any word of the family names).
+            Param::Family => any(vec![words(f.family_rest, v, Some(f.family_head)), words(f.family_rest, v, None)]),
+            Param::Given => words(f.given, v, None),
+            Param::Name => words(f.names, v, None),
+            Param::Card => term(f.card, v),
+            Param::Mailbox => prefix(f.mailbox_address, &v.to_lowercase()),
+            Param::PostalCode => prefix(f.postal_code, v),
+            Param::City => words(f.city, v, None),
+            Param::Authority => match AuthorityKind::parse(v) {
+                Some(k) => term(f.authority_kind, k.as_str()),
+                None => term(f.authority, &v.to_ascii_uppercase()),
+            },
+            Param::Organization => term(f.organization, v.strip_prefix("Organization/").unwrap_or(v)),
+            Param::OrganizationIdentifier => term(f.organization_identifier, v.strip_prefix('|').unwrap_or(v)),
+            Param::OrganizationName => words(f.organization_name, v, None),
+            Param::RoleCode => term(f.role_code, v),
+            Param::Specialty => any(vec![term(f.savoir_faire, v), term(f.sector, v)]),
+            Param::Qualification => any(vec![term(f.profession, v), term(f.category, v), term(f.savoir_faire, v)]),
+            Param::Department => term(f.department, &v.to_uppercase()),
+        }
+    }
+
+    fn fhir_query(&self, q: &FhirQuery, after: bool) -> Box<dyn Query> {
+        let f = self.fields();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for c in &q.clauses {
+            let values: Vec<(Occur, Box<dyn Query>)> =
+                c.values.iter().map(|v| (Occur::Should, self.fhir_value(c.param, v))).collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(values))));
+        }
+        if q.versions != (None, None) {
+            let bound = |b: Option<i64>| match b {
+                Some(g) => Bound::Included(Term::from_field_u64(f.version, u64::try_from(g.max(0)).unwrap_or(0))),
+                None => Bound::Unbounded,
+            };
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(q.versions.0), bound(q.versions.1)))));
+        }
+        if after && let Some(a) = &q.after {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(Bound::Excluded(Term::from_field_text(f.idnat, a)), Bound::Unbounded)),
+            ));
+        }
+        if clauses.is_empty() {
+            return Box::new(AllQuery);
+        }
+        if clauses.iter().all(|(o, _)| *o == Occur::MustNot) {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// Run a FHIR search: the persons matching, their roles, and one page in idNat order after the cursor.
+    pub fn fhir_search(&self, q: &FhirQuery) -> Result<FhirPage> {
+        let searcher = self.searcher();
+        let (total, roles) = searcher.search(&*self.fhir_query(q, false), &(Count, SumRoles))?;
+        let mut hits = Vec::new();
+        if q.count > 0 {
+            let page = searcher.search(
+                &*self.fhir_query(q, true),
+                &TopDocs::with_limit(q.count).order_by_string_fast_field("idnat", Order::Asc),
+            )?;
+            let f = self.fields();
+            for (_, addr) in page {
+                let d: TantivyDocument = searcher.doc(addr)?;
+                let idnat = d.get_first(f.idnat).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                let version = d.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
+                hits.push(FhirHit { idnat, version: i64::try_from(version).unwrap_or(i64::MAX) });
+            }
+        }
+        Ok(FhirPage { total: total as u64, roles, hits })
+    }
+}
+
+/// Sums the `roles` fast field of the matching documents.
+struct SumRoles;
+
+struct SumRolesSegment(Option<tantivy::columnar::Column<u64>>, u64);
+
+impl Collector for SumRoles {
+    type Fruit = u64;
+    type Child = SumRolesSegment;
+
+    fn for_segment(&self, _: u32, segment: &SegmentReader) -> tantivy::Result<SumRolesSegment> {
+        Ok(SumRolesSegment(segment.fast_fields().u64("roles").ok(), 0))
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<u64>) -> tantivy::Result<u64> {
+        Ok(fruits.into_iter().sum())
+    }
+}
+
+impl SegmentCollector for SumRolesSegment {
+    type Fruit = u64;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        if let Some(c) = &self.0 {
+            self.1 += c.first(doc).unwrap_or(0);
+        }
+    }
+
+    fn harvest(self) -> u64 {
+        self.1
+    }
+}
