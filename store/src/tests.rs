@@ -35,6 +35,7 @@ backend_tests!(
     approving_a_held_generation_can_leave_out_one_kind_of_change,
     records_with_any_character_survive_the_bulk_path,
     runs_downloads_and_usage_are_recorded,
+    versions_removals_and_promotions_as_the_fhir_directory_reads_them,
 );
 
 /// A store in a fresh PostgreSQL database, or `None` when no server is given.
@@ -364,6 +365,43 @@ async fn runs_downloads_and_usage_are_recorded(store: Store) {
     let got: Vec<(&str, i64, i64, i64, i64)> =
         days.iter().map(|d| (d.day.as_str(), d.calls, d.distinct_professionals, d.eligible, d.refused)).collect();
     assert_eq!(got, [("2026-11-28", 6, 1, 0, 1), ("2026-11-29", 4, 0, 4, 0)]);
+}
+
+/// What the FHIR directory reads: the version visible at a generation and the generation that wrote it, a removed
+/// person's last version with the generation that removed them, the removed persons in idNat order, pages of versions,
+/// and the promotion instants.
+async fn versions_removals_and_promotions_as_the_fhir_directory_reads_them(store: Store) {
+    let g1 = generation(
+        &store,
+        &[
+            change("a", ChangeKind::Create, "a1"),
+            change("b", ChangeKind::Create, "b1"),
+            change("c", ChangeKind::Create, "c1"),
+        ],
+    )
+    .await;
+    store.promote(g1).await.expect("promote 1");
+    let g2 = generation(&store, &[change("a", ChangeKind::Update, "a2"), change("b", ChangeKind::Delete, "")]).await;
+    store.promote(g2).await.expect("promote 2");
+    let v = store.version_at("a", g2).await.expect("a").expect("a at 2");
+    assert_eq!((v.record.as_str(), v.since_generation, v.deleted_by), ("{\"v\":\"a2\"}", g2, None));
+    let v = store.version_at("a", g1).await.expect("a").expect("a at 1");
+    assert_eq!((v.record.as_str(), v.since_generation), ("{\"v\":\"a1\"}", g1));
+    let v = store.version_at("b", g2).await.expect("b").expect("b at 2: removed, still readable");
+    assert_eq!((v.record.as_str(), v.since_generation, v.deleted_by), ("{\"v\":\"b1\"}", g1, Some(g2)));
+    assert_eq!(store.version_at("b", g1).await.expect("b").map(|v| v.deleted_by), Some(None));
+    assert_eq!(store.version_at("z", g2).await.expect("z"), None);
+    assert_eq!(store.removed_page(g2, (None, None), "", 10).await.expect("removed"), (vec!["b".to_string()], 1));
+    assert_eq!(store.removed_page(g1, (None, None), "", 10).await.expect("removed at 1"), (vec![], 0));
+    assert_eq!(store.removed_page(g2, (Some(g2 + 1), None), "", 10).await.expect("later"), (vec![], 0));
+    assert_eq!(store.removed_page(g2, (None, None), "b", 10).await.expect("after b").0, Vec::<String>::new());
+    let page = store.versions_page_at(g2, "", 1).await.expect("page");
+    assert_eq!(page, [("a".to_string(), "{\"v\":\"a2\"}".to_string(), g2)]);
+    let page = store.versions_page_at(g2, "a", 10).await.expect("page 2");
+    assert_eq!(page, [("c".to_string(), "{\"v\":\"c1\"}".to_string(), g1)]);
+    let promotions = store.promotions().await.expect("promotions");
+    assert_eq!(promotions.iter().map(|(g, _)| *g).collect::<Vec<_>>(), [g1, g2]);
+    assert!(promotions.iter().all(|(_, at)| at.ends_with('Z')), "{promotions:?}");
 }
 
 /// The two migration folders move in step: same version numbers, same names.

@@ -41,6 +41,10 @@ const REQUESTS: &[(&str, &str, Option<&str>, Option<&str>)] = &[
     ("GET", "/v1/codes/nope", None, None),
     ("GET", "/fhir/Practitioner/810100271385", Some(IDP), None),
     ("GET", "/fhir/PractitionerRole?practitioner=810100271385", Some(IDP), None),
+    ("GET", "/fhir/Practitioner?family=lef&given=eti&_count=1", Some(ANALYST), None),
+    ("GET", "/fhir/Organization?address-postalcode=25300&_count=2", Some(ANALYST), None),
+    ("GET", "/fhir/Practitioner?colour=blue", Some(ANALYST), None),
+    ("GET", "/fhir/Practitioner/810100271385/_history", Some(ANALYST), None),
     ("GET", "/v1/nope", None, None),
     ("DELETE", "/v1/claims/810100271385", Some(IDP), None),
 ];

@@ -57,7 +57,7 @@ fn words(v: &Value) -> Vec<String> {
 /// Wait until `/healthz` says `generation` is served (60 s at most).
 async fn wait_for(c: &reqwest::Client, base: &str, generation: i64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while call(c, "GET", &format!("{base}/healthz"), None, None).await.body["generation"] != Value::from(generation) {
+    while call(c, "GET", &format!("{base}/healthz"), None, None).await.body["generation"] != generation {
         assert!(std::time::Instant::now() < deadline, "generation {generation} never served");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -66,12 +66,12 @@ async fn wait_for(c: &reqwest::Client, base: &str, generation: i64) {
 /// Every page of a search, following `next`: (the ids of the matches, the `total`, the generations answered).
 async fn all_pages(c: &reqwest::Client, base: &str, query: &str) -> (Vec<String>, Value, BTreeSet<i64>) {
     let mut url = format!("{base}/fhir/{query}");
-    let (mut ids, mut gens, mut total) = (Vec::new(), BTreeSet::new(), Value::Null);
+    let (mut ids, mut gens) = (Vec::new(), BTreeSet::new());
     for _ in 0..500 {
         let r = call(c, "GET", &url, Some(ANALYST), None).await;
         assert_eq!(r.status, 200, "{url}: {}", r.text);
         gens.extend(r.generation);
-        total = r.body["total"].clone();
+        let total = r.body["total"].clone();
         for e in r.body["entry"].as_array().into_iter().flatten().filter(|e| e["search"]["mode"] == "match") {
             ids.push(e["resource"]["id"].as_str().expect("id").to_string());
         }
@@ -301,7 +301,7 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
         assert_eq!(methods, ["DELETE", "POST"], "{}", h.text);
         let r = call(&c, "GET", &format!("{b}/fhir/Practitioner?active=false"), Some(ANALYST), None).await;
         assert_eq!((r.body["total"].clone(), r.body["entry"][0]["resource"]["id"].clone()), (Value::from(1), Value::from(gone)));
-        let promoted_1 = json(&annuaire(&dir.path().to_path_buf(), &["runs", "--format", "json"]));
+        let promoted_1 = json(&annuaire(dir.path(), &["runs", "--format", "json"]));
         let since = promoted_1.as_array().and_then(|runs| runs.iter().find_map(|r| (r["generation"] == 1).then(|| r["finished_at"].as_str().map(str::to_string)).flatten())).expect("run 1");
         for t in ["Practitioner", "PractitionerRole"] {
             let h = call(&c, "GET", &format!("{b}/fhir/{t}/_history?_since={since}"), Some(ANALYST), None).await;
