@@ -15,6 +15,7 @@
 //! `bench --abuse [--write-doc docs/benchmarks.md]` measures claims under abuse instead ([`abuse`]).
 
 mod abuse;
+mod fhir;
 
 use anyhow::{Context, bail};
 
@@ -380,8 +381,20 @@ fn main() -> anyhow::Result<()> {
             ));
         }
     }
+    // The FHIR directory's search over HTTP, on the same server (the claims token has a FHIR scope).
+    let family_names: Vec<String> = {
+        let text = personne_activite(&national)?;
+        text.lines().skip(1).step_by(997).filter_map(|l| l.split('|').nth(7)).map(str::to_string).take(2000).collect()
+    };
+    let (p50, p95, n) = rt.block_on(fhir::search(&base, token, &family_names))?;
+    line(format!(
+        "| FHIR: `GET /fhir/Practitioner?family=…` over HTTP, a page of 50 with `total` | p50 {p50:.2} ms | p95 {p95:.2} ms | {n} prefixes of 3 to 6 letters, one connection; target p95 20 ms |"
+    ));
     let _ = server.kill();
     let _ = server.wait();
+    for l in fhir::export(&bin, &data, &a.work, 1)? {
+        line(l);
+    }
 
     // 4. Claims in process: the server's path (snapshot lookup, read, decompress), then the store's fallback
     // (lookup through sqlx, parse, render) and render alone.

@@ -124,10 +124,18 @@ struct Files {
 
 impl Files {
     fn write(&mut self, t: ResourceType, resource: &serde_json::Value) -> std::io::Result<()> {
+        let line = serde_json::to_vec(resource)?;
+        self.line(t, &line)
+    }
+
+    fn wants(&self, t: ResourceType) -> bool {
+        self.out.iter().any(|(ft, _, _)| *ft == t)
+    }
+
+    fn line(&mut self, t: ResourceType, line: &[u8]) -> std::io::Result<()> {
         for (ft, w, o) in &mut self.out {
             if *ft == t {
-                let line = serde_json::to_vec(resource)?;
-                w.write_all(&line)?;
+                w.write_all(line)?;
                 w.write_all(b"\n")?;
                 o.count += 1;
                 o.bytes += line.len() as u64 + 1;
@@ -136,34 +144,38 @@ impl Files {
         Ok(())
     }
 
-    fn person(&mut self, p: &Person, meta: &res::Meta) -> std::io::Result<()> {
-        let wants = |t| self.out.iter().any(|(ft, _, _)| *ft == t);
-        let (wp, wr, wo) = (
-            wants(ResourceType::Practitioner),
-            wants(ResourceType::PractitionerRole),
-            wants(ResourceType::Organization),
-        );
-        if wp {
-            self.write(ResourceType::Practitioner, &res::practitioner(p, meta))?;
+    fn rendered(&mut self, r: Rendered) -> Result<(), FhirError> {
+        if let Some(p) = &r.practitioner {
+            self.line(P, p)?;
         }
-        if wr {
-            for r in res::practitioner_roles(p, meta) {
-                self.write(ResourceType::PractitionerRole, &r)?;
-            }
+        for role in &r.roles {
+            self.line(R, role)?;
         }
-        if wo {
-            for r in roles::of(p) {
-                if let Some(id) = r.activity.structure.fhir_id()
+        if let Some(p) = &r.person {
+            for a in roles::of(p) {
+                if let Some(id) = a.activity.structure.fhir_id()
                     && self.seen_organizations.insert(id)
-                    && let Some(o) = res::organization(r.activity, meta)
+                    && let Some(o) = res::organization(a.activity, &r.meta)
                 {
-                    self.write(ResourceType::Organization, &o)?;
+                    self.write(O, &o)?;
                 }
             }
         }
         Ok(())
     }
 }
+
+/// One person's lines, rendered off the writer.
+struct Rendered {
+    /// The record, when Organizations are exported (they are deduplicated by the writer).
+    person: Option<Person>,
+    /// The person's version.
+    meta: res::Meta,
+    practitioner: Option<Vec<u8>>,
+    roles: Vec<Vec<u8>>,
+}
+
+use ResourceType::{Organization as O, Practitioner as P, PractitionerRole as R};
 
 /// Write the export of generation `g` into `dir` (created; files `<Type>.ndjson`, private), calling `progress` with
 /// the persons read so far. Returns the files, in the order of the request's types.
@@ -199,14 +211,31 @@ pub async fn write(
         let filters = req.filters.clone();
         let metas: Vec<res::Meta> = page.iter().map(|(_, _, since)| promotions.meta(*since, None)).collect();
         files = tokio::task::spawn_blocking(move || -> Result<Files, FhirError> {
-            for ((_, record, since), meta) in page.iter().zip(&metas) {
-                if since_generation.is_some_and(|s| *since <= s) {
-                    continue;
-                }
-                let p = crate::record::parse(record)?;
-                if person_matches(&p, &filters) {
-                    files.person(&p, meta)?;
-                }
+            // Parse, filter and render in parallel; write in idNat order (Organizations, deduplicated, in the loop).
+            use rayon::prelude::*;
+            let (wp, wr, wo) = (files.wants(P), files.wants(R), files.wants(O));
+            let rendered: Vec<Option<Rendered>> = page
+                .par_iter()
+                .zip(metas.par_iter())
+                .map(|((_, record, since), meta)| -> Result<Option<Rendered>, FhirError> {
+                    if since_generation.is_some_and(|s| *since <= s) {
+                        return Ok(None);
+                    }
+                    let p = crate::record::parse(record)?;
+                    if !person_matches(&p, &filters) {
+                        return Ok(None);
+                    }
+                    let practitioner = if wp { Some(serde_json::to_vec(&res::practitioner(&p, meta))?) } else { None };
+                    let roles = if wr {
+                        res::practitioner_roles(&p, meta).iter().map(serde_json::to_vec).collect::<Result<_, _>>()?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok(Some(Rendered { person: wo.then_some(p), meta: meta.clone(), practitioner, roles }))
+                })
+                .collect::<Result<_, _>>()?;
+            for r in rendered.into_iter().flatten() {
+                files.rendered(r)?;
             }
             Ok(files)
         })

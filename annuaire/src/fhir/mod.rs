@@ -119,8 +119,11 @@ impl Promotions {
             .filter(|(_, at)| chrono::DateTime::parse_from_rfc3339(at).is_ok_and(|t| keep(t.to_utc())))
             .map(|(g, _)| *g)
             .collect();
+        // An end that reaches the first or last promotion stays open (versions are never older than the first one,
+        // and a generation promoted after this request's list still satisfies `gt` and `ge`).
+        let (first, last) = (self.0.first().map(|p| p.0), self.0.last().map(|p| p.0));
         Ok(match (matching.first(), matching.last()) {
-            (Some(&lo), Some(&hi)) => (Some(lo), Some(hi)),
+            (Some(&lo), Some(&hi)) => ((Some(lo) != first).then_some(lo), (Some(hi) != last).then_some(hi)),
             _ => (Some(1), Some(0)),
         })
     }
