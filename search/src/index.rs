@@ -189,7 +189,7 @@ impl IndexBuilder {
             };
             doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim());
         }
-        crate::fhir::add_fields(&mut doc, &f, p, since);
+        crate::schema::add_fhir_fields(&mut doc, &f, p, since);
         self.writer.add_document(doc)?;
         Ok(())
     }

@@ -2,7 +2,9 @@
 //! version (`view.rs`) is bumped with it; an index of another schema is rebuilt, never updated.
 
 use crate::fold;
+use annuaire_schemas::{IdType, Person};
 use tantivy::Index;
+use tantivy::TantivyDocument;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
@@ -23,7 +25,7 @@ macro_rules! fields {
             (b.build(), f)
         }
 
-        pub(crate) fn fields_of(schema: &Schema) -> crate::index::Result<Fields> {
+        pub(crate) fn fields_of(schema: &Schema) -> tantivy::Result<Fields> {
             Ok(Fields { $($name: schema.get_field(stringify!($name))?,)* })
         }
     };
@@ -107,3 +109,92 @@ pub(crate) fn name_key(family_name: &str) -> u64 {
 
 /// Letters of a family name its sort key holds (equal keys are in index order).
 pub const NAME_KEY_LETTERS: usize = 12;
+
+// What the FHIR directory's parameters read (`crate::fhir`), added to each person's document.
+
+/// The identifier system of idNatPs (Annuaire Santé IG, `as-practitioner`).
+pub const SYSTEM_IDNPS: &str = "urn:oid:1.2.250.1.71.4.2.1";
+/// The identifier system of RPPS numbers.
+pub const SYSTEM_RPPS: &str = "https://rpps.esante.gouv.fr";
+/// The identifier system of structures' idNatSt.
+pub const SYSTEM_IDNST: &str = "urn:oid:1.2.250.1.71.4.2.2";
+/// The identifier system of FINESS numbers.
+pub const SYSTEM_FINESS: &str = "https://finess.esante.gouv.fr";
+/// The identifier system of RPPS rangs (structures' technical ids), as in the IG's example
+/// `PP19DP-Organization-EG-CH.fsh`.
+pub const SYSTEM_RPPS_RANG: &str = "https://rppsrang.esante.gouv.fr";
+/// The identifier system of SIRET numbers (INSEE's SIRENE register).
+pub const SYSTEM_SIRET: &str = "https://sirene.fr";
+
+fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = values.into_iter().filter(|s| !s.trim().is_empty()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Add what the FHIR parameters read to a person's document.
+pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &Fields, p: &Person, since: i64) {
+    let idnat = p.idnat.as_str();
+    let mut ids = vec![idnat.to_string(), format!("{SYSTEM_IDNPS}|{idnat}")];
+    let bare = p.idnat.bare();
+    if bare != idnat {
+        ids.push(bare.to_string());
+    }
+    if p.idnat.id_type() == IdType::Rpps {
+        ids.push(format!("{SYSTEM_RPPS}|{bare}"));
+    }
+    for v in distinct(ids) {
+        doc.add_text(f.identifier, v);
+    }
+    for m in distinct(p.mailboxes.iter().map(|m| m.address.trim().to_lowercase())) {
+        doc.add_text(f.mailbox_address, m);
+    }
+    let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
+    for town in distinct(acts.iter().map(|(_, a)| {
+        let s = &a.structure;
+        if s.commune.label.is_empty() {
+            s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim().to_string()
+        } else {
+            s.commune.label.clone()
+        }
+    })) {
+        doc.add_text(f.city, town);
+    }
+    for id in distinct(acts.iter().filter_map(|(_, a)| a.structure.fhir_id())) {
+        doc.add_text(f.organization, id);
+    }
+    for v in distinct(acts.iter().flat_map(|(_, a)| organization_identifiers(&a.structure))) {
+        doc.add_text(f.organization_identifier, v);
+    }
+    for v in distinct(acts.iter().flat_map(|(_, a)| [a.structure.name.clone(), a.structure.commercial_name.clone()])) {
+        doc.add_text(f.organization_name, v);
+    }
+    let codes = acts.iter().flat_map(|(e, a)| {
+        [&e.profession, &a.genre, &a.mode, &a.role, &a.pharmacist_section, &a.sector].map(|c| c.code.clone())
+    });
+    for v in distinct(codes) {
+        doc.add_text(f.role_code, v);
+    }
+    doc.add_u64(f.version, u64::try_from(since).unwrap_or(0));
+    doc.add_u64(f.roles, acts.len() as u64);
+}
+
+/// A structure's identifiers as the index holds them: each as `value` and as `system|value`.
+fn organization_identifiers(s: &annuaire_schemas::model::Structure) -> Vec<String> {
+    let mut out = Vec::new();
+    for (system, value) in [
+        (SYSTEM_RPPS_RANG, &s.technical_id),
+        (SYSTEM_IDNST, &s.old_id),
+        (SYSTEM_FINESS, &s.finess_site),
+        (SYSTEM_FINESS, &s.finess_ej),
+        (SYSTEM_SIRET, &s.siret),
+    ] {
+        let v = value.trim();
+        if !v.is_empty() {
+            out.push(v.to_string());
+            out.push(format!("{system}|{v}"));
+        }
+    }
+    out
+}

@@ -22,15 +22,6 @@ pub(crate) const FHIR_SCOPES: &[Scope] = &[Scope::Search, Scope::Claims];
 /// The base of `fullUrl`s and links (relative to the server, as the national API's are to its own).
 pub(crate) const BASE: &str = "fhir";
 
-/// What the FHIR directory keeps between requests: the index of the generation before the served one (for cursors
-/// of a search that began before a promotion) and the export jobs.
-#[derive(Default)]
-pub struct FhirState {
-    previous: tokio::sync::Mutex<Option<(i64, Arc<SearchIndex>)>>,
-    /// `$export` jobs.
-    pub jobs: super::fhir_export::Jobs,
-}
-
 pub(crate) fn fhir_answer(generation: i64, status: StatusCode, resource: &wire::FhirResource) -> Response {
     let mut r = (status, resource.0.to_string()).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));

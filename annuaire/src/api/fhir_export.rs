@@ -5,16 +5,16 @@
 //! are removed 24 hours after the job started; one export runs at a time per server, holding an analysts' permit.
 
 use super::fhir::{FHIR_SCOPES, fhir_error};
+use super::fhir_state::{Job, Status};
 use super::limits::check_id;
 use super::state::AppState;
 use super::{GENERATION_HEADER, handle_scopes};
-use crate::fhir::export::{ExportRequest, Output};
+use crate::fhir::export::ExportRequest;
 use crate::fhir::{FhirError, Promotions};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,31 +23,6 @@ use std::time::{Duration, Instant};
 pub const EXPORT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// Most jobs kept at once (finished or not).
 pub const MAX_JOBS: usize = 8;
-
-enum Status {
-    Running(Arc<AtomicU64>, tokio::task::AbortHandle),
-    Done(Vec<Output>),
-    Failed(String),
-}
-
-struct Job {
-    dir: PathBuf,
-    started: Instant,
-    transaction_time: String,
-    request: String,
-    generation: i64,
-    status: Status,
-}
-
-/// The export jobs of this server.
-#[derive(Default)]
-pub struct Jobs(std::sync::Mutex<BTreeMap<String, Job>>);
-
-impl Jobs {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Job>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 fn job_id() -> String {
     use sha2::Digest;

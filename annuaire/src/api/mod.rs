@@ -11,6 +11,7 @@ pub mod claims;
 pub mod error;
 pub mod fhir;
 pub mod fhir_export;
+pub mod fhir_state;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

@@ -46,7 +46,7 @@ pub struct AppState {
     /// Per-client rate limits.
     pub rates: RateLimits,
     /// The FHIR directory's cursors of the previous generation and its export jobs.
-    pub fhir: Arc<super::fhir::FhirState>,
+    pub fhir: Arc<super::fhir_state::FhirState>,
 }
 
 /// Claims kept rendered in memory (about 2 KB each).
