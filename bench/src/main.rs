@@ -9,13 +9,16 @@
 //! changed), then measures, each `--runs` times where it matters (median and spread reported):
 //! the floor (inflate only; read the unzipped main file once), the full ingest (`annuaire sync` as a child
 //! process: wall, CPU, peak RSS), the re-sync, claims over HTTP on loopback with its own load generator (16
-//! and 64 connections; a 10,000-professional working set and uniform over everyone), and claims in process
-//! (lookup, parse, render). With `--write-doc` it replaces the generated section of the benchmark document.
+//! and 64 connections; a 10,000-professional working set and uniform over everyone; and `wrk` when installed), the
+//! FHIR directory ([`fhir`]), and claims in process (lookup, parse, render); DuckDB's bare load of the same file is
+//! measured in the same run ([`peers`]). With `--write-doc` it replaces the generated section of the benchmark
+//! document.
 //!
 //! `bench --abuse [--write-doc docs/benchmarks.md]` measures claims under abuse instead ([`abuse`]).
 
 mod abuse;
 mod fhir;
+mod peers;
 
 use anyhow::{Context, bail};
 
@@ -80,6 +83,13 @@ struct Usage {
     wall: Duration,
     cpu: Duration,
     peak_rss_mb: f64,
+    /// Bytes the process caused to be written to storage (`/proc/PID/io` `write_bytes`).
+    written: u64,
+}
+
+fn written_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines().find(|l| l.starts_with("write_bytes:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn proc_sample(pid: u32) -> Option<(u64, u64)> {
@@ -105,11 +115,14 @@ fn run_measured_any(cmd: &mut Command) -> anyhow::Result<(Usage, String, bool)> 
     let start = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let pid = child.id();
-    let (mut hwm, mut ticks) = (0u64, 0u64);
+    let (mut hwm, mut ticks, mut written) = (0u64, 0u64, 0u64);
     loop {
         if let Some((h, t)) = proc_sample(pid) {
             hwm = hwm.max(h);
             ticks = ticks.max(t);
+        }
+        if let Some(w) = written_bytes(pid) {
+            written = written.max(w);
         }
         if child.try_wait()?.is_some() {
             break;
@@ -121,7 +134,17 @@ fn run_measured_any(cmd: &mut Command) -> anyhow::Result<(Usage, String, bool)> 
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let ok = out.status.success() || out.status.code() == Some(3);
     // /proc reports CPU in clock ticks (100 per second on Linux).
-    Ok((Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0 }, text, ok))
+    Ok((Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0, written }, text, ok))
+}
+
+/// How many persons a sync's summary says it created, updated or deleted (`+N ~N -N` per id group).
+fn changed_persons(summary: &str) -> u64 {
+    summary
+        .lines()
+        .filter(|l| l.contains("reference"))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|t| t.strip_prefix(['+', '~', '-']).and_then(|n| n.trim_end_matches(',').parse::<u64>().ok()))
+        .sum()
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -269,10 +292,20 @@ fn main() -> anyhow::Result<()> {
     }
     let (floor, lo, hi) = median(inflate_s);
     line(format!("| floor: inflate the zip | {floor:.2} s | {lo:.2} – {hi:.2} s | every member to nowhere |"));
+    // The peer the targets are read against, on the same file in the same run.
+    let unzipped = a.work.join(format!("Personne_activite_{}.txt", a.persons));
+    if !unzipped.exists() {
+        std::fs::write(&unzipped, personne_activite(&national)?)?;
+    }
+    let ((duck, dlo, dhi), drss) = peers::duckdb_load(&a.work, &unzipped, a.runs)?;
+    line(format!(
+        "| peer: DuckDB {}'s bare load of the unzipped Personne_activite | {duck:.1} s | {dlo:.1} – {dhi:.1} s | `CREATE TABLE AS SELECT * FROM read_csv(…, delim='\\|', quote='')` into a database file; peak RSS {drss:.0} MB |",
+        peers::DUCKDB_VERSION
+    ));
 
     // 1. Full ingest, then 2. re-sync of 0.5 % changed (alternating between the two extracts).
     let (mut wall, mut cpu, mut rss) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut rwall, mut rrss) = (Vec::new(), Vec::new());
+    let (mut rwall, mut rrss, mut rwritten) = (Vec::new(), Vec::new(), Vec::new());
     let data = a.work.join("data");
     for _ in 0..a.runs {
         let _ = std::fs::remove_dir_all(&data);
@@ -291,6 +324,7 @@ fn main() -> anyhow::Result<()> {
         }
         rwall.push(u.wall.as_secs_f64());
         rrss.push(u.peak_rss_mb);
+        rwritten.push((u.written, changed_persons(&out)));
     }
     let (w, wlo, whi) = median(wall);
     let (c, _, _) = median(cpu);
@@ -306,6 +340,15 @@ fn main() -> anyhow::Result<()> {
         "| re-sync, 0.5 % of persons changed | {rw:.1} s | {rwlo:.1} – {rwhi:.1} s | {:.2} × the full ingest; peak RSS {rr:.0} MB |",
         rw / w
     ));
+    line(format!("| full ingest ÷ DuckDB's bare load | {:.1} × | | target ≤ 2.5 × |", w / duck));
+    line(format!("| re-sync ÷ DuckDB's bare load | {:.1} × | | target ≤ 1.0 × |", rw / duck));
+    if let Some(&(bytes, changes)) = rwritten.first() {
+        line(format!(
+            "| bytes written by a re-sync (store, index, views) | {:.0} MB | | {changes} persons changed: {:.0} KB per changed person |",
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e3 / changes.max(1) as f64
+        ));
+    }
 
     // 3. Claims over HTTP.
     let ids = ids_of(&national)?;
@@ -379,6 +422,18 @@ fn main() -> anyhow::Result<()> {
                 "| claims over HTTP, {c} connections, {label} | {:.0} req/s | p50 {:.2} ms, p99 {:.2} ms | {} errors; load generator in the same process, same cores |",
                 r.rps, r.p50_ms, r.p99_ms, r.errors
             ));
+        }
+    }
+    // The same with `wrk` (a C load generator), uniform over everyone.
+    for c in [16, 64] {
+        match peers::wrk(&a.work, &base, token, &ids, c, a.seconds)? {
+            Some(r) => line(format!(
+                "| claims over HTTP, {c} connections, uniform over everyone (`wrk`, 2 threads) | {:.0} req/s | p50 {:.2} ms, p99 {:.2} ms | {} errors; target ≥ 40,000 req/s, p99 ≤ 5 ms |",
+                r.rps, r.p50_ms, r.p99_ms, r.errors
+            )),
+            None => line(format!(
+                "| claims over HTTP, {c} connections (`wrk`) | not measured | | `wrk` is not installed (`apt-get install wrk`) |"
+            )),
         }
     }
     // The FHIR directory's search over HTTP, on the same server (the claims token has a FHIR scope).

@@ -130,7 +130,16 @@ impl SearchIndex {
         };
         match param {
             Param::Id => term(f.idnat, v),
-            Param::Identifier => term(f.identifier, v.strip_prefix('|').unwrap_or(v)),
+            // `system|value`: idNatPs is the idNat, an RPPS number is `8` + it; a bare value is read as a user types it
+            // (idNat, RPPS, ADELI); another system matches nothing.
+            Param::Identifier => match v.split_once('|') {
+                Some((SYSTEM_RPPS, rpps)) => term(f.idnat, &format!("8{rpps}")),
+                Some(("" | SYSTEM_IDNPS, id)) => {
+                    any(annuaire_schemas::id::candidates(id).iter().map(|c| term(f.idnat, c)).collect())
+                }
+                Some(_) => any(Vec::new()),
+                None => any(annuaire_schemas::id::candidates(v).iter().map(|c| term(f.idnat, c)).collect()),
+            },
             // The first word of a family name (a later one: any word of the family names).
             Param::Family => any(vec![words(f.family_rest, v, Some(f.family_head)), words(f.family_rest, v, None)]),
             Param::Given => words(f.given, v, None),
@@ -144,7 +153,7 @@ impl SearchIndex {
                 None => term(f.authority, &v.to_ascii_uppercase()),
             },
             Param::Organization => term(f.organization, v.strip_prefix("Organization/").unwrap_or(v)),
-            Param::OrganizationIdentifier => term(f.organization_identifier, v.strip_prefix('|').unwrap_or(v)),
+            Param::OrganizationIdentifier => term(f.organization_identifier, v.rsplit('|').next().unwrap_or(v)),
             Param::OrganizationName => words(f.organization_name, v, None),
             Param::RoleCode => term(f.role_code, v),
             Param::Specialty => any(vec![term(f.savoir_faire, v), term(f.sector, v)]),

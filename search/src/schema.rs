@@ -2,12 +2,10 @@
 //! version (`view.rs`) is bumped with it; an index of another schema is rebuilt, never updated.
 
 use crate::fold;
-use annuaire_schemas::{IdType, Person};
+use annuaire_schemas::Person;
 use tantivy::Index;
 use tantivy::TantivyDocument;
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer};
 
 /// Declares the fields once: the struct of their handles, the schema that adds them, and the reading of an index's
@@ -34,6 +32,13 @@ macro_rules! fields {
 fn folded() -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::WithFreqs),
+    )
+}
+
+/// Folded words without frequencies: filters only (nothing scores on them), the smaller postings.
+fn folded_filter() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::Basic),
     )
 }
 
@@ -68,24 +73,23 @@ fields! {
     /// The index is sorted on it (the first twelve letters of the first family name): the persons a name prefix
     /// matches are then neighbours, and counting their facets reads memory in order.
     name_key: add_u64_field(FAST),
-    /// FHIR (`crate::fhir`): identifiers as `value` and `system|value`.
-    identifier: add_text_field(STRING),
     /// FHIR: MSSanté addresses, lower case.
     mailbox_address: add_text_field(STRING),
     /// FHIR: the towns of the activities' places (commune or cedex office), folded.
-    city: add_text_field(folded()),
+    city: add_text_field(folded_filter()),
     /// FHIR: the Organization ids of the activities' structures.
     organization: add_text_field(STRING),
-    /// FHIR: the structures' identifiers, as `value` and `system|value`.
+    /// FHIR: the structures' identifiers (RPPS rang, idNatSt, FINESS site and legal entity, SIRET), values only (a
+    /// `system|value` search is read as its value: the systems' values do not overlap).
     organization_identifier: add_text_field(STRING),
     /// FHIR: the structures' names, folded.
-    organization_name: add_text_field(folded()),
+    organization_name: add_text_field(folded_filter()),
     /// FHIR: every code of the PractitionerRoles (profession, genre, mode, role, section, sector).
     role_code: add_text_field(STRING),
     /// FHIR: the generation that wrote the person's version (`meta.versionId`, `_lastUpdated`).
-    version: add_u64_field(INDEXED | FAST | STORED),
+    version: add_u64_field(FAST | STORED),
     /// FHIR: how many PractitionerRoles the person has (the total of a role search without role filters).
-    roles: add_u64_field(FAST | STORED),
+    roles: add_u64_field(FAST),
 }
 
 pub(crate) fn register(index: &Index) {
@@ -135,18 +139,6 @@ fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
 
 /// Add what the FHIR parameters read to a person's document.
 pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &Fields, p: &Person, since: i64) {
-    let idnat = p.idnat.as_str();
-    let mut ids = vec![idnat.to_string(), format!("{SYSTEM_IDNPS}|{idnat}")];
-    let bare = p.idnat.bare();
-    if bare != idnat {
-        ids.push(bare.to_string());
-    }
-    if p.idnat.id_type() == IdType::Rpps {
-        ids.push(format!("{SYSTEM_RPPS}|{bare}"));
-    }
-    for v in distinct(ids) {
-        doc.add_text(f.identifier, v);
-    }
     for m in distinct(p.mailboxes.iter().map(|m| m.address.trim().to_lowercase())) {
         doc.add_text(f.mailbox_address, m);
     }
@@ -180,21 +172,10 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &Fields, p: &Person,
     doc.add_u64(f.roles, acts.len() as u64);
 }
 
-/// A structure's identifiers as the index holds them: each as `value` and as `system|value`.
-fn organization_identifiers(s: &annuaire_schemas::model::Structure) -> Vec<String> {
-    let mut out = Vec::new();
-    for (system, value) in [
-        (SYSTEM_RPPS_RANG, &s.technical_id),
-        (SYSTEM_IDNST, &s.old_id),
-        (SYSTEM_FINESS, &s.finess_site),
-        (SYSTEM_FINESS, &s.finess_ej),
-        (SYSTEM_SIRET, &s.siret),
-    ] {
-        let v = value.trim();
-        if !v.is_empty() {
-            out.push(v.to_string());
-            out.push(format!("{system}|{v}"));
-        }
-    }
-    out
+/// A structure's identifiers as the index holds them: their values.
+fn organization_identifiers(s: &annuaire_schemas::model::Structure) -> impl Iterator<Item = String> + '_ {
+    [&s.technical_id, &s.old_id, &s.finess_site, &s.finess_ej, &s.siret]
+        .into_iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }

@@ -26,8 +26,10 @@ impl GenerationView for SearchIndexView {
     fn version(&self) -> u32 {
         // Bump with the schema in `index.rs` (an index of another schema is also refused by `IndexBuilder::open`).
         // 2: the ranking's tiers (family_head, family_rest, given).
-        // 3: the FHIR directory's fields (identifier, mailbox_address, city, organization ..., version, roles).
-        3
+        // 3: the FHIR directory's fields (mailbox_address, city, organization ..., version, roles).
+        // 4: no `identifier` field (identifiers are read from the idNat), structures' identifiers without their system,
+        //    the FHIR filters' words without frequencies (3 cost the first load 50 % more CPU and 300 MB: docs/benchmarks.md).
+        4
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {

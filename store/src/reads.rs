@@ -151,6 +151,47 @@ impl Store {
         })
     }
 
+    /// [`Store::version_at`] for many idNats in one query (a page of a FHIR search), in no particular order; an idNat
+    /// without a version by `generation` is left out.
+    pub async fn versions_at(&self, idnats: &[String], generation: i64) -> Result<Vec<(String, Version)>> {
+        if idnats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..idnats.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT idnat, record, valid_from, valid_to FROM person_version WHERE valid_from <= $1 AND idnat IN ({}) \
+             ORDER BY idnat, valid_from DESC",
+            marks.join(", ")
+        );
+        let rows = with_pool!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(generation);
+            for id in idnats {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    let until: Option<i64> = r.get(3);
+                    let v = Version {
+                        record: r.get(1),
+                        since_generation: r.get(2),
+                        deleted_by: until.filter(|&u| u <= generation),
+                    };
+                    (r.get::<String, _>(0), v)
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut out: Vec<(String, Version)> = Vec::with_capacity(idnats.len());
+        for (id, v) in rows {
+            // The newest version of each idNat comes first.
+            if out.last().is_none_or(|(last, _)| *last != id) {
+                out.push((id, v));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every promoted generation (including those served before the current one) and when it was promoted, oldest
     /// first: what turns FHIR's instants (`_lastUpdated`, `_since`) into generations and back.
     pub async fn promotions(&self) -> Result<Vec<(i64, String)>> {

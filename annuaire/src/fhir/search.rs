@@ -48,6 +48,36 @@ impl Ctx<'_> {
         })
     }
 
+    /// The persons of a page, in its order, in one read of the store (a FHIR page is up to 1,000 persons).
+    async fn persons(&self, idnats: &[String]) -> Result<Vec<Found>, FhirError> {
+        let mut by_id: std::collections::HashMap<String, annuaire_store::Version> =
+            self.store.versions_at(idnats, self.generation).await?.into_iter().collect();
+        let records: Vec<(String, annuaire_store::Version)> = idnats
+            .iter()
+            .map(|id| {
+                by_id.remove(id).map(|v| (id.clone(), v)).ok_or_else(|| {
+                    FhirError::Internal(anyhow::anyhow!(
+                        "{id} is in the index of {} but not in the store",
+                        self.generation
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let promotions = self.promotions.clone();
+        // Parsing the records is the page's CPU work: off the async threads, in parallel.
+        Ok(tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            records
+                .into_par_iter()
+                .map(|(_, v)| {
+                    let person = crate::record::parse(&v.record)?;
+                    Ok(Found { person, meta: promotions.meta(v.since_generation, v.deleted_by) })
+                })
+                .collect::<anyhow::Result<Vec<Found>>>()
+        })
+        .await??)
+    }
+
     fn bundle(&self, s: &Search, total: Option<u64>, entries: Vec<Value>, next: Option<Cursor>) -> Value {
         let mut b = json!({
             "resourceType": "Bundle",
@@ -82,8 +112,8 @@ async fn practitioners(ctx: &Ctx<'_>, s: &Search) -> Result<Value, FhirError> {
     let more = page.hits.len() > s.count;
     let mut entries = Vec::new();
     let mut last = None;
-    for hit in page.hits.iter().take(s.count) {
-        let f = ctx.person(&hit.idnat).await?;
+    let ids: Vec<String> = page.hits.iter().take(s.count).map(|h| h.idnat.clone()).collect();
+    for (hit, f) in page.hits.iter().zip(ctx.persons(&ids).await?) {
         entries.push(res::entry(ctx.base, res::practitioner(&f.person, &f.meta), "match"));
         if !s.revinclude.is_empty() {
             for r in res::practitioner_roles(&f.person, &f.meta) {
@@ -102,8 +132,8 @@ async fn removed(ctx: &Ctx<'_>, s: &Search) -> Result<Value, FhirError> {
         ctx.store.removed_page(ctx.generation, s.versions, &cursor, i64::try_from(s.count + 1).unwrap_or(1001)).await?;
     let more = ids.len() > s.count;
     let mut entries = Vec::new();
-    for id in ids.iter().take(s.count) {
-        let f = ctx.person(id).await?;
+    let page: Vec<String> = ids.iter().take(s.count).cloned().collect();
+    for f in ctx.persons(&page).await? {
         entries.push(res::entry(ctx.base, res::practitioner(&f.person, &f.meta), "match"));
     }
     let next = ids.get(s.count.wrapping_sub(1)).filter(|_| more).map(|after| Cursor {
@@ -148,8 +178,8 @@ async fn practitioner_roles(ctx: &Ctx<'_>, s: &Search) -> Result<Value, FhirErro
             exhausted = true;
             break;
         }
-        for hit in &page.hits {
-            let f = ctx.person(&hit.idnat).await?;
+        let ids: Vec<String> = page.hits.iter().map(|h| h.idnat.clone()).collect();
+        for (hit, f) in page.hits.iter().zip(ctx.persons(&ids).await?) {
             take_roles(&f, 0, &filters, s.count, &mut matched, &mut next, ctx.generation);
             if next.is_some() {
                 break;
@@ -222,8 +252,8 @@ async fn count_roles(ctx: &Ctx<'_>, s: &Search, filters: &[&annuaire_search::fhi
         .page(FhirQuery { count: usize::try_from(MAX_ROLE_TOTAL_PERSONS).unwrap_or(200), ..s.index_query() })
         .await?;
     let mut n = 0;
-    for hit in &page.hits {
-        let f = ctx.person(&hit.idnat).await?;
+    let ids: Vec<String> = page.hits.iter().map(|h| h.idnat.clone()).collect();
+    for f in ctx.persons(&ids).await? {
         n += roles::of(&f.person).iter().filter(|r| roles::matches(r, filters)).count() as u64;
     }
     Ok(n)
@@ -243,8 +273,8 @@ async fn organizations(ctx: &Ctx<'_>, s: &Search) -> Result<Value, FhirError> {
     let mut orgs: BTreeMap<String, Value> = BTreeMap::new();
     let mut members: BTreeMap<String, BTreeSet<(String, usize)>> = BTreeMap::new();
     let mut persons = BTreeMap::new();
-    for hit in &page.hits {
-        let f = ctx.person(&hit.idnat).await?;
+    let ids: Vec<String> = page.hits.iter().map(|h| h.idnat.clone()).collect();
+    for (hit, f) in page.hits.iter().zip(ctx.persons(&ids).await?) {
         for r in roles::of(&f.person) {
             let Some(id) = r.activity.structure.fhir_id() else { continue };
             if !roles::matches(&r, &filters) {

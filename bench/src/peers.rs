@@ -1,0 +1,139 @@
+//! The peers measured in the same run (issue 17): DuckDB's bare load of the same Personne_activite file (its Python
+//! package from PyPI, in a virtual environment under the work folder, made when missing), and `wrk` for claims over
+//! HTTP (uniform over every person, from a Lua script; skipped with a note when `wrk` is not installed).
+
+use super::{median, run_measured};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The DuckDB release measured (pinned, so that runs compare).
+pub const DUCKDB_VERSION: &str = "2.0.1";
+
+const LOAD: &str = r#"
+import os, sys, duckdb
+source, db = sys.argv[1], sys.argv[2]
+if os.path.exists(db):
+    os.remove(db)
+con = duckdb.connect(db)
+con.execute(f"CREATE TABLE pa AS SELECT * FROM read_csv('{source}', delim='|', quote='')")
+print(con.execute("SELECT count(*) FROM pa").fetchone()[0], "rows")
+con.close()
+"#;
+
+/// The Python of a virtual environment with DuckDB (made and installed when missing).
+fn duckdb_python(work: &Path) -> anyhow::Result<PathBuf> {
+    let venv = work.join("duckdb-venv");
+    let python = venv.join("bin").join("python");
+    let ready = Command::new(&python)
+        .args(["-c", &format!("import duckdb; assert duckdb.__version__ == '{DUCKDB_VERSION}'")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
+        eprintln!("installing DuckDB {DUCKDB_VERSION} into {} ...", venv.display());
+        let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status()?.success()
+            && Command::new(venv.join("bin").join("pip"))
+                .args(["install", "-q", &format!("duckdb=={DUCKDB_VERSION}")])
+                .status()?
+                .success();
+        anyhow::ensure!(ok, "cannot install DuckDB {DUCKDB_VERSION} from PyPI");
+    }
+    Ok(python)
+}
+
+/// DuckDB's bare load of the unzipped Personne_activite file into a database on disk, `runs` times: (median, min,
+/// max) seconds and the median peak RSS in MB.
+pub fn duckdb_load(work: &Path, personne_activite: &Path, runs: usize) -> anyhow::Result<((f64, f64, f64), f64)> {
+    let python = duckdb_python(work)?;
+    let script = work.join("duckdb_load.py");
+    std::fs::write(&script, LOAD)?;
+    let db = work.join("duckdb-bench.db");
+    let (mut wall, mut rss) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        let (u, out) = run_measured(Command::new(&python).arg(&script).arg(personne_activite).arg(&db))?;
+        anyhow::ensure!(out.contains("rows"), "DuckDB printed no count: {out}");
+        wall.push(u.wall.as_secs_f64());
+        rss.push(u.peak_rss_mb);
+    }
+    let _ = std::fs::remove_file(&db);
+    let _ = std::fs::remove_file(db.with_extension("db.wal"));
+    Ok((median(wall), median(rss).0))
+}
+
+const WRK_SCRIPT: &str = r#"
+local ids = {}
+local token = os.getenv("BENCH_TOKEN")
+init = function(args)
+  for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+request = function()
+  return wrk.format("GET", "/v1/claims/" .. ids[math.random(#ids)], {["Authorization"] = "Bearer " .. token})
+end
+"#;
+
+/// What `wrk` measured.
+pub struct Wrk {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Non-2xx answers and socket errors.
+    pub errors: u64,
+}
+
+fn millis(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => return None,
+    })
+}
+
+/// `wrk` with `connections` connections (two threads) for `seconds`, each request a person drawn uniformly from
+/// `ids`; `None` when `wrk` is not installed.
+pub fn wrk(
+    work: &Path,
+    base: &str,
+    token: &str,
+    ids: &[String],
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Option<Wrk>> {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let ids_file = work.join("wrk-ids.txt");
+    if !ids_file.exists() {
+        std::fs::write(&ids_file, ids.join("\n") + "\n")?;
+    }
+    let script = work.join("wrk-claims.lua");
+    std::fs::write(&script, WRK_SCRIPT)?;
+    let out = Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(&script)
+        .arg(base)
+        .env("BENCH_TOKEN", token)
+        .env("BENCH_IDS", &ids_file)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    anyhow::ensure!(out.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines().map(str::trim).find(|l| l.starts_with(prefix)).map(|l| l[prefix.len()..].trim())
+    };
+    let rps: f64 = field("Requests/sec:").and_then(|v| v.parse().ok()).context("wrk: no Requests/sec")?;
+    let p50 = field("50%").and_then(millis).context("wrk: no 50%")?;
+    let p99 = field("99%").and_then(millis).context("wrk: no 99%")?;
+    let mut errors = field("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0u64);
+    if let Some(socket) = field("Socket errors:") {
+        errors += socket
+            .split(',')
+            .filter_map(|p| p.split_whitespace().last().and_then(|n| n.parse::<u64>().ok()))
+            .sum::<u64>();
+    }
+    Ok(Some(Wrk { rps, p50_ms: p50, p99_ms: p99, errors }))
+}
