@@ -43,6 +43,7 @@ async fn prepare_views(state: &AppState, g: i64) {
         let result = match name {
             annuaire_claims::snapshot::NAME => state.prepare_snapshot(g).await,
             annuaire_search::view::INDEX => state.search_index(g).await.map(drop),
+            annuaire_search::fhir::FHIR_INDEX => state.fhir.index(&state.store, g).await.map(drop),
             _ => state.store.prepare(g, &[r.view]).await.map(drop).map_err(anyhow::Error::from),
         };
         match result {

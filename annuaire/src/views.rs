@@ -13,7 +13,7 @@ pub struct Registered {
 }
 
 /// Every view, in the order a server prepares them: the claims snapshot first (the identity provider's lookups
-/// then leave the store), then the analysts' index and counting table.
+/// then leave the store), then the analysts' index and counting table, then the FHIR directory's index.
 pub fn all() -> Vec<Registered> {
     let r = |view: Arc<dyn GenerationView>, before_promotion| Registered { view, before_promotion };
     vec![
@@ -21,6 +21,8 @@ pub fn all() -> Vec<Registered> {
         // Invariant 6: a search never sees another generation than the claims.
         r(Arc::new(annuaire_search::view::SearchIndexView), true),
         r(Arc::new(annuaire_search::view::CountingTableView), false),
+        // The FHIR directory's index: made by each server after a promotion, off the sync's critical path.
+        r(Arc::new(annuaire_search::fhir::FhirIndexView), false),
     ]
 }
 

@@ -9,7 +9,8 @@
 //!
 //! Loopback only, bounded in count and time; the load generators stop by themselves.
 
-use crate::{Args, load, proc_sample, run_measured_any};
+use crate::measure::{proc_sample, run_measured_any};
+use crate::{Args, load};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::Path;

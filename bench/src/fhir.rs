@@ -2,7 +2,7 @@
 //! (a page of 50 with `total`, read from the index and the store), and a full export of Practitioner and
 //! PractitionerRole as a whole CLI process (`annuaire export --format fhir-ndjson`: wall, peak RSS, files' size).
 
-use super::{dir_size, human_size, median, percentile, run_measured};
+use crate::measure::{dir_size, human_size, median, percentile, run_measured};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

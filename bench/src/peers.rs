@@ -2,7 +2,7 @@
 //! package from PyPI, in a virtual environment under the work folder, made when missing), and `wrk` for claims over
 //! HTTP (uniform over every person, from a Lua script; skipped with a note when `wrk` is not installed).
 
-use super::{median, run_measured};
+use crate::measure::{median, run_measured};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -80,3 +80,25 @@ fn fhir_practitioner_and_roles_of_a_doctor_with_two_activities() {
         assert!(orgs.iter().any(|o| format!("Organization/{}", o["id"].as_str().unwrap_or("")) == reference));
     }
 }
+
+/// A PractitionerRole's id names its work site: adding an activity to a person (which may sort before the others)
+/// leaves the ids of the others as they were, so `_history` of a role follows one work site.
+#[test]
+fn role_ids_follow_the_work_site_not_its_place() {
+    let persons = sample();
+    let p = persons.iter().find(|p| p.idnat.as_str() == "810100271385").expect("person");
+    let before = annuaire_claims::fhir::role_ids(p);
+    assert_eq!(before.len(), 2);
+    assert!(before.iter().all(|id| id.starts_with("810100271385-") && id.len() <= 64), "{before:?}");
+    let mut more = p.clone();
+    let mut new_site = more.exercices[0].activities[0].clone();
+    new_site.structure.technical_id = "R00000000000001".into();
+    new_site.structure.name = "AAA CENTRE".into();
+    more.exercices[0].activities.insert(0, new_site);
+    more.canonicalize();
+    let after = annuaire_claims::fhir::role_ids(&more);
+    assert_eq!(after.len(), 3);
+    for id in &before {
+        assert!(after.contains(id), "{id} lost: {after:?}");
+    }
+}

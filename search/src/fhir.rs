@@ -1,16 +1,21 @@
-//! What the FHIR directory asks of the index (`annuaire`'s `/fhir/{type}?…` and `$export`): filters on the fields the
-//! Annuaire Santé search parameters read, in idNat order after a cursor, with the total of matching persons and of
-//! their PractitionerRoles. The HTTP layer turns FHIR query strings into a [`FhirQuery`]; this module knows nothing
-//! of FHIR's wire format.
+//! The FHIR directory's index (`annuaire`'s `/fhir/{type}?…`): one document per person with the fields the Annuaire
+//! Santé search parameters read (`crate::schema`'s `FhirFields`), answering a [`FhirQuery`] in idNat order after a
+//! cursor with the total of matching persons and of their PractitionerRoles. A view of its own ([`FhirIndexView`],
+//! `DATA_DIR/fhir-index/gen-N`), made by the server after a promotion and updated by each generation's changes, so
+//! that the sync's critical path does not carry it. The HTTP layer turns FHIR query strings into a [`FhirQuery`];
+//! this module knows nothing of FHIR's wire format.
 
 use crate::fold;
-use crate::index::{Result, SearchIndex};
-use annuaire_schemas::AuthorityKind;
+use crate::index::Result;
+use crate::schema::{FhirFields, add_fhir_fields, fhir_fields_of, fhir_schema, register};
+use annuaire_schemas::{AuthorityKind, Person};
+use annuaire_views::{Build, GenerationView, ViewWriter};
 use std::ops::Bound;
+use std::path::Path;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
-use tantivy::{DocId, Order, Score, SegmentReader, Term};
+use tantivy::{DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentReader, Term};
 
 pub use crate::schema::{SYSTEM_FINESS, SYSTEM_IDNPS, SYSTEM_IDNST, SYSTEM_RPPS, SYSTEM_RPPS_RANG, SYSTEM_SIRET};
 
@@ -121,7 +126,136 @@ fn words(field: Field, value: &str, first: Option<Field>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(clauses))
 }
 
-impl SearchIndex {
+/// The FHIR index's folder name under the data directory.
+pub const FHIR_INDEX: &str = "fhir-index";
+
+/// Writes a FHIR index (a new one, or a copy of the previous generation's to update).
+pub struct FhirIndexBuilder {
+    writer: IndexWriter,
+    fields: FhirFields,
+}
+
+impl FhirIndexBuilder {
+    /// A new index in an empty directory (`threads`: indexing threads, `None` for tantivy's default).
+    pub fn create(dir: &Path, threads: Option<usize>) -> Result<FhirIndexBuilder> {
+        let (schema, fields) = fhir_schema();
+        let index = Index::builder().schema(schema).create_in_dir(dir)?;
+        register(&index);
+        let writer = match threads {
+            Some(n) => index.writer_with_num_threads(n, 100_000_000)?,
+            None => index.writer(200_000_000)?,
+        };
+        Ok(FhirIndexBuilder { writer, fields })
+    }
+
+    /// True when the index in `dir` has this version's schema.
+    pub fn is_current(dir: &Path) -> bool {
+        Index::open_in_dir(dir).is_ok_and(|i| fhir_fields_of(&i.schema()).is_ok())
+    }
+
+    /// Open a copy of the previous generation's index to update it.
+    pub fn open(dir: &Path) -> Result<FhirIndexBuilder> {
+        let index = Index::open_in_dir(dir)?;
+        register(&index);
+        let fields = fhir_fields_of(&index.schema())?;
+        Ok(FhirIndexBuilder { writer: index.writer(100_000_000)?, fields })
+    }
+
+    /// Remove a person's document.
+    pub fn remove(&self, idnat: &str) {
+        self.writer.delete_term(Term::from_field_text(self.fields.idnat, idnat));
+    }
+
+    /// Add a person with the generation that wrote their version.
+    pub fn add(&self, p: &Person, since: i64) -> Result<()> {
+        let mut doc = TantivyDocument::default();
+        add_fhir_fields(&mut doc, &self.fields, p, since);
+        self.writer.add_document(doc)?;
+        Ok(())
+    }
+
+    /// Commit and wait for merges.
+    pub fn finish(mut self) -> Result<()> {
+        self.writer.commit()?;
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+/// The FHIR index of a generation: a view made by the server after a promotion (not by the sync).
+pub struct FhirIndexView;
+
+impl GenerationView for FhirIndexView {
+    fn name(&self) -> &'static str {
+        FHIR_INDEX
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
+        let threads = match how {
+            Build::Alone => None,
+            Build::BesideSync => Some(1),
+        };
+        Ok(Box::new(FhirWriting(FhirIndexBuilder::create(dir, threads)?)))
+    }
+
+    fn update(&self, base: &Path, dir: &Path, _: i64) -> annuaire_views::Result<Option<Box<dyn ViewWriter>>> {
+        if !FhirIndexBuilder::is_current(base) {
+            return Ok(None);
+        }
+        crate::view::copy_dir(base, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(Some(Box::new(FhirWriting(FhirIndexBuilder::open(dir)?))))
+    }
+}
+
+struct FhirWriting(FhirIndexBuilder);
+
+impl ViewWriter for FhirWriting {
+    fn remove(&mut self, idnat: &str) -> annuaire_views::Result<()> {
+        self.0.remove(idnat);
+        Ok(())
+    }
+
+    fn add(&mut self, person: &Person) -> annuaire_views::Result<()> {
+        Ok(self.0.add(person, 0)?)
+    }
+
+    fn add_version(&mut self, person: &Person, since: i64) -> annuaire_views::Result<()> {
+        Ok(self.0.add(person, since)?)
+    }
+
+    fn finish(self: Box<Self>) -> annuaire_views::Result<()> {
+        Ok(self.0.finish()?)
+    }
+}
+
+/// A FHIR index open for searching.
+pub struct FhirIndex {
+    reader: IndexReader,
+    fields: FhirFields,
+}
+
+impl FhirIndex {
+    /// Open the index in `dir`.
+    pub fn open(dir: &Path) -> Result<FhirIndex> {
+        let index = Index::open_in_dir(dir)?;
+        register(&index);
+        let fields = fhir_fields_of(&index.schema())?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(FhirIndex { reader, fields })
+    }
+
+    fn fields(&self) -> FhirFields {
+        self.fields
+    }
+
+    fn searcher(&self) -> tantivy::Searcher {
+        self.reader.searcher()
+    }
+
     fn fhir_value(&self, param: Param, v: &str) -> Box<dyn Query> {
         let f = self.fields();
         let v = v.trim();

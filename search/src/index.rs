@@ -117,11 +117,6 @@ impl IndexBuilder {
 
     /// Add one person (from any thread: the documents go to tantivy's indexing threads).
     pub fn add(&self, p: &Person) -> Result<()> {
-        self.add_version(p, 0)
-    }
-
-    /// Add one person with the generation that wrote their version (FHIR's `meta.versionId` and `_lastUpdated`).
-    pub fn add_version(&self, p: &Person, since: i64) -> Result<()> {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.idnat, p.idnat.as_str());
@@ -189,7 +184,6 @@ impl IndexBuilder {
             };
             doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim());
         }
-        crate::schema::add_fhir_fields(&mut doc, &f, p, since);
         self.writer.add_document(doc)?;
         Ok(())
     }
@@ -254,14 +248,6 @@ impl SearchIndex {
         let fields = fields_of(&index.schema())?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(SearchIndex { reader, fields, facets: std::sync::OnceLock::new() })
-    }
-
-    pub(crate) fn fields(&self) -> Fields {
-        self.fields
-    }
-
-    pub(crate) fn searcher(&self) -> tantivy::Searcher {
-        self.reader.searcher()
     }
 
     /// Read the facet table now rather than at the first search (a server does it before it is asked).

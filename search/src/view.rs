@@ -26,10 +26,9 @@ impl GenerationView for SearchIndexView {
     fn version(&self) -> u32 {
         // Bump with the schema in `index.rs` (an index of another schema is also refused by `IndexBuilder::open`).
         // 2: the ranking's tiers (family_head, family_rest, given).
-        // 3: the FHIR directory's fields (mailbox_address, city, organization ..., version, roles).
-        // 4: no `identifier` field (identifiers are read from the idNat), structures' identifiers without their system,
-        //    the FHIR filters' words without frequencies (3 cost the first load 50 % more CPU and 300 MB: docs/benchmarks.md).
-        4
+        // 3 and 4 held the FHIR directory's fields, which cost the first load 40 % more CPU and 260 MB
+        // (docs/benchmarks.md); 5 is 2's schema again, and the FHIR fields are an index of their own (`FhirIndexView`).
+        5
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
@@ -63,17 +62,13 @@ impl ViewWriter for IndexWriting {
         Ok(self.0.add(person)?)
     }
 
-    fn add_version(&mut self, person: &Person, since: i64) -> annuaire_views::Result<()> {
-        Ok(self.0.add_version(person, since)?)
-    }
-
     fn finish(self: Box<Self>) -> annuaire_views::Result<()> {
         Ok(self.0.finish()?)
     }
 }
 
 /// Copy an index folder (segment files are immutable: a hard link is enough when the filesystem allows it).
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;

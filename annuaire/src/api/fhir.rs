@@ -11,7 +11,7 @@ use crate::fhir::params::ResourceType;
 use crate::fhir::query::{self, Cursor};
 use crate::fhir::search::Ctx;
 use crate::fhir::{FhirError, Promotions, history};
-use annuaire_search::SearchIndex;
+use annuaire_search::fhir::FhirIndex;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -110,7 +110,7 @@ async fn read(s: AppState, t: ResourceType, id: String, headers: HeaderMap, endp
                 (annuaire_claims::fhir::practitioner(&f.person, &f.meta), f.person.idnat.as_str().to_string())
             }
             ResourceType::PractitionerRole => {
-                let person = id.rsplit_once('-').map_or(id.as_str(), |(p, _)| p);
+                let person = id.split_once('-').map_or(id.as_str(), |(p, _)| p);
                 let f = crate::fhir::find(&s.store, &promotions, person, g)
                     .await
                     .map_err(|e| err(e.into()))?
@@ -122,7 +122,7 @@ async fn read(s: AppState, t: ResourceType, id: String, headers: HeaderMap, endp
                 (role, f.person.idnat.as_str().to_string())
             }
             ResourceType::Organization => {
-                let index = s.search_index(g).await.map_err(|e| err(e.into()))?;
+                let index = s.fhir.index(&s.store, g).await.map_err(|e| err(e.into()))?;
                 let promotions = &promotions;
                 let ctx = Ctx { store: &s.store, index, generation: g, promotions, base: BASE };
                 let search =
@@ -143,10 +143,10 @@ async fn read(s: AppState, t: ResourceType, id: String, headers: HeaderMap, endp
 
 /// The index a search reads: the served generation's, or, for a cursor of the previous one, that one's while its
 /// folder is kept; else the cursor is refused with 410 (the search must start again).
-async fn index_for(s: &AppState, served: i64, cursor: Option<&Cursor>) -> Result<(i64, Arc<SearchIndex>), FhirError> {
+async fn index_for(s: &AppState, served: i64, cursor: Option<&Cursor>) -> Result<(i64, Arc<FhirIndex>), FhirError> {
     let g = cursor.map_or(served, |c| c.generation);
     if g == served {
-        return Ok((g, s.search_index(g).await?));
+        return Ok((g, s.fhir.index(&s.store, g).await?));
     }
     let gone = || {
         FhirError::Gone(format!("this cursor reads generation {g}, which is no longer kept: start the search again"))
@@ -161,11 +161,11 @@ async fn index_for(s: &AppState, served: i64, cursor: Option<&Cursor>) -> Result
     {
         return Ok((g, idx.clone()));
     }
-    let dir = annuaire_views::dir(s.store.data_dir(), annuaire_search::view::INDEX, g);
-    if !annuaire_views::is_current(&annuaire_search::view::SearchIndexView, &dir) {
+    let dir = annuaire_views::dir(s.store.data_dir(), annuaire_search::fhir::FHIR_INDEX, g);
+    if !annuaire_views::is_current(&annuaire_search::fhir::FhirIndexView, &dir) {
         return Err(gone());
     }
-    let idx = Arc::new(tokio::task::spawn_blocking(move || SearchIndex::open(&dir)).await??);
+    let idx = Arc::new(tokio::task::spawn_blocking(move || FhirIndex::open(&dir)).await??);
     *previous = Some((g, idx.clone()));
     Ok((g, idx))
 }

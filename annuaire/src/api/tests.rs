@@ -84,7 +84,7 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
         ("post", "/v1/generations/{id}/approve") => (path.replace("{id}", "1"), Some(r#"{"exclude": ["delete"]}"#)),
         ("get", "/fhir/metadata") => (path.into(), None),
         ("get", "/fhir/{type}") => (format!("/fhir/PractitionerRole?practitioner={id}"), None),
-        ("get", "/fhir/{type}/{id}") => (format!("/fhir/PractitionerRole/{id}-1"), None),
+        ("get", "/fhir/{type}/{id}") => ("/fhir/Organization/R10100000328372".into(), None),
         ("get", "/fhir/{type}/{id}/_history") => (format!("/fhir/Practitioner/{id}/_history"), None),
         ("get", "/fhir/{type}/_history") => ("/fhir/Practitioner/_history?_since=2000-01-01&_count=2".into(), None),
         // A kick-off that is refused once authorised (see `ok_status`): a test never leaves an export running.

@@ -53,7 +53,7 @@ pub async fn instance(
         return Err(FhirError::NotSupported("the history of an Organization is not served".into()));
     }
     let person_id = match t {
-        ResourceType::PractitionerRole => id.rsplit_once('-').map_or(id, |(p, _)| p),
+        ResourceType::PractitionerRole => id.split_once('-').map_or(id, |(p, _)| p),
         _ => id,
     };
     let mut idnat = None;

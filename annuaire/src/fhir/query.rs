@@ -185,9 +185,9 @@ pub fn parse(t: ResourceType, pairs: Vec<(String, String)>, promotions: &Promoti
                     return Err(bad(format!("{name}: {} values, at most {MAX_VALUES}", values.len())));
                 }
                 let values = match (t, name) {
-                    // A role's id is `<idNat>-<n>`: the index finds the person; the role filter picks the role.
+                    // A role's id is `<idNat>-<key>`: the index finds the person; the role filter picks the role.
                     (ResourceType::PractitionerRole, "_id") => {
-                        let person = |v: &String| v.rsplit_once('-').map_or(v.clone(), |(p, _)| p.to_string());
+                        let person = |v: &String| v.split_once('-').map_or(v.clone(), |(p, _)| p.to_string());
                         s.filters.push(Filter {
                             clause: Clause {
                                 param: annuaire_search::fhir::Param::Id,

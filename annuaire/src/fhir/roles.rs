@@ -7,13 +7,14 @@ use annuaire_schemas::{AuthorityKind, Person};
 use annuaire_search::fhir::{Clause, Param};
 use annuaire_search::fold;
 
-/// One activity of a person, with its role id (`<idNat>-<n>`, n from 1).
+/// One activity of a person, with its place among them (for cursors) and its role id
+/// (`annuaire_claims::fhir::role_ids`).
 pub struct RoleRef<'a> {
     /// The exercice.
     pub exercice: &'a Exercice,
     /// The activity.
     pub activity: &'a Activity,
-    /// The role's number (1-based).
+    /// The role's place among the person's (1-based).
     pub n: usize,
     /// The role's id.
     pub id: String,
@@ -21,11 +22,12 @@ pub struct RoleRef<'a> {
 
 /// A person's activities in the order of `annuaire_claims::fhir::practitioner_roles`.
 pub fn of(p: &Person) -> Vec<RoleRef<'_>> {
+    let mut ids = annuaire_claims::fhir::role_ids(p).into_iter();
     let mut out = Vec::new();
     for e in &p.exercices {
         for a in &e.activities {
             let n = out.len() + 1;
-            out.push(RoleRef { exercice: e, activity: a, n, id: format!("{}-{n}", p.idnat.as_str()) });
+            out.push(RoleRef { exercice: e, activity: a, n, id: ids.next().unwrap_or_default() });
         }
     }
     out

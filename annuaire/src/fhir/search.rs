@@ -6,8 +6,7 @@ use super::params::ResourceType;
 use super::query::{Cursor, Search};
 use super::{FhirError, Found, Promotions, find, links, roles};
 use annuaire_claims::fhir as res;
-use annuaire_search::SearchIndex;
-use annuaire_search::fhir::{FhirPage, FhirQuery};
+use annuaire_search::fhir::{FhirIndex, FhirPage, FhirQuery};
 use annuaire_store::Store;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +26,7 @@ pub struct Ctx<'a> {
     /// The store.
     pub store: &'a Store,
     /// The index of `generation`.
-    pub index: Arc<SearchIndex>,
+    pub index: Arc<FhirIndex>,
     /// The generation read.
     pub generation: i64,
     /// Promotion instants.

@@ -161,19 +161,51 @@ pub fn practitioner(p: &Person, meta: &Meta) -> Value {
     out
 }
 
-/// The ids of a person's PractitionerRoles, in the order of [`practitioner_roles`]: `<idNat>-<n>`.
+/// The ids of a person's PractitionerRoles, in the order of [`practitioner_roles`]: `<idNat>-<key>`, where the key
+/// (8 hex digits) is a hash of what makes the activity (profession, category, structure, mode, genre, function,
+/// section, sector), so that an id names the same work site in every generation while it lasts, whatever else the
+/// person gains or loses (`-2`, `-3` … follow a key twice in one person).
 pub fn role_ids(p: &Person) -> Vec<String> {
-    let n = p.exercices.iter().map(|e| e.activities.len()).sum::<usize>();
-    (1..=n).map(|i| format!("{}-{i}", p.idnat.as_str())).collect()
+    let mut out: Vec<String> = Vec::new();
+    for ex in &p.exercices {
+        for a in &ex.activities {
+            let s = &a.structure;
+            let place = s.fhir_id().unwrap_or_else(|| format!("{}|{}|{}", s.name, s.postal_code, s.commune.code));
+            let key = [
+                ex.profession.code.as_str(),
+                ex.category.code.as_str(),
+                place.as_str(),
+                a.mode.code.as_str(),
+                a.genre.code.as_str(),
+                a.role.code.as_str(),
+                a.pharmacist_section.code.as_str(),
+                a.sector.code.as_str(),
+            ]
+            .join("|");
+            // FNV-1a: stable across releases and platforms (the ids are published).
+            let hash =
+                key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+            let base = format!("{}-{:08x}", p.idnat.as_str(), (hash >> 32) as u32 ^ hash as u32);
+            let mut id = base.clone();
+            let mut n = 1;
+            while out.contains(&id) {
+                n += 1;
+                id = format!("{base}-{n}");
+            }
+            out.push(id);
+        }
+    }
+    out
 }
 
-/// One `PractitionerRole` per activity of every exercice (ids `<idNat>-<n>`, in canonical order).
+/// One `PractitionerRole` per activity of every exercice (ids from [`role_ids`]), in canonical order.
 pub fn practitioner_roles(p: &Person, meta: &Meta) -> Vec<Value> {
     let idnat = p.idnat.as_str();
+    let ids = role_ids(p);
     let mut out = Vec::new();
     for ex in &p.exercices {
         for a in &ex.activities {
-            let id = format!("{idnat}-{}", out.len() + 1);
+            let id = ids.get(out.len()).cloned().unwrap_or_default();
             let codes: Vec<Value> = [
                 concept(Kind::Profession, &ex.profession),
                 concept(Kind::Genre, &a.genre),
