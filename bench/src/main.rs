@@ -349,7 +349,20 @@ fn main() -> anyhow::Result<()> {
             )),
         }
     }
-    // The FHIR directory's search over HTTP, on the same server (the claims token has a FHIR scope).
+    // The FHIR directory's search over HTTP, on the same server (the claims token has a FHIR scope), once `serve` has
+    // made the generation's FHIR index (a view it makes after the others).
+    let fhir_marker = data.join("fhir-index").join(format!("gen-{snapshot_generation}")).join("VIEW");
+    for _ in 0..6000 {
+        if fhir_marker.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    line(format!(
+        "| FHIR index written by `serve` after it starts (searches wait for it meanwhile) | {:.1} s | | generation {snapshot_generation}, {} on disk |",
+        snap_start.elapsed().as_secs_f64(),
+        human_size(dir_size(&data.join("fhir-index").join(format!("gen-{snapshot_generation}"))))
+    ));
     let family_names: Vec<String> = {
         let text = personne_activite(&national)?;
         text.lines().skip(1).step_by(997).filter_map(|l| l.split('|').nth(7)).map(str::to_string).take(2000).collect()

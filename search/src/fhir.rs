@@ -14,7 +14,7 @@ use std::ops::Bound;
 use std::path::Path;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, TantivyDocument, Value};
+use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
 use tantivy::{DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentReader, Term};
 
 pub use crate::schema::{SYSTEM_FINESS, SYSTEM_IDNPS, SYSTEM_IDNST, SYSTEM_RPPS, SYSTEM_RPPS_RANG, SYSTEM_SIRET};
@@ -336,12 +336,15 @@ impl FhirIndex {
                 &*self.fhir_query(q, true),
                 &TopDocs::with_limit(q.count).order_by_string_fast_field("idnat", Order::Asc),
             )?;
-            let f = self.fields();
-            for (_, addr) in page {
-                let d: TantivyDocument = searcher.doc(addr)?;
-                let idnat = d.get_first(f.idnat).and_then(|v| v.as_str()).unwrap_or("").to_string();
-                let version = d.get_first(f.version).and_then(|v| v.as_u64()).unwrap_or(0);
-                hits.push(FhirHit { idnat, version: i64::try_from(version).unwrap_or(i64::MAX) });
+            // The idNat is the sort key and the version a fast field: the document store (a block decompressed per
+            // document) is not read.
+            for (idnat, addr) in page {
+                let versions = searcher.segment_reader(addr.segment_ord).fast_fields().u64("version")?;
+                let version = versions.first(addr.doc_id).unwrap_or(0);
+                hits.push(FhirHit {
+                    idnat: idnat.unwrap_or_default(),
+                    version: i64::try_from(version).unwrap_or(i64::MAX),
+                });
             }
         }
         Ok(FhirPage { total: total as u64, roles, hits })
