@@ -195,11 +195,9 @@ impl GenerationView for FhirIndexView {
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
-        let threads = match how {
-            Build::Alone => None,
-            Build::BesideSync => Some(1),
-        };
-        Ok(Box::new(FhirWriting(FhirIndexBuilder::create(dir, threads)?)))
+        // One indexing thread either way: a server makes this view while it answers claims, and leaves them a core.
+        let _ = how;
+        Ok(Box::new(FhirWriting(FhirIndexBuilder::create(dir, Some(1))?)))
     }
 
     fn update(&self, base: &Path, dir: &Path, _: i64) -> annuaire_views::Result<Option<Box<dyn ViewWriter>>> {
