@@ -327,13 +327,16 @@ impl FhirIndex {
     /// Run a FHIR search: the persons matching, their roles, and one page in idNat order after the cursor.
     pub fn fhir_search(&self, q: &FhirQuery) -> Result<FhirPage> {
         let searcher = self.searcher();
-        let (total, roles) = searcher.search(&*self.fhir_query(q, false), &(Count, SumRoles))?;
+        let top = TopDocs::with_limit(q.count.max(1)).order_by_string_fast_field("idnat", Order::Asc);
+        // A first page counts and takes its page in one pass; a later one (after a cursor) counts without the cursor.
+        let (total, roles, page) = if q.after.is_none() {
+            searcher.search(&*self.fhir_query(q, false), &(Count, SumRoles, top))?
+        } else {
+            let (total, roles) = searcher.search(&*self.fhir_query(q, false), &(Count, SumRoles))?;
+            (total, roles, searcher.search(&*self.fhir_query(q, true), &top)?)
+        };
         let mut hits = Vec::new();
         if q.count > 0 {
-            let page = searcher.search(
-                &*self.fhir_query(q, true),
-                &TopDocs::with_limit(q.count).order_by_string_fast_field("idnat", Order::Asc),
-            )?;
             // The idNat is the sort key and the version a fast field: the document store (a block decompressed per
             // document) is not read.
             for (idnat, addr) in page {
