@@ -339,8 +339,15 @@ impl FhirIndex {
         if q.count > 0 {
             // The idNat is the sort key and the version a fast field: the document store (a block decompressed per
             // document) is not read.
+            // One version column per segment (opening a column reads its block index).
+            let mut columns: std::collections::HashMap<u32, tantivy::columnar::Column<u64>> = Default::default();
             for (idnat, addr) in page {
-                let versions = searcher.segment_reader(addr.segment_ord).fast_fields().u64("version")?;
+                let versions = match columns.entry(addr.segment_ord) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(searcher.segment_reader(addr.segment_ord).fast_fields().u64("version")?)
+                    }
+                };
                 let version = versions.first(addr.doc_id).unwrap_or(0);
                 hits.push(FhirHit {
                     idnat: idnat.unwrap_or_default(),
