@@ -1,7 +1,8 @@
 //! History, which the national API loses: `GET /fhir/{type}/{id}/_history` (one version per generation that changed
 //! the person, the one that removed them included, newest first, as FHIR asks) and `GET /fhir/{type}/_history?
 //! _since=…` (what promoted generations changed after an instant, in the order they were applied, so that a client
-//! can replay them; removals are entries whose `request.method` is `DELETE`). Read from the store's change log and
+//! can replay them; removals are entries whose `request.method` is `DELETE`, a role removed from a person who stays
+//! included). Read from the store's change log and
 //! versions, which every promoted generation keeps.
 
 use super::params::ResourceType;
@@ -151,10 +152,29 @@ pub async fn since(
                 }
             }
             change => {
+                // A role of an updated person is created, updated or removed with the work site it names.
+                let before: Vec<String> = match (t, change) {
+                    (ResourceType::PractitionerRole, ChangeKind::Update) => {
+                        match store.person_at(&row.id, row.generation - 1).await? {
+                            Some(v) => res::role_ids(&crate::record::parse(&v.record)?),
+                            None => Vec::new(),
+                        }
+                    }
+                    _ => Vec::new(),
+                };
                 if let Some(v) = store.person_at(&row.id, row.generation).await? {
                     let p = crate::record::parse(&v.record)?;
-                    for (id, r) in resources_of(t, &p, &promotions.meta(row.generation, None)) {
-                        entries.push(entry(base, t.name(), &id, change, Some(r), at, row.generation));
+                    let now = resources_of(t, &p, &promotions.meta(row.generation, None));
+                    for (id, r) in &now {
+                        let kind = if t == ResourceType::PractitionerRole && !before.contains(id) {
+                            ChangeKind::Create
+                        } else {
+                            change
+                        };
+                        entries.push(entry(base, t.name(), id, kind, Some(r.clone()), at, row.generation));
+                    }
+                    for id in before.iter().filter(|id| !now.iter().any(|(n, _)| n == *id)) {
+                        entries.push(entry(base, t.name(), id, ChangeKind::Delete, None, at, row.generation));
                     }
                 }
             }
