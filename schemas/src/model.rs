@@ -369,6 +369,21 @@ impl Structure {
         self == &Structure::default()
     }
 
+    /// Its town: the commune's label, else the cedex office without its postal code.
+    ///
+    /// ```
+    /// use annuaire_schemas::model::Structure;
+    /// let s = Structure { cedex_office: "25304 PONTARLIER CEDEX".into(), postal_code: "25304".into(), ..Default::default() };
+    /// assert_eq!(s.town(), "PONTARLIER CEDEX");
+    /// ```
+    pub fn town(&self) -> &str {
+        if self.commune.label.is_empty() {
+            self.cedex_office.strip_prefix(self.postal_code.as_str()).unwrap_or(&self.cedex_office).trim()
+        } else {
+            self.commune.label.trim()
+        }
+    }
+
     /// The id of its FHIR `Organization`: the technical id (`F250000700`, the IG's RPPS rang), else the old
     /// national id, else the FINESS site, else the SIRET, keeping the characters a FHIR id allows (`None` when none).
     ///

@@ -45,7 +45,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub use crate::schema::NAME_KEY_LETTERS;
-use crate::schema::{Fields, fields_of, name_key, register, schema};
+use crate::schema::{Fields, add_shared, distinct, fields_of, name_key, register, schema};
 
 /// Writes the index of one generation into an empty directory.
 pub struct IndexBuilder {
@@ -53,22 +53,6 @@ pub struct IndexBuilder {
     fields: Fields,
     /// The day card validity is judged on (`yyyy-mm-dd`).
     day: String,
-}
-
-fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut v: Vec<String> = values.into_iter().filter(|s| !s.is_empty()).collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// Each exercice's (family name, given name), without repeats.
-fn ex_names(p: &Person) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> =
-        p.exercices.iter().map(|e| (e.family_name.clone(), e.given_name.clone())).collect();
-    v.sort();
-    v.dedup();
-    v
 }
 
 impl IndexBuilder {
@@ -119,70 +103,26 @@ impl IndexBuilder {
     pub fn add(&self, p: &Person) -> Result<()> {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
-        doc.add_text(f.idnat, p.idnat.as_str());
+        add_shared(&mut doc, &f.shared(), p);
         let names: Vec<String> = distinct(p.exercices.iter().map(|e| format!("{} {}", e.family_name, e.given_name)));
         doc.add_text(f.names, names.join(" "));
-        for e in ex_names(p) {
-            let family = fold(&e.0);
-            let mut words = family.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
-            if let Some(head) = words.next() {
-                doc.add_text(f.family_head, head);
-            }
-            for w in words {
-                doc.add_text(f.family_rest, w);
-            }
-            doc.add_text(f.given, fold(&e.1));
-        }
         let first = p.exercices.first();
         doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
         doc.add_text(f.given_name, first.map(|e| e.given_name.as_str()).unwrap_or(""));
-        let ex = &p.exercices;
-        for v in distinct(ex.iter().map(|e| e.profession.code.clone())) {
-            doc.add_text(f.profession, v);
-        }
-        for v in distinct(ex.iter().map(|e| e.category.code.clone())) {
-            doc.add_text(f.category, v);
-        }
-        for v in distinct(ex.iter().flat_map(|e| e.savoir_faire.iter().map(|s| s.code.code.clone()))) {
-            doc.add_text(f.savoir_faire, v);
-        }
-        for v in distinct(ex.iter().map(|e| e.authority.kind.as_str().to_string())) {
-            doc.add_text(f.authority_kind, v);
-        }
-        for v in distinct(ex.iter().map(|e| e.authority.name.clone())) {
-            doc.add_text(f.authority, v);
-        }
-        for v in p.departments() {
-            doc.add_text(f.department, v);
-        }
-        let acts: Vec<_> = ex.iter().flat_map(|e| &e.activities).collect();
+        let acts: Vec<_> = p.exercices.iter().flat_map(|e| &e.activities).collect();
         for v in distinct(acts.iter().map(|a| a.structure.commune.code.clone())) {
             doc.add_text(f.commune, v);
-        }
-        for v in distinct(acts.iter().map(|a| a.structure.postal_code.clone())) {
-            doc.add_text(f.postal_code, v);
         }
         for v in distinct(acts.iter().map(|a| a.mode.code.clone())) {
             doc.add_text(f.mode, v);
         }
-        for v in distinct(acts.iter().map(|a| a.sector.code.clone())) {
-            doc.add_text(f.sector, v);
-        }
         doc.add_text(f.id_type, p.idnat.id_type().code());
-        for c in &p.cards {
-            doc.add_text(f.card, c.number.trim());
-        }
         doc.add_text(f.valid_card, if p.valid_cards(&self.day).next().is_some() { "true" } else { "false" });
         doc.add_text(f.mailbox, if p.mailboxes.is_empty() { "false" } else { "true" });
         doc.add_u64(f.name_key, name_key(first.map(|e| e.family_name.as_str()).unwrap_or("")));
         if let Some((_, a)) = p.main_activity() {
             let s = &a.structure;
-            let town = if s.commune.label.is_empty() {
-                s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim()
-            } else {
-                s.commune.label.as_str()
-            };
-            doc.add_text(f.place, format!("{} {}", s.postal_code, town).trim());
+            doc.add_text(f.place, format!("{} {}", s.postal_code, s.town()).trim());
         }
         self.writer.add_document(doc)?;
         Ok(())

@@ -151,28 +151,17 @@ pub const SYSTEM_RPPS_RANG: &str = "https://rppsrang.esante.gouv.fr";
 /// The identifier system of SIRET numbers (INSEE's SIRENE register).
 pub const SYSTEM_SIRET: &str = "https://sirene.fr";
 
-fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut v: Vec<String> = values.into_iter().filter(|s| !s.trim().is_empty()).collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
 /// Add what the FHIR parameters read to a person's document.
 pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Person, since: i64) {
-    add_fhir_names_and_filters(doc, f, p);
+    add_shared(doc, &f.shared(), p);
+    for e in &p.exercices {
+        doc.add_text(f.names, format!("{} {}", e.family_name, e.given_name));
+    }
     for m in distinct(p.mailboxes.iter().map(|m| m.address.trim().to_lowercase())) {
         doc.add_text(f.mailbox_address, m);
     }
     let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
-    for town in distinct(acts.iter().map(|(_, a)| {
-        let s = &a.structure;
-        if s.commune.label.is_empty() {
-            s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim().to_string()
-        } else {
-            s.commune.label.clone()
-        }
-    })) {
+    for town in distinct(acts.iter().map(|(_, a)| a.structure.town().to_string())) {
         doc.add_text(f.city, town);
     }
     for id in distinct(acts.iter().filter_map(|(_, a)| a.structure.fhir_id())) {
@@ -202,13 +191,73 @@ fn organization_identifiers(s: &annuaire_schemas::model::Structure) -> impl Iter
         .filter(|v| !v.is_empty())
 }
 
-/// The names and the filters the FHIR parameters share with the analysts' search, as that index holds them.
-fn add_fhir_names_and_filters(doc: &mut TantivyDocument, f: &FhirFields, p: &Person) {
+/// The fields both indexes hold the same way: the names' tiers and the filters.
+pub(crate) struct Shared {
+    idnat: Field,
+    family_head: Field,
+    family_rest: Field,
+    given: Field,
+    profession: Field,
+    category: Field,
+    savoir_faire: Field,
+    authority_kind: Field,
+    authority: Field,
+    department: Field,
+    postal_code: Field,
+    sector: Field,
+    card: Field,
+}
+
+macro_rules! shared_of {
+    ($t:ty) => {
+        impl $t {
+            pub(crate) fn shared(&self) -> Shared {
+                Shared {
+                    idnat: self.idnat,
+                    family_head: self.family_head,
+                    family_rest: self.family_rest,
+                    given: self.given,
+                    profession: self.profession,
+                    category: self.category,
+                    savoir_faire: self.savoir_faire,
+                    authority_kind: self.authority_kind,
+                    authority: self.authority,
+                    department: self.department,
+                    postal_code: self.postal_code,
+                    sector: self.sector,
+                    card: self.card,
+                }
+            }
+        }
+    };
+}
+shared_of!(Fields);
+shared_of!(FhirFields);
+
+/// Distinct non-blank values, sorted.
+pub(crate) fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = values.into_iter().filter(|s| !s.trim().is_empty()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Each exercice's (family name, given name), without repeats.
+pub(crate) fn ex_names(p: &Person) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> =
+        p.exercices.iter().map(|e| (e.family_name.clone(), e.given_name.clone())).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Add what both indexes hold the same way: the idNat, the first word of each family name, its later words and the
+/// given names (folded), and the filters (professions, categories, savoir-faire, authorities, departments, postal
+/// codes, sectors, cards).
+pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     doc.add_text(f.idnat, p.idnat.as_str());
-    let ex = &p.exercices;
-    for e in ex {
-        doc.add_text(f.names, format!("{} {}", e.family_name, e.given_name));
-        let family = fold(&e.family_name);
+    for (family, given) in ex_names(p) {
+        let family = fold(&family);
         let mut words = family.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
         if let Some(head) = words.next() {
             doc.add_text(f.family_head, head);
@@ -216,8 +265,9 @@ fn add_fhir_names_and_filters(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
         for w in words {
             doc.add_text(f.family_rest, w);
         }
-        doc.add_text(f.given, fold(&e.given_name));
+        doc.add_text(f.given, fold(&given));
     }
+    let ex = &p.exercices;
     for v in distinct(ex.iter().map(|e| e.profession.code.clone())) {
         doc.add_text(f.profession, v);
     }

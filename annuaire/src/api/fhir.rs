@@ -170,7 +170,8 @@ async fn index_for(s: &AppState, served: i64, cursor: Option<&Cursor>) -> Result
     Ok((g, idx))
 }
 
-fn pairs_of(raw: Option<String>) -> Result<Vec<(String, String)>, FhirError> {
+/// The pairs of a raw query string, in order and repeated as given, within [`MAX_QUERY_BYTES`].
+pub(crate) fn pairs_of(raw: Option<String>) -> Result<Vec<(String, String)>, FhirError> {
     let raw = raw.unwrap_or_default();
     if raw.len() > MAX_QUERY_BYTES {
         return Err(FhirError::Invalid(format!("the query string has {} bytes: at most {MAX_QUERY_BYTES}", raw.len())));
@@ -255,8 +256,10 @@ pub(crate) async fn fhir_history_type(
         }
         let since = since.ok_or_else(|| err(FhirError::Invalid("_since is required (an instant or a date)".into())))?;
         let cursor = match cursor {
-            Some(c) => Some(query::parse(t, vec![("_cursor".into(), c)], &Promotions::default()).map_err(err)?.cursor)
-                .flatten(),
+            Some(c) => Some(
+                Cursor::parse(&c)
+                    .ok_or_else(|| err(FhirError::Invalid(format!("_cursor: {c:?} is not a cursor of this server"))))?,
+            ),
             None => None,
         };
         let promotions = Promotions::read(&s.store).await.map_err(|e| err(e.into()))?;

@@ -4,7 +4,7 @@
 //! `DELETE /fhir/$export-status/{job}` cancels or removes it. The files (`DATA_DIR/fhir-export/<job>/`, owner only)
 //! are removed 24 hours after the job started; one export runs at a time per server, holding an analysts' permit.
 
-use super::fhir::{FHIR_SCOPES, fhir_error};
+use super::fhir::{FHIR_SCOPES, fhir_error, pairs_of};
 use super::fhir_state::{Job, Status};
 use super::limits::check_id;
 use super::state::AppState;
@@ -66,11 +66,7 @@ pub(crate) async fn kick_off(State(s): State<AppState>, RawQuery(raw): RawQuery,
     handle_scopes(s, &headers, "fhir_export", FHIR_SCOPES, |admitted| async move {
         let run = async {
             let g = s.generation().map_err(|e| FhirError::NotReady(e.message))?;
-            let uri: axum::http::Uri = format!("/?{}", raw.unwrap_or_default())
-                .parse()
-                .map_err(|_| FhirError::Invalid("query string".into()))?;
-            let axum::extract::Query(pairs) = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
-                .map_err(|e| FhirError::Invalid(e.body_text()))?;
+            let pairs = pairs_of(raw)?;
             let (mut types, mut since, mut filters) = (None, None, Vec::new());
             for (k, v) in pairs {
                 match k.as_str() {
@@ -204,6 +200,9 @@ pub(crate) async fn status(State(s): State<AppState>, Path(id): Path<String>, he
 pub(crate) async fn delete(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let s = &s;
     handle_scopes(s, &headers, "fhir_export_status", FHIR_SCOPES, |_| async move {
+        if let Err(e) = check_id("job", &id) {
+            return (Err(e), "", None);
+        }
         let removed = s.fhir.jobs.lock().remove(&id);
         match removed {
             Some(j) => {
@@ -227,6 +226,9 @@ pub(crate) async fn file(
 ) -> Response {
     let s = &s;
     handle_scopes(s, &headers, "fhir_export_file", FHIR_SCOPES, |_| async move {
+        if let Err(e) = check_id("job", &id).and_then(|()| check_id("file", &name)) {
+            return (Err(e), "", None);
+        }
         let path = {
             let jobs = s.fhir.jobs.lock();
             jobs.get(&id).and_then(|j| match &j.status {

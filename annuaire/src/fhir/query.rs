@@ -34,7 +34,8 @@ impl Cursor {
         format!("{}.{}.{}", self.generation, self.after, self.role)
     }
 
-    fn parse(s: &str) -> Option<Cursor> {
+    /// Read a cursor back (`None` when it is not one of this server's).
+    pub fn parse(s: &str) -> Option<Cursor> {
         let (g, rest) = s.split_once('.')?;
         let (after, role) = rest.rsplit_once('.')?;
         let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.');

@@ -41,15 +41,6 @@ fn words_prefix(have: &str, want: &str) -> bool {
     ws.peek().is_some() && ws.all(|w| have.iter().any(|h| h.starts_with(w)))
 }
 
-fn town(a: &Activity) -> String {
-    let s = &a.structure;
-    if s.commune.label.is_empty() {
-        s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim().to_string()
-    } else {
-        s.commune.label.clone()
-    }
-}
-
 fn value_matches(r: &RoleRef<'_>, param: Param, v: &str) -> bool {
     let a = r.activity;
     let s = &a.structure;
@@ -62,7 +53,7 @@ fn value_matches(r: &RoleRef<'_>, param: Param, v: &str) -> bool {
         }
         Param::OrganizationName => words_prefix(&format!("{} {}", s.name, s.commercial_name), v),
         Param::PostalCode => s.postal_code.starts_with(v),
-        Param::City => words_prefix(&town(a), v),
+        Param::City => words_prefix(s.town(), v),
         Param::Department => s.department_code().is_some_and(|d| d.eq_ignore_ascii_case(v)),
         Param::RoleCode => [&r.exercice.profession, &a.genre, &a.mode, &a.role, &a.pharmacist_section, &a.sector]
             .iter()

@@ -32,11 +32,7 @@ fn address(s: &Structure) -> Option<Value> {
     if !s.distribution.trim().is_empty() {
         lines.push(s.distribution.trim().to_string());
     }
-    let city = if s.commune.label.is_empty() {
-        s.cedex_office.strip_prefix(s.postal_code.as_str()).unwrap_or(&s.cedex_office).trim()
-    } else {
-        s.commune.label.trim()
-    };
+    let city = s.town();
     let mut a = json!({"use": "work", "type": "both"});
     if !lines.is_empty() {
         a["line"] = json!(lines);
