@@ -1,19 +1,26 @@
 //! The claims snapshot's files: a generation's answers, rendered once and kept in read-only files, so that the
 //! identity provider's lookups touch neither SQL nor JSON parsing: `DATA_DIR/claims/gen-N/`
 //!
-//! - `claims.fst`: an [`fst::Map`] from idNat to where its entry is (offset << 24 | length), held in memory
-//!   (about 10 bytes a person: idNats share long prefixes);
-//! - `claims.bin`: the entries, one lz4 block each, holding the person's answers in every *variant* (the claim
-//!   profiles, in an order the writer chooses), each as `u32` length (little endian) and bytes;
+//! - `claims.fst`: an [`fst::Map`] from idNat to where its entry is (data file, offset and length packed in a
+//!   `u64`), held in memory (about 10 bytes a person: idNats share long prefixes);
+//! - `data-G.bin`, one or more *layers*: the entries written by generation G, one lz4 block each, holding the
+//!   person's answers in every *variant* (the claim profiles, in an order the writer chooses), each as `u32` length
+//!   (little endian) and bytes. A full build writes one layer. An update hard-links the previous snapshot's layers
+//!   (no byte copied) and writes only the changed persons into a new one, so a nightly re-sync writes what changed
+//!   plus the map; when the layers are too many ([`MAX_LAYERS`]) or hold too many dead entries
+//!   ([`MAX_DEAD_PERCENT`]), the update rewrites every entry into one layer instead;
 //! - `dict.bin`: the lz4 dictionary every entry is compressed with (a few typical answers: entries of 1 to 3 KB share
-//!   little with themselves and much with each other, so the dictionary makes them about three times smaller);
-//! - `meta.json`: format, generation, persons, variants. Written last: a folder without it is unfinished.
+//!   little with themselves and much with each other, so the dictionary makes them about three times smaller); an
+//!   update keeps its base's;
+//! - `meta.json`: format, generation, persons, variants, layers with their live bytes. Written last: a folder
+//!   without it is unfinished.
 //!
 //! A snapshot is written aside and renamed into place by `annuaire_views::Building`, so a reader sees a whole one
-//! or none; it is never changed afterwards. The store stays the truth: a snapshot is derived from one generation's
-//! records and may be deleted at any time (it is rebuilt).
+//! or none; it is never changed afterwards (a layer shared by hard links is never written again: its generation's
+//! writer finished it). The store stays the truth: a snapshot is derived from one generation's records and may be
+//! deleted at any time (it is rebuilt).
 //!
-//! Reads use positioned reads (`pread`) on one shared file handle: no `unsafe` memory map, and the page cache
+//! Reads use positioned reads (`pread`) on shared file handles: no `unsafe` memory map, and the page cache
 //! does the caching.
 
 use std::io::{BufWriter, Write};
@@ -21,10 +28,51 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Version of the file layout; a snapshot of another version is rebuilt.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 /// Largest useful dictionary (lz4's window).
 pub const MAX_DICT: usize = 64 * 1024;
+/// Most layers a snapshot has: past it, an update rewrites every entry into one.
+pub const MAX_LAYERS: usize = 8;
+/// Most dead bytes (entries no longer referenced) in a base's layers, in percent of their size, for an update to
+/// add a layer rather than rewrite.
+pub const MAX_DEAD_PERCENT: u64 = 25;
 const LEN_BITS: u32 = 24;
+const OFFSET_BITS: u32 = 34;
+const LAYER_BITS: u32 = 64 - LEN_BITS - OFFSET_BITS;
+
+/// Where an entry is: layer, offset, length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Place {
+    layer: usize,
+    offset: u64,
+    len: usize,
+}
+
+impl Place {
+    fn pack(self) -> Option<u64> {
+        let fits = (self.layer as u64) < 1 << LAYER_BITS && self.offset < 1 << OFFSET_BITS && self.len < 1 << LEN_BITS;
+        fits.then_some(((self.layer as u64) << (OFFSET_BITS + LEN_BITS)) | (self.offset << LEN_BITS) | self.len as u64)
+    }
+
+    fn unpack(v: u64) -> Place {
+        Place {
+            layer: (v >> (OFFSET_BITS + LEN_BITS)) as usize,
+            offset: (v >> LEN_BITS) & ((1 << OFFSET_BITS) - 1),
+            len: (v & ((1 << LEN_BITS) - 1)) as usize,
+        }
+    }
+}
+
+/// One layer of a snapshot, as `meta.json` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Layer {
+    /// Its file name in the snapshot's folder (`data-G.bin`).
+    pub file: String,
+    /// Its size.
+    pub bytes: u64,
+    /// The bytes of its entries this snapshot refers to (the rest belong to persons changed or removed since).
+    pub live: u64,
+}
 
 /// What a snapshot's `meta.json` says.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +85,22 @@ pub struct SnapshotMeta {
     pub persons: u64,
     /// Names of the variants, in entry order.
     pub variants: Vec<String>,
+    /// Its layers, oldest first; the last one was written by this generation.
+    pub layers: Vec<Layer>,
+}
+
+impl SnapshotMeta {
+    /// Bytes of the layers no longer referred to, in percent of their size.
+    pub fn dead_percent(&self) -> u64 {
+        let bytes: u64 = self.layers.iter().map(|l| l.bytes).sum();
+        let live: u64 = self.layers.iter().map(|l| l.live).sum();
+        (bytes - live.min(bytes)) * 100 / bytes.max(1)
+    }
+
+    /// True when an update from this snapshot should add a layer, not rewrite every entry.
+    pub fn takes_a_layer(&self) -> bool {
+        self.layers.len() < MAX_LAYERS && self.dead_percent() <= MAX_DEAD_PERCENT
+    }
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> std::io::Error {
@@ -55,22 +119,48 @@ pub struct SnapshotWriter {
 
 impl SnapshotWriter {
     /// Start generation `generation`'s snapshot in the folder `dir` with these variant names, compressing with
-    /// `dict` (its last [`MAX_DICT`] bytes are used; see [`dictionary`]).
+    /// `dict` (its last [`MAX_DICT`] bytes are used; see [`dictionary`]). It has one layer.
     pub fn create(dir: &Path, generation: i64, variants: &[&str], dict: &[u8]) -> std::io::Result<SnapshotWriter> {
-        let tmp = dir.to_path_buf();
-        std::fs::create_dir_all(&tmp)?;
-        let map = fst::MapBuilder::new(BufWriter::new(std::fs::File::create(tmp.join("claims.fst"))?))
-            .map_err(|e| io_err(&tmp, e))?;
-        let data = BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp.join("claims.bin"))?);
-        let dict = dict[dict.len().saturating_sub(MAX_DICT)..].to_vec();
-        std::fs::write(tmp.join("dict.bin"), &dict)?;
         let meta = SnapshotMeta {
             format: FORMAT,
             generation,
             persons: 0,
             variants: variants.iter().map(|v| v.to_string()).collect(),
+            layers: Vec::new(),
         };
-        Ok(SnapshotWriter { map, data, offset: 0, tmp, meta, dict: std::sync::Arc::new(dict) })
+        Self::start(dir, meta, &dict[dict.len().saturating_sub(MAX_DICT)..])
+    }
+
+    /// Start generation `generation`'s snapshot in the empty folder `dir` on `base`: the base's layers are
+    /// hard-linked into `dir` (same file system), its dictionary and variants kept; entries kept from the base are
+    /// added with [`SnapshotWriter::add_kept`], changed ones with [`SnapshotWriter::add_encoded`] into a new layer.
+    pub fn on(dir: &Path, generation: i64, base: &ClaimsSnapshot) -> std::io::Result<SnapshotWriter> {
+        std::fs::create_dir_all(dir)?;
+        let mut layers = Vec::new();
+        for l in &base.meta.layers {
+            std::fs::hard_link(base.path.join(&l.file), dir.join(&l.file))?;
+            layers.push(Layer { live: 0, ..l.clone() });
+        }
+        let meta = SnapshotMeta { generation, persons: 0, layers, ..base.meta.clone() };
+        Self::start(dir, meta, &base.dict)
+    }
+
+    fn start(dir: &Path, mut meta: SnapshotMeta, dict: &[u8]) -> std::io::Result<SnapshotWriter> {
+        let tmp = dir.to_path_buf();
+        std::fs::create_dir_all(&tmp)?;
+        let file = format!("data-{}.bin", meta.generation);
+        if meta.layers.iter().any(|l| l.file == file) {
+            return Err(io_err(&tmp, format!("the base already has a layer {file}")));
+        }
+        let map = fst::MapBuilder::new(BufWriter::new(std::fs::File::create(tmp.join("claims.fst"))?))
+            .map_err(|e| io_err(&tmp, e))?;
+        let data = BufWriter::with_capacity(1 << 20, std::fs::File::create(tmp.join(&file))?);
+        meta.layers.push(Layer { file, bytes: 0, live: 0 });
+        if meta.layers.len() > 1 << LAYER_BITS {
+            return Err(io_err(&tmp, "too many layers"));
+        }
+        std::fs::write(tmp.join("dict.bin"), dict)?;
+        Ok(SnapshotWriter { map, data, offset: 0, tmp, meta, dict: std::sync::Arc::new(dict.to_vec()) })
     }
 
     /// The dictionary, for [`encode`] (callers may encode in parallel, then add in order).
@@ -90,14 +180,32 @@ impl SnapshotWriter {
         self.add_encoded(idnat, &entry)
     }
 
-    /// Add an entry made by [`encode`] with this writer's dictionary (or copied from a snapshot with the same one).
+    /// Add an entry made by [`encode`] with this writer's dictionary (or copied from a snapshot with the same one),
+    /// into this generation's layer.
     pub fn add_encoded(&mut self, idnat: &str, entry: &[u8]) -> std::io::Result<()> {
-        if entry.len() >= 1 << LEN_BITS {
-            return Err(io_err(&self.tmp, format!("entry of {idnat} too large ({} bytes)", entry.len())));
-        }
-        self.map.insert(idnat, (self.offset << LEN_BITS) | entry.len() as u64).map_err(|e| io_err(&self.tmp, e))?;
+        let layer = self.meta.layers.len() - 1;
+        let place = Place { layer, offset: self.offset, len: entry.len() };
+        self.insert(idnat, place)?;
         self.data.write_all(entry)?;
         self.offset += entry.len() as u64;
+        self.meta.layers[layer].bytes = self.offset;
+        Ok(())
+    }
+
+    /// Keep an entry where it is in the base this writer was started [`on`](SnapshotWriter::on), as
+    /// [`ClaimsSnapshot::for_each_place`] gave it.
+    pub fn add_kept(&mut self, idnat: &str, place: EntryPlace) -> std::io::Result<()> {
+        let place = Place::unpack(place.0);
+        if place.layer + 1 >= self.meta.layers.len() {
+            return Err(io_err(&self.tmp, format!("entry of {idnat} in layer {} of no base", place.layer)));
+        }
+        self.insert(idnat, place)
+    }
+
+    fn insert(&mut self, idnat: &str, place: Place) -> std::io::Result<()> {
+        let packed = place.pack().ok_or_else(|| io_err(&self.tmp, format!("entry of {idnat} too large or too far")))?;
+        self.map.insert(idnat, packed).map_err(|e| io_err(&self.tmp, e))?;
+        self.meta.layers[place.layer].live += place.len as u64;
         self.meta.persons += 1;
         Ok(())
     }
@@ -117,6 +225,10 @@ impl SnapshotWriter {
         Ok(tmp)
     }
 }
+
+/// Where a kept entry is, opaque: from [`ClaimsSnapshot::for_each_place`] to [`SnapshotWriter::add_kept`].
+#[derive(Debug, Clone, Copy)]
+pub struct EntryPlace(u64);
 
 /// Encode one person's answers (one per variant, in order) as an entry for [`SnapshotWriter::add_encoded`].
 pub fn encode(dict: &[u8], answers: &[&[u8]]) -> Vec<u8> {
@@ -150,7 +262,7 @@ pub fn dictionary(samples: &[Vec<&[u8]>]) -> Vec<u8> {
 pub struct ClaimsSnapshot {
     dict: Vec<u8>,
     map: fst::Map<Vec<u8>>,
-    data: std::fs::File,
+    layers: Vec<std::fs::File>,
     meta: SnapshotMeta,
     path: PathBuf,
 }
@@ -174,9 +286,9 @@ impl ClaimsSnapshot {
         }
         let fst_path = dir.join("claims.fst");
         let map = fst::Map::new(std::fs::read(&fst_path)?).map_err(|e| io_err(&fst_path, e))?;
-        let data = std::fs::File::open(dir.join("claims.bin"))?;
+        let layers = meta.layers.iter().map(|l| std::fs::File::open(dir.join(&l.file))).collect::<Result<_, _>>()?;
         let dict = std::fs::read(dir.join("dict.bin"))?;
-        Ok(ClaimsSnapshot { dict, map, data, meta, path: dir.to_path_buf() })
+        Ok(ClaimsSnapshot { dict, map, layers, meta, path: dir.to_path_buf() })
     }
 
     /// The dictionary its entries are compressed with (a snapshot that copies entries from this one needs it).
@@ -199,33 +311,38 @@ impl ClaimsSnapshot {
         self.meta.variants.iter().position(|v| v == name)
     }
 
+    fn read(&self, idnat: &str, v: u64) -> std::io::Result<Vec<u8>> {
+        let place = Place::unpack(v);
+        let file = self.layers.get(place.layer).ok_or_else(|| io_err(&self.path, format!("{idnat}: no layer")))?;
+        let mut buf = vec![0; place.len];
+        file.read_exact_at(&mut buf, place.offset).map_err(|e| io_err(&self.path, e))?;
+        Ok(buf)
+    }
+
     /// A person's entry as stored (compressed), to copy into the next generation's snapshot.
     pub fn raw(&self, idnat: &str) -> std::io::Result<Option<Vec<u8>>> {
         let Some(v) = self.map.get(idnat) else { return Ok(None) };
-        let (offset, len) = (v >> LEN_BITS, (v & ((1 << LEN_BITS) - 1)) as usize);
-        let mut buf = vec![0; len];
-        self.data.read_exact_at(&mut buf, offset).map_err(|e| io_err(&self.path, e))?;
-        Ok(Some(buf))
+        self.read(idnat, v).map(Some)
     }
 
-    /// Every entry as stored (compressed), in idNat order, read sequentially (for copying the unchanged persons into
-    /// the next generation's snapshot).
+    /// Every entry as stored (compressed), in idNat order (for rewriting every entry into one layer).
     pub fn for_each_entry(&self, mut f: impl FnMut(&str, &[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
         use fst::Streamer;
-        use std::io::Read;
-        let bin = self.path.join("claims.bin");
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&bin)?);
-        let (mut position, mut buf) = (0u64, Vec::new());
         let mut stream = self.map.stream();
         while let Some((key, v)) = stream.next() {
-            let (offset, len) = (v >> LEN_BITS, (v & ((1 << LEN_BITS) - 1)) as usize);
-            if offset != position {
-                return Err(io_err(&bin, format!("entry at {offset}, expected at {position}")));
-            }
-            buf.resize(len, 0);
-            reader.read_exact(&mut buf).map_err(|e| io_err(&bin, e))?;
-            position += len as u64;
-            f(std::str::from_utf8(key).map_err(|e| io_err(&bin, e))?, &buf)?;
+            let idnat = std::str::from_utf8(key).map_err(|e| io_err(&self.path, e))?;
+            f(idnat, &self.read(idnat, v)?)?;
+        }
+        Ok(())
+    }
+
+    /// Every idNat with where its entry is, in idNat order, reading no entry (for a snapshot written
+    /// [`on`](SnapshotWriter::on) this one).
+    pub fn for_each_place(&self, mut f: impl FnMut(&str, EntryPlace) -> std::io::Result<()>) -> std::io::Result<()> {
+        use fst::Streamer;
+        let mut stream = self.map.stream();
+        while let Some((key, v)) = stream.next() {
+            f(std::str::from_utf8(key).map_err(|e| io_err(&self.path, e))?, EntryPlace(v))?;
         }
         Ok(())
     }
@@ -295,6 +412,58 @@ mod tests {
         let s8 = ClaimsSnapshot::open(&w.finish()?)?;
         assert_eq!(s8.get("0123", 0)?, s.get("0123", 0)?);
         Ok(())
+    }
+
+    #[test]
+    fn a_layer_over_a_base_keeps_its_entries_in_place_and_writes_only_the_changed() -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir()?;
+        let mut w = SnapshotWriter::create(&dir.path().join("1"), 1, &["a"], b"")?;
+        for id in ["10", "20", "30"] {
+            w.add(id, &[id.repeat(100).as_bytes()])?;
+        }
+        let s1 = ClaimsSnapshot::open(&w.finish()?)?;
+        // Generation 2: 20 changed, 25 new, 30 gone.
+        let mut w = SnapshotWriter::on(&dir.path().join("2"), 2, &s1)?;
+        s1.for_each_place(|id, place| match id {
+            "10" => w.add_kept(id, place),
+            "20" => {
+                w.add_encoded("20", &encode(s1.dict(), &[b"twenty"]))?;
+                w.add_encoded("25", &encode(s1.dict(), &[b"twenty-five"]))
+            }
+            _ => Ok(()),
+        })?;
+        let s2 = ClaimsSnapshot::open(&w.finish()?)?;
+        assert_eq!(s2.idnats().collect::<Vec<_>>(), ["10", "20", "25"]);
+        assert_eq!(s2.get("10", 0)?, Some("10".repeat(100).into_bytes()));
+        assert_eq!(s2.get("20", 0)?.as_deref(), Some(&b"twenty"[..]));
+        assert_eq!(s2.get("30", 0)?, None);
+        // The first layer is the same file (a hard link), with a third of its bytes live; the second holds two.
+        let (l1, l2) = (&s2.meta().layers[0], &s2.meta().layers[1]);
+        assert_eq!((l1.file.as_str(), l2.file.as_str()), ("data-1.bin", "data-2.bin"));
+        let inode = |g: &str| std::fs::metadata(dir.path().join(g).join("data-1.bin")).map(|m| m.ino());
+        assert_eq!(inode("1")?, inode("2")?);
+        assert_eq!(l1.live * 3, l1.bytes);
+        assert_eq!(l2.live, l2.bytes);
+        assert_eq!(s2.meta().dead_percent(), (l1.bytes - l1.live) * 100 / (l1.bytes + l2.bytes));
+        assert!(!s2.meta().takes_a_layer(), "more than a quarter is dead");
+        // An entry kept must come from a base layer, not the new one.
+        let mut w = SnapshotWriter::on(&dir.path().join("3"), 3, &s2)?;
+        assert!(w.add_kept("10", EntryPlace(Place { layer: 2, offset: 0, len: 1 }.pack().unwrap_or(0))).is_err());
+        // The base of generation 1 removed: generation 2 still reads its entries (the link keeps the file).
+        drop(s1);
+        std::fs::remove_dir_all(dir.path().join("1"))?;
+        assert_eq!(ClaimsSnapshot::open(&dir.path().join("2"))?.get("10", 0)?, Some("10".repeat(100).into_bytes()));
+        Ok(())
+    }
+
+    #[test]
+    fn places_pack_and_refuse_what_does_not_fit() {
+        let p = Place { layer: 63, offset: (1 << 34) - 1, len: (1 << 24) - 1 };
+        assert_eq!(p.pack().map(Place::unpack), Some(p));
+        assert_eq!(Place { layer: 64, offset: 0, len: 0 }.pack(), None);
+        assert_eq!(Place { layer: 0, offset: 1 << 34, len: 0 }.pack(), None);
+        assert_eq!(Place { layer: 0, offset: 0, len: 1 << 24 }.pack(), None);
     }
 
     #[test]

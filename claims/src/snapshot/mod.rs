@@ -46,9 +46,26 @@ impl GenerationView for ClaimsSnapshotView {
             return Ok(None);
         }
         let old = ClaimsSnapshot::open(base)?;
-        // The previous snapshot's dictionary, so that its entries are copied as they are.
-        let w = SnapshotWriter::create(dir, generation, &variants(), old.dict())?;
-        Ok(Some(Box::new(Update { old, w, changed: HashSet::new(), fresh: Vec::new() })))
+        // A new layer over the previous snapshot's (hard-linked: nothing copied) when it has few layers and little
+        // dead data; else every entry rewritten into one layer, with the previous dictionary so that entries are
+        // copied as they are. A file system without hard links gets the rewrite.
+        let layered = if old.meta().takes_a_layer() {
+            match SnapshotWriter::on(dir, generation, &old) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "claims snapshot: cannot add a layer, rewriting every entry");
+                    let _ = std::fs::remove_dir_all(dir);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (w, layered) = match layered {
+            Some(w) => (w, true),
+            None => (SnapshotWriter::create(dir, generation, &variants(), old.dict())?, false),
+        };
+        Ok(Some(Box::new(Update { old, w, layered, changed: HashSet::new(), fresh: Vec::new() })))
     }
 }
 
@@ -123,11 +140,12 @@ impl ViewWriter for Full {
     }
 }
 
-/// An update: the changed persons are rendered, and merged with the previous snapshot's unchanged entries, copied
-/// as they are (work proportional to the changes, plus one sequential read).
+/// An update: the changed persons are rendered, and merged with the previous snapshot's unchanged entries, which
+/// stay in its layers (`layered`) or are copied as they are into the new one.
 struct Update {
     old: ClaimsSnapshot,
     w: SnapshotWriter,
+    layered: bool,
     changed: HashSet<String>,
     fresh: Vec<Person>,
 }
@@ -145,20 +163,29 @@ impl ViewWriter for Update {
     }
 
     fn finish(self: Box<Self>) -> annuaire_views::Result<()> {
-        let Update { old, mut w, changed, fresh } = *self;
+        let Update { old, mut w, layered, changed, fresh } = *self;
         let dict = w.dict();
         let fresh: BTreeMap<String, Vec<u8>> =
             fresh.par_iter().map(|p| entry(&dict, p)).collect::<serde_json::Result<_>>()?;
         let mut fresh = fresh.into_iter().peekable();
-        old.for_each_entry(|idnat, raw| {
+        // The fresh entries before `idnat`, in order.
+        let mut before = |w: &mut SnapshotWriter, idnat: &str| -> std::io::Result<()> {
             while let Some((id, e)) = fresh.next_if(|(id, _)| id.as_str() < idnat) {
                 w.add_encoded(&id, &e)?;
             }
-            if !changed.contains(idnat) {
-                w.add_encoded(idnat, raw)?;
-            }
             Ok(())
-        })?;
+        };
+        if layered {
+            old.for_each_place(|idnat, place| {
+                before(&mut w, idnat)?;
+                if changed.contains(idnat) { Ok(()) } else { w.add_kept(idnat, place) }
+            })?;
+        } else {
+            old.for_each_entry(|idnat, raw| {
+                before(&mut w, idnat)?;
+                if changed.contains(idnat) { Ok(()) } else { w.add_encoded(idnat, raw) }
+            })?;
+        }
         for (id, e) in fresh {
             w.add_encoded(&id, &e)?;
         }
