@@ -28,7 +28,7 @@ pub mod views;
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
 pub use runs::{RunFinish, RunRecord, RunStatus};
-pub use usage::{UsageDay, UsageKey, UsageReport};
+pub use usage::{SubjectBatch, UsageDay, UsageKey, UsageReport, subject_hash};
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

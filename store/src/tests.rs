@@ -338,7 +338,7 @@ async fn runs_downloads_and_usage_are_recorded(store: Store) {
         endpoint: endpoint.into(),
         outcome: outcome.into(),
     };
-    let subjects = vec![("2026-11-28".to_string(), "sidep".to_string(), "810000000001".to_string())];
+    let subjects = [SubjectBatch::of_idnats("2026-11-28", "sidep", ["810000000001"])];
     store.record_usage(&[(key("claims", "ok"), 3), (key("eligibility", "refused"), 1)], &subjects).await.expect("u");
     store.record_usage(&[(key("claims", "ok"), 2)], &subjects).await.expect("u");
     let report = store.usage_since("2026-11-01").await.expect("usage");
@@ -347,10 +347,26 @@ async fn runs_downloads_and_usage_are_recorded(store: Store) {
     assert_eq!(report[0].refused, 1);
     assert_eq!(report[0].distinct_professionals, 1);
     assert_eq!(report[0].by_endpoint.get("claims/ok"), Some(&5));
+    // Subjects are counted once a day and client across flushes (each flush is one row of hashes).
+    let batch = |client: &str, ids: &[&'static str]| SubjectBatch::of_idnats("2026-11-27", client, ids.iter().copied());
+    store.record_usage(&[], &[batch("sidep", &["810000000001", "810000000002", "810000000001"])]).await.expect("u");
+    store
+        .record_usage(&[], &[batch("sidep", &["810000000003", "810000000002"]), batch("psc", &["810000000002"])])
+        .await
+        .expect("u");
+    let by_day = store.usage_by_day("2026-11-27").await.expect("by day");
+    let distinct: Vec<(&str, &str, i64)> =
+        by_day.iter().map(|d| (d.day.as_str(), d.client.as_str(), d.distinct_professionals)).collect();
+    assert_eq!(distinct, [("2026-11-27", "psc", 1), ("2026-11-27", "sidep", 3), ("2026-11-28", "sidep", 1)]);
+    assert_eq!(
+        store.purge_usage_before("2026-11-28").await.expect("purge"),
+        3,
+        "two flushes of one client, one of another"
+    );
 
     // Retention: days before the cut go, the others stay.
     let old = UsageKey { day: "2025-01-02".into(), ..key("claims", "ok") };
-    let old_subject = vec![("2025-01-02".to_string(), "sidep".to_string(), "810000000002".to_string())];
+    let old_subject = [SubjectBatch::of_idnats("2025-01-02", "sidep", ["810000000002"])];
     store.record_usage(&[(old, 7)], &old_subject).await.expect("old usage");
     assert_eq!(store.usage_since("0000-00-00").await.expect("all")[0].calls, 13);
     assert_eq!(store.purge_usage_before("2026-01-01").await.expect("purge"), 2);

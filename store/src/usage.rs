@@ -1,9 +1,54 @@
 //! Usage indicators: calls per client service, endpoint and outcome, and distinct professionals.
 
 use crate::{Result, Store, with_pool};
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+/// The hash a professional asked about is recorded as (xxh3, 64 bits: for 1.7 million idNats a collision is about
+/// one chance in ten million).
+pub fn subject_hash(idnat: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(idnat.as_bytes())
+}
+
+/// The professionals one client asked about on one day, since the last flush: one row of sorted distinct hashes,
+/// 8 bytes each (little endian).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectBatch {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Client name.
+    pub client: String,
+    blob: Vec<u8>,
+}
+
+impl SubjectBatch {
+    /// A batch of [`subject_hash`]es (in any order, repeats allowed).
+    pub fn new(day: String, client: String, mut hashes: Vec<u64>) -> SubjectBatch {
+        hashes.sort_unstable();
+        hashes.dedup();
+        SubjectBatch { day, client, blob: hashes.iter().flat_map(|h| h.to_le_bytes()).collect() }
+    }
+
+    /// A batch of the idNats asked about.
+    pub fn of_idnats<'a>(day: &str, client: &str, idnats: impl IntoIterator<Item = &'a str>) -> SubjectBatch {
+        Self::new(day.into(), client.into(), idnats.into_iter().map(subject_hash).collect())
+    }
+
+    /// Its hashes, sorted.
+    pub fn hashes(&self) -> impl Iterator<Item = u64> + '_ {
+        hashes_of(&self.blob)
+    }
+}
+
+fn hashes_of(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    blob.chunks_exact(8).map(|h| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(h);
+        u64::from_le_bytes(a)
+    })
+}
 
 /// Calls to add to a day's counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,7 +118,7 @@ pub struct UsageDay {
 
 impl Store {
     /// Add counters and subjects (one transaction).
-    pub async fn record_usage(&self, counts: &[(UsageKey, i64)], subjects: &[(String, String, String)]) -> Result<()> {
+    pub async fn record_usage(&self, counts: &[(UsageKey, i64)], subjects: &[SubjectBatch]) -> Result<()> {
         with_pool!(self, pool => {
             if counts.is_empty() && subjects.is_empty() {
                 return Ok(());
@@ -87,13 +132,13 @@ impl Store {
                 q.push(" ON CONFLICT (day, client, endpoint, outcome) DO UPDATE SET calls = usage_count.calls + excluded.calls");
                 q.build().execute(&mut *tx).await?;
             }
-            for chunk in subjects.chunks(500) {
-                let mut q = QueryBuilder::new("INSERT INTO usage_subject (day, client, idnat) ");
-                q.push_values(chunk, |mut b, (day, client, idnat)| {
-                    b.push_bind(day).push_bind(client).push_bind(idnat);
-                });
-                q.push(" ON CONFLICT DO NOTHING");
-                q.build().execute(&mut *tx).await?;
+            for b in subjects.iter().filter(|b| !b.blob.is_empty()) {
+                sqlx::query("INSERT INTO usage_subject_batch (day, client, subjects) VALUES ($1, $2, $3)")
+                    .bind(&b.day)
+                    .bind(&b.client)
+                    .bind(&b.blob)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(())
@@ -107,8 +152,12 @@ impl Store {
             let mut tx = pool.begin().await?;
             let a = sqlx::query("DELETE FROM usage_count WHERE day < $1").bind(before_day).execute(&mut *tx).await?;
             let b = sqlx::query("DELETE FROM usage_subject WHERE day < $1").bind(before_day).execute(&mut *tx).await?;
+            let c = sqlx::query("DELETE FROM usage_subject_batch WHERE day < $1")
+                .bind(before_day)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
-            Ok(a.rows_affected() + b.rows_affected())
+            Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
         })
     }
 
@@ -126,15 +175,30 @@ impl Store {
             .into_iter()
             .map(|r| UsageRow { day: r.get(0), client: r.get(1), endpoint: r.get(2), outcome: r.get(3), calls: r.get(4) })
             .collect();
-            let subjects = sqlx::query(
-                "SELECT day, client, COUNT(*) FROM usage_subject WHERE day >= $1 GROUP BY day, client",
+            // Distinct professionals per day and client: the hashes of both tables, one day and client at a time
+            // (memory bounded by one day's distinct professionals of one client).
+            let mut subjects: Vec<(String, String, i64)> = Vec::new();
+            let mut seen: HashSet<u64> = HashSet::new();
+            let mut rows = sqlx::query(
+                "SELECT day, client, subjects, NULL FROM usage_subject_batch WHERE day >= $1 \
+                 UNION ALL SELECT day, client, NULL, idnat FROM usage_subject WHERE day >= $1 ORDER BY 1, 2",
             )
             .bind(since_day)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+            .fetch(pool);
+            while let Some(r) = rows.try_next().await? {
+                let (day, client): (String, String) = (r.get(0), r.get(1));
+                if subjects.last().is_none_or(|(d, c, _)| (d, c) != (&day, &client)) {
+                    seen.clear();
+                    subjects.push((day, client, 0));
+                }
+                let blob: Option<Vec<u8>> = r.get(2);
+                let idnat: Option<String> = r.get(3);
+                seen.extend(blob.as_deref().map(hashes_of).into_iter().flatten());
+                seen.extend(idnat.as_deref().map(subject_hash));
+                if let Some(last) = subjects.last_mut() {
+                    last.2 = seen.len() as i64;
+                }
+            }
             Ok((calls, subjects))
         })
     }

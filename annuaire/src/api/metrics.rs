@@ -1,8 +1,8 @@
 //! Request counters and latency histograms (Prometheus text format), and the usage buffer that is
 //! flushed to the store's durable indicators in batches.
 
-use annuaire_store::{Store, UsageKey};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use annuaire_store::{Store, SubjectBatch, UsageKey};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -87,42 +87,87 @@ impl Metrics {
     }
 }
 
-/// (day, client, idNat).
-type Subject = (String, String, String);
+/// Calls counted since the last flush, by client, endpoint and outcome; and the hashes of the professionals asked
+/// about, by client.
+#[derive(Default)]
+struct Pending {
+    calls: HashMap<String, HashMap<(&'static str, &'static str), i64>>,
+    subjects: HashMap<String, Vec<u64>>,
+}
 
-/// Usage waiting to be written.
+/// Usage waiting to be written. Counting a call is a hash-map lookup and a push under a short lock (no allocation
+/// once a client is known); the day is the one of the flush (every 2 s), and sorting and encoding happen off the
+/// request path.
 #[derive(Default)]
 pub struct UsageBuffer {
-    inner: Mutex<(HashMap<UsageKey, i64>, HashSet<Subject>)>,
+    inner: Mutex<Pending>,
 }
 
 impl UsageBuffer {
     /// Count a call (and the professional it was about).
-    pub fn record(&self, client: &str, endpoint: &str, outcome: &str, subject: Option<&str>) {
-        let day = annuaire_schemas::clock::today();
+    pub fn record(&self, client: &str, endpoint: &'static str, outcome: &'static str, subject: Option<&str>) {
+        let hash = subject.map(annuaire_store::subject_hash);
         let mut g = lock(&self.inner);
-        if let Some(s) = subject {
-            g.1.insert((day.clone(), client.to_string(), s.to_string()));
+        if let Some(h) = hash {
+            match g.subjects.get_mut(client) {
+                Some(v) => v.push(h),
+                None => {
+                    g.subjects.insert(client.to_string(), vec![h]);
+                }
+            }
         }
-        *g.0.entry(UsageKey { day, client: client.into(), endpoint: endpoint.into(), outcome: outcome.into() })
-            .or_default() += 1;
+        let calls = match g.calls.get_mut(client) {
+            Some(c) => c,
+            None => g.calls.entry(client.to_string()).or_default(),
+        };
+        *calls.entry((endpoint, outcome)).or_default() += 1;
     }
 
-    /// Write what is buffered to the store.
+    /// Write what is buffered to the store, dated today.
     pub async fn flush(&self, store: &Store) -> anyhow::Result<()> {
-        let (counts, subjects) = {
-            let mut g = lock(&self.inner);
-            (std::mem::take(&mut g.0), std::mem::take(&mut g.1))
-        };
-        let counts: Vec<(UsageKey, i64)> = counts.into_iter().collect();
-        let subjects: Vec<(String, String, String)> = subjects.into_iter().collect();
+        let pending = std::mem::take(&mut *lock(&self.inner));
+        if pending.calls.is_empty() && pending.subjects.is_empty() {
+            return Ok(());
+        }
+        let day = annuaire_schemas::clock::today();
+        let calls_back = pending.calls.clone();
+        // Sorting and encoding tens of thousands of hashes is CPU work: not on the runtime's threads.
+        let (counts, subjects) = tokio::task::spawn_blocking(move || {
+            let counts: Vec<(UsageKey, i64)> = pending
+                .calls
+                .iter()
+                .flat_map(|(client, m)| {
+                    m.iter().map(|((endpoint, outcome), n)| {
+                        let key = UsageKey {
+                            day: day.clone(),
+                            client: client.clone(),
+                            endpoint: endpoint.to_string(),
+                            outcome: outcome.to_string(),
+                        };
+                        (key, *n)
+                    })
+                })
+                .collect();
+            let subjects: Vec<SubjectBatch> = pending
+                .subjects
+                .into_iter()
+                .map(|(client, hashes)| SubjectBatch::new(day.clone(), client, hashes))
+                .collect();
+            (counts, subjects)
+        })
+        .await?;
         if let Err(e) = store.record_usage(&counts, &subjects).await {
             // Put them back: usage is a durable record, not best effort.
             let mut g = lock(&self.inner);
-            for (k, n) in counts {
-                *g.0.entry(k).or_default() += n;
+            for (client, m) in calls_back {
+                let to = g.calls.entry(client).or_default();
+                for (k, n) in m {
+                    *to.entry(k).or_default() += n;
+                }
             }
-            g.1.extend(subjects);
+            for b in subjects {
+                g.subjects.entry(b.client.clone()).or_default().extend(b.hashes());
+            }
             return Err(e.into());
         }
         Ok(())

@@ -188,11 +188,21 @@ impl AppState {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        // The digest in lower-case hex, on the stack (this runs on every request: no allocation).
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut digest = [0u8; 64];
+        for (i, b) in Sha256::digest(token.as_bytes()).iter().enumerate() {
+            digest[2 * i] = HEX[usize::from(b >> 4)];
+            digest[2 * i + 1] = HEX[usize::from(b & 15)];
+        }
         // Compare with every client, in constant time, without stopping at the first match.
         let mut found: Option<&crate::config::ClientConfig> = None;
         for c in &self.config.clients {
-            let eq: bool = c.token_sha256.to_ascii_lowercase().as_bytes().ct_eq(digest.as_bytes()).into();
+            let mut want = [0u8; 64];
+            for (w, b) in want.iter_mut().zip(c.token_sha256.bytes()) {
+                *w = b.to_ascii_lowercase();
+            }
+            let eq = c.token_sha256.len() == 64 && bool::from(want.ct_eq(&digest));
             if eq {
                 found = Some(c);
             }
