@@ -13,11 +13,18 @@ pub(crate) struct Usage {
     pub(crate) peak_rss_mb: f64,
     /// Bytes the process caused to be written to storage (`/proc/PID/io` `write_bytes`).
     pub(crate) written: u64,
+    /// Of those, bytes truncated before they reached storage (`cancelled_write_bytes`).
+    pub(crate) cancelled: u64,
 }
 
-pub(crate) fn written_bytes(pid: u32) -> Option<u64> {
+/// `write_bytes` and `cancelled_write_bytes` of `/proc/PID/io`: what the process dirtied for storage, and what of it
+/// was truncated before it got there (temporary files removed while still in the page cache).
+pub(crate) fn written_bytes(pid: u32) -> Option<(u64, u64)> {
     let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    io.lines().find(|l| l.starts_with("write_bytes:"))?.split_whitespace().nth(1)?.parse().ok()
+    let field = |name: &str| -> Option<u64> {
+        io.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((field("write_bytes:")?, field("cancelled_write_bytes:")?))
 }
 
 pub(crate) fn proc_sample(pid: u32) -> Option<(u64, u64)> {
@@ -43,14 +50,15 @@ pub(crate) fn run_measured_any(cmd: &mut Command) -> anyhow::Result<(Usage, Stri
     let start = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let pid = child.id();
-    let (mut hwm, mut ticks, mut written) = (0u64, 0u64, 0u64);
+    let (mut hwm, mut ticks, mut written, mut cancelled) = (0u64, 0u64, 0u64, 0u64);
     loop {
         if let Some((h, t)) = proc_sample(pid) {
             hwm = hwm.max(h);
             ticks = ticks.max(t);
         }
-        if let Some(w) = written_bytes(pid) {
+        if let Some((w, c)) = written_bytes(pid) {
             written = written.max(w);
+            cancelled = cancelled.max(c);
         }
         if child.try_wait()?.is_some() {
             break;
@@ -62,7 +70,11 @@ pub(crate) fn run_measured_any(cmd: &mut Command) -> anyhow::Result<(Usage, Stri
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let ok = out.status.success() || out.status.code() == Some(3);
     // /proc reports CPU in clock ticks (100 per second on Linux).
-    Ok((Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0, written }, text, ok))
+    Ok((
+        Usage { wall, cpu: Duration::from_millis(ticks * 10), peak_rss_mb: hwm as f64 / 1024.0, written, cancelled },
+        text,
+        ok,
+    ))
 }
 
 /// How many persons a sync's summary says it created, updated or deleted (`+N ~N -N` per id group).

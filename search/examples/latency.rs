@@ -10,6 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: latency INDEX_DIR NAMES_FILE [PROFESSION]".into());
     };
     let index = annuaire_search::SearchIndex::open(std::path::Path::new(dir))?;
+    // As a server does before it answers.
+    let t = Instant::now();
+    index.prepare()?;
+    println!("prepared in {:.2} s", t.elapsed().as_secs_f64());
     let names: Vec<String> = std::fs::read_to_string(names)?.lines().map(str::to_string).collect();
     let mut lat = Vec::new();
     let mut by_len: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();

@@ -163,7 +163,48 @@ impl Collector for FacetCounter<'_> {
     }
 
     fn merge_fruits(&self, fruits: Vec<Vec<Vec<u64>>>) -> tantivy::Result<Self::Fruit> {
-        let mut total: Vec<Vec<u64>> = self.table.values.iter().map(|v| vec![0u64; v.len()]).collect();
+        Ok(self.table.named(self.table.merged(fruits)))
+    }
+}
+
+/// Counts per field and value index, as [`FacetTable::counts`] gives them (to keep, and name later).
+pub type Counts = Vec<Vec<u64>>;
+
+/// Collector of [`FacetTable::counts`].
+pub struct CountsCollector<'a> {
+    table: &'a FacetTable,
+}
+
+impl Collector for CountsCollector<'_> {
+    type Fruit = Counts;
+    type Child = SegmentFacetCounter;
+
+    fn for_segment(&self, ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<SegmentFacetCounter> {
+        self.table.collector().for_segment(ord, segment)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Vec<u64>>>) -> tantivy::Result<Counts> {
+        Ok(self.table.merged(fruits))
+    }
+}
+
+impl FacetTable {
+    /// A collector of the counts by value index, unnamed (see [`FacetTable::name`]).
+    pub fn counts(&self) -> CountsCollector<'_> {
+        CountsCollector { table: self }
+    }
+
+    /// Counts of [`FacetTable::counts`] as field → value → documents, as a search answers them.
+    pub fn name(&self, counts: &Counts) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.named(counts.clone())
+    }
+
+    fn merged(&self, fruits: Vec<Vec<Vec<u64>>>) -> Counts {
+        let mut total: Vec<Vec<u64>> = self.values.iter().map(|v| vec![0u64; v.len()]).collect();
         for fruit in fruits {
             for (t, f) in total.iter_mut().zip(fruit) {
                 for (a, b) in t.iter_mut().zip(f.into_iter().skip(1)) {
@@ -171,7 +212,7 @@ impl Collector for FacetCounter<'_> {
                 }
             }
         }
-        Ok(self.table.named(total))
+        total
     }
 }
 

@@ -7,6 +7,7 @@
 //! for every search from a table held in memory ([`crate::facets`]).
 
 use crate::facets::FacetTable;
+use crate::prefixes::{Precomputed, Prefixes};
 use crate::{SearchRequest, fold};
 use annuaire_schemas::{AuthorityKind, Person};
 use serde::Serialize;
@@ -171,6 +172,19 @@ pub struct SearchIndex {
     fields: Fields,
     /// The facet values of every document, read on first use (or by [`SearchIndex::prepare`]).
     facets: std::sync::OnceLock<std::result::Result<FacetTable, String>>,
+    /// The largest bare prefixes' totals and facets, computed by [`SearchIndex::prepare`] (not by a search).
+    prefixes: std::sync::OnceLock<Prefixes>,
+}
+
+/// Equal scores in name order: the score first, then the family name's sort key (smaller first).
+fn by_name(
+    segment: &tantivy::SegmentReader,
+) -> impl Fn(tantivy::DocId, tantivy::Score) -> (tantivy::Score, std::cmp::Reverse<u64>) + use<> {
+    let keys = segment.fast_fields().u64("name_key").ok();
+    move |doc: tantivy::DocId, score: tantivy::Score| {
+        let key = keys.as_ref().and_then(|k| k.first(doc)).unwrap_or(u64::MAX);
+        (score, std::cmp::Reverse(key))
+    }
 }
 
 /// Words shorter than this match as prefixes only; from this length on, also with one typo (Meilisearch's default
@@ -187,12 +201,52 @@ impl SearchIndex {
         register(&index);
         let fields = fields_of(&index.schema())?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(SearchIndex { reader, fields, facets: std::sync::OnceLock::new() })
+        Ok(SearchIndex { reader, fields, facets: std::sync::OnceLock::new(), prefixes: std::sync::OnceLock::new() })
     }
 
-    /// Read the facet table now rather than at the first search (a server does it before it is asked).
+    /// Read the facet table now rather than at the first search, and count the largest bare prefixes (a server
+    /// does it before it is asked; a few seconds at national size).
     pub fn prepare(&self) -> Result<()> {
-        self.facet_table().map(|_| ())
+        self.prepare_prefixes(crate::prefixes::MIN_MATCHES)
+    }
+
+    /// [`SearchIndex::prepare`], precomputing the bare prefixes that match at least `min_matches` persons (tests
+    /// precompute all of them, to compare with searches that count).
+    pub fn prepare_prefixes(&self, min_matches: u64) -> Result<()> {
+        let table = self.facet_table()?;
+        if self.prefixes.get().is_none() {
+            let f = self.fields;
+            let searcher = self.reader.searcher();
+            let search = |prefix: &str| -> tantivy::Result<Precomputed> {
+                let r = SearchRequest { text: Some(prefix.to_string()), ..Default::default() }.normalized();
+                let top = TopDocs::with_limit(crate::prefixes::TOP).tweak_score(by_name);
+                let (total, top, counts) = searcher.search(&*self.query(&r), &(Count, top, table.counts()))?;
+                Ok(Precomputed { total: total as u64, counts, top: top.into_iter().map(|(_, a)| a).collect() })
+            };
+            let computed = Prefixes::compute(&searcher, &[f.family_head, f.family_rest, f.given], min_matches, search)?;
+            let _ = self.prefixes.set(computed);
+        }
+        Ok(())
+    }
+
+    /// How many bare prefixes [`SearchIndex::prepare`] precomputed.
+    pub fn precomputed_prefixes(&self) -> usize {
+        self.prefixes.get().map_or(0, Prefixes::len)
+    }
+
+    /// The precomputed search of a request that is one word and nothing else, if there is one.
+    fn precomputed(&self, r: &SearchRequest) -> Option<&Precomputed> {
+        let bare =
+            [&r.profession, &r.authority, &r.department, &r.commune, &r.savoir_faire].iter().all(|f| f.is_none())
+                && r.valid_card.is_none()
+                && r.mailbox.is_none();
+        if !bare {
+            return None;
+        }
+        let folded = fold(r.text.as_deref()?);
+        let mut words = folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
+        let (Some(word), None) = (words.next(), words.next()) else { return None };
+        self.prefixes.get()?.get(word)
     }
 
     fn facet_table(&self) -> Result<&FacetTable> {
@@ -270,22 +324,22 @@ impl SearchIndex {
         let r = request.clone().normalized();
         let searcher = self.reader.searcher();
         let query = self.query(&r);
-        // Equal scores in name order: the score first, then the family name's sort key (smaller first).
-        let by_name = |segment: &tantivy::SegmentReader| {
-            let keys = segment.fast_fields().u64("name_key").ok();
-            move |doc: tantivy::DocId, score: tantivy::Score| {
-                let key = keys.as_ref().and_then(|k| k.first(doc)).unwrap_or(u64::MAX);
-                (score, std::cmp::Reverse(key))
+        let top_docs = TopDocs::with_limit(r.limit).and_offset(r.offset).tweak_score(by_name);
+        let precomputed = self.precomputed(&r).zip(self.facets.get().and_then(|t| t.as_ref().ok()));
+        let (total, top, facets) = match precomputed {
+            // The page is among the first hits kept, or they are all the hits.
+            Some((p, table)) if r.offset + r.limit <= p.top.len() || p.top.len() as u64 == p.total => {
+                let page =
+                    p.top.iter().skip(r.offset).take(r.limit).map(|a| ((0.0, std::cmp::Reverse(0)), *a)).collect();
+                (p.total, page, table.name(&p.counts))
+            }
+            Some((p, table)) => (p.total, searcher.search(&*query, &top_docs)?, table.name(&p.counts)),
+            None => {
+                let (total, top, facets) =
+                    searcher.search(&*query, &(Count, top_docs, self.facet_table()?.collector()))?;
+                (total as u64, top, facets)
             }
         };
-        let (total, top, facets) = searcher.search(
-            &*query,
-            &(
-                Count,
-                TopDocs::with_limit(r.limit).and_offset(r.offset).tweak_score(by_name),
-                self.facet_table()?.collector(),
-            ),
-        )?;
         let f = self.fields;
         let text = |d: &TantivyDocument, field: Field| -> String {
             d.get_first(field).and_then(|v| v.as_str()).unwrap_or("").to_string()
@@ -305,6 +359,6 @@ impl SearchIndex {
                 place: text(&d, f.place),
             });
         }
-        Ok(SearchResponse { total: total as u64, hits, facets })
+        Ok(SearchResponse { total, hits, facets })
     }
 }

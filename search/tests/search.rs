@@ -179,3 +179,33 @@ fn facet_counts_equal_counts_over_the_hits_also_after_an_update_with_deletions()
     }
     assert_eq!(idx.search(&requests[0]).expect("all").total as usize, kept);
 }
+
+#[test]
+fn precomputed_bare_prefixes_answer_what_a_counting_search_answers() {
+    let (t, live, persons) = setup();
+    // Every prefix precomputed (a server keeps only those of 2,000 matches or more).
+    let pre = SearchIndex::open(&t.path().join("idx")).expect("open");
+    pre.prepare_prefixes(1).expect("prepare");
+    assert!(pre.precomputed_prefixes() > 100, "{} prefixes", pre.precomputed_prefixes());
+    let mut compared = 0;
+    for p in persons.iter().step_by(7) {
+        for e in &p.exercices {
+            let word: String = fold(&e.family_name).split(' ').next().unwrap_or_default().to_string();
+            for len in 1..=7 {
+                let prefix: String = word.chars().take(len).collect();
+                for (limit, offset) in [(20, 0), (5, 3), (50, 60), (1000, 0), (7, 95)] {
+                    let r = SearchRequest { text: Some(prefix.to_uppercase()), limit, offset, ..Default::default() };
+                    let (a, b) = (pre.search(&r).expect("pre"), live.search(&r).expect("live"));
+                    assert_eq!(a, b, "{prefix} limit {limit} offset {offset}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 500, "{compared}");
+    // A filter, or two words, are never answered from the precomputed prefixes: still the same answers.
+    let r = SearchRequest { text: Some("ma".into()), profession: Some("10".into()), ..Default::default() };
+    assert_eq!(pre.search(&r).expect("pre"), live.search(&r).expect("live"));
+    let r = SearchRequest { text: Some("ma le".into()), ..Default::default() };
+    assert_eq!(pre.search(&r).expect("pre"), live.search(&r).expect("live"));
+}
