@@ -2,6 +2,8 @@
 //! prepared: a search for one such prefix and nothing else then only ranks its page (the counting over tens of
 //! thousands of matches was most of the p95; see docs/benchmarks.md). Each is counted by running the very query the
 //! search runs, so the counts are the same by construction (a test compares them with a search that counts).
+//! The hits are document addresses of the searcher they were computed with: valid because a generation's index is
+//! never reloaded once open (`ReloadPolicy::Manual`, no writer), like the facet table's segment ids.
 
 use crate::facets::Counts;
 use std::collections::HashMap;
