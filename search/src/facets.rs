@@ -113,8 +113,9 @@ impl FacetTable {
         FacetCounter { table: self }
     }
 
-    /// Counts as field → value → documents (values without a match left out).
-    fn named(&self, counts: Vec<Vec<u64>>) -> BTreeMap<String, BTreeMap<String, u64>> {
+    /// Counts by value index ([`FacetTable::counts`]) as field → value → documents, as a search answers them
+    /// (values without a match left out).
+    pub fn name(&self, counts: &[Vec<u64>]) -> BTreeMap<String, BTreeMap<String, u64>> {
         let mut out = BTreeMap::new();
         for (f, name) in self.fields.iter().enumerate() {
             let per_value: BTreeMap<String, u64> = counts[f]
@@ -163,7 +164,7 @@ impl Collector for FacetCounter<'_> {
     }
 
     fn merge_fruits(&self, fruits: Vec<Vec<Vec<u64>>>) -> tantivy::Result<Self::Fruit> {
-        Ok(self.table.named(self.table.merged(fruits)))
+        Ok(self.table.name(&self.table.merged(fruits)))
     }
 }
 
@@ -196,11 +197,6 @@ impl FacetTable {
     /// A collector of the counts by value index, unnamed (see [`FacetTable::name`]).
     pub fn counts(&self) -> CountsCollector<'_> {
         CountsCollector { table: self }
-    }
-
-    /// Counts of [`FacetTable::counts`] as field → value → documents, as a search answers them.
-    pub fn name(&self, counts: &Counts) -> BTreeMap<String, BTreeMap<String, u64>> {
-        self.named(counts.clone())
     }
 
     fn merged(&self, fruits: Vec<Vec<Vec<u64>>>) -> Counts {

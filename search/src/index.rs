@@ -187,6 +187,11 @@ fn by_name(
     }
 }
 
+/// The documents of ranked hits, in order.
+fn addresses<S>(top: Vec<(S, tantivy::DocAddress)>) -> Vec<tantivy::DocAddress> {
+    top.into_iter().map(|(_, a)| a).collect()
+}
+
 /// Words shorter than this match as prefixes only; from this length on, also with one typo (Meilisearch's default
 /// `minWordSizeForTypos.oneTypo`: a typo allowed in a shorter word matches too much to be useful).
 pub const MIN_WORD_FOR_TYPO: usize = 5;
@@ -221,7 +226,7 @@ impl SearchIndex {
                 let r = SearchRequest { text: Some(prefix.to_string()), ..Default::default() }.normalized();
                 let top = TopDocs::with_limit(crate::prefixes::TOP).tweak_score(by_name);
                 let (total, top, counts) = searcher.search(&*self.query(&r), &(Count, top, table.counts()))?;
-                Ok(Precomputed { total: total as u64, counts, top: top.into_iter().map(|(_, a)| a).collect() })
+                Ok(Precomputed { total: total as u64, counts, top: addresses(top) })
             };
             let computed = Prefixes::compute(&searcher, &[f.family_head, f.family_rest, f.given], min_matches, search)?;
             let _ = self.prefixes.set(computed);
@@ -329,15 +334,13 @@ impl SearchIndex {
         let (total, top, facets) = match precomputed {
             // The page is among the first hits kept, or they are all the hits.
             Some((p, table)) if r.offset + r.limit <= p.top.len() || p.top.len() as u64 == p.total => {
-                let page =
-                    p.top.iter().skip(r.offset).take(r.limit).map(|a| ((0.0, std::cmp::Reverse(0)), *a)).collect();
-                (p.total, page, table.name(&p.counts))
+                (p.total, p.top.iter().skip(r.offset).take(r.limit).copied().collect(), table.name(&p.counts))
             }
-            Some((p, table)) => (p.total, searcher.search(&*query, &top_docs)?, table.name(&p.counts)),
+            Some((p, table)) => (p.total, addresses(searcher.search(&*query, &top_docs)?), table.name(&p.counts)),
             None => {
                 let (total, top, facets) =
                     searcher.search(&*query, &(Count, top_docs, self.facet_table()?.collector()))?;
-                (total as u64, top, facets)
+                (total as u64, addresses(top), facets)
             }
         };
         let f = self.fields;
@@ -348,7 +351,7 @@ impl SearchIndex {
             d.get_all(field).filter_map(|v| v.as_str().map(str::to_string)).collect()
         };
         let mut hits = Vec::with_capacity(top.len());
-        for (_score, addr) in top {
+        for addr in top {
             let d: TantivyDocument = searcher.doc(addr)?;
             hits.push(Hit {
                 idnat: text(&d, f.idnat),

@@ -130,36 +130,32 @@ impl UsageBuffer {
             return Ok(());
         }
         let day = annuaire_schemas::clock::today();
-        let calls_back = pending.calls.clone();
-        // Sorting and encoding tens of thousands of hashes is CPU work: not on the runtime's threads.
-        let (counts, subjects) = tokio::task::spawn_blocking(move || {
-            let counts: Vec<(UsageKey, i64)> = pending
-                .calls
-                .iter()
-                .flat_map(|(client, m)| {
-                    m.iter().map(|((endpoint, outcome), n)| {
-                        let key = UsageKey {
-                            day: day.clone(),
-                            client: client.clone(),
-                            endpoint: endpoint.to_string(),
-                            outcome: outcome.to_string(),
-                        };
-                        (key, *n)
-                    })
+        let Pending { calls, subjects } = pending;
+        // A few counters per client: converted here.
+        let counts: Vec<(UsageKey, i64)> = calls
+            .iter()
+            .flat_map(|(client, m)| {
+                let day = &day;
+                m.iter().map(move |((endpoint, outcome), n)| {
+                    let key = UsageKey {
+                        day: day.clone(),
+                        client: client.clone(),
+                        endpoint: endpoint.to_string(),
+                        outcome: outcome.to_string(),
+                    };
+                    (key, *n)
                 })
-                .collect();
-            let subjects: Vec<SubjectBatch> = pending
-                .subjects
-                .into_iter()
-                .map(|(client, hashes)| SubjectBatch::new(day.clone(), client, hashes))
-                .collect();
-            (counts, subjects)
+            })
+            .collect();
+        // Sorting and encoding tens of thousands of hashes is CPU work: not on the runtime's threads.
+        let subjects: Vec<SubjectBatch> = tokio::task::spawn_blocking(move || {
+            subjects.into_iter().map(|(client, hashes)| SubjectBatch::new(day.clone(), client, hashes)).collect()
         })
         .await?;
         if let Err(e) = store.record_usage(&counts, &subjects).await {
             // Put them back: usage is a durable record, not best effort.
             let mut g = lock(&self.inner);
-            for (client, m) in calls_back {
+            for (client, m) in calls {
                 let to = g.calls.entry(client).or_default();
                 for (k, n) in m {
                     *to.entry(k).or_default() += n;
