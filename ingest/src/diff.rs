@@ -166,43 +166,18 @@ impl Diff {
         (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
-    /// Count a person of the new generation in its segments (`updated` when its record changed). `key` is a buffer
-    /// reused from one person to the next: a segment's name is allocated once, when it is first seen.
-    pub(crate) fn count_segments(
-        segments: &mut BTreeMap<String, SegmentDiff>,
-        key: &mut String,
-        p: &Person,
-        updated: bool,
-    ) {
-        let mut bump = |kind: &str, code: &str| {
-            key.clear();
-            key.push_str(kind);
-            key.push(':');
-            key.push_str(code);
-            let s = match segments.get_mut(key.as_str()) {
+    /// Count a person of the new generation in its segments (its facts' `segments`; `updated` when its record
+    /// changed). A segment's name is allocated once, when it is first seen.
+    pub(crate) fn count_segments(segments: &mut BTreeMap<String, SegmentDiff>, names: &[String], updated: bool) {
+        for name in names {
+            let s = match segments.get_mut(name.as_str()) {
                 Some(s) => s,
-                None => segments.entry(key.clone()).or_default(),
+                None => segments.entry(name.clone()).or_default(),
             };
             s.now += 1;
             if updated {
                 s.updated += 1;
             }
-        };
-        for d in p.departments() {
-            bump("department", &d);
-        }
-        let mut professions: Vec<&str> =
-            p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
-        professions.sort_unstable();
-        professions.dedup();
-        for c in professions {
-            bump("profession", c);
-        }
-        let mut kinds: Vec<&str> = p.exercices.iter().map(|e| e.authority.kind.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        for k in kinds {
-            bump("authority_kind", k);
         }
     }
 

@@ -1,10 +1,11 @@
 //! Reading a whole extract (the three files) into person records, with memory bounded by a partition.
 //!
 //! **Pass A** streams each file once (chunks parsed in parallel), checks every line's width, and spills it,
-//! with its line number, into one of [`PARTITIONS`] files chosen by a hash of its idNat. **Pass B** then
-//! takes one partition at a time: parses its lines into rows, groups them into persons, canonicalises
-//! them. Every line of a person lands in the same partition, so a partition is complete on its own; at
-//! most a few partitions are in memory at once, whatever the size of the extract.
+//! with its line number and its person's key, into one of [`PARTITIONS`] files chosen by a hash of its idNat.
+//! **Pass B** then takes one partition at a time: hashes each person's lines ([`crate::facts::RawHash`]), and
+//! parses into rows, groups into persons and canonicalises the lines of every person the caller does not skip
+//! ([`Partitioned::process_skipping`]). Every line of a person lands in the same partition, so a partition is
+//! complete on its own; at most a few partitions are in memory at once, whatever the size of the extract.
 
 use crate::error::{Error, Result};
 use crate::group::{GroupStats, Grouper};
@@ -17,7 +18,7 @@ use crate::source::Source;
 use annuaire_schemas::Person;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,8 @@ pub struct ParseReport {
     pub persons: u64,
     /// Persons with a rejected line (their served record is kept as it was).
     pub persons_with_errors: u64,
+    /// Persons taken as unchanged from the memo of their lines, without being parsed ([`crate::facts`]).
+    pub persons_skipped: u64,
     /// Grouping counters: duplicates, errors and warnings by kind, unknown codes.
     #[serde(flatten)]
     pub group: GroupStats,
@@ -66,11 +69,19 @@ pub struct Extract {
 /// One partition, grouped.
 #[derive(Debug, Default)]
 pub struct Part {
-    /// Its persons, sorted by idNat.
+    /// Its persons, sorted by idNat (those skipped aside).
     pub persons: Vec<Person>,
+    /// What each person adds to the counters, parallel to `persons`.
+    pub facts: Vec<crate::facts::Facts>,
+    /// The hash of each person's lines, parallel to `persons`; `None` when a line with their key was rejected
+    /// (such a person must be parsed every time, to count the rejection).
+    pub raw: Vec<Option<u128>>,
+    /// Persons whose lines the caller chose not to parse (their key), sorted.
+    pub skipped: Vec<String>,
     /// Persons of this partition with a rejected line.
     pub tainted: HashSet<String>,
-    /// Its counters.
+    /// Counters of what belongs to no person (orphans, organisations' mailboxes), rejected lines and mis-encoded
+    /// text; each person's own are in `facts`.
     pub stats: GroupStats,
 }
 
@@ -175,7 +186,13 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                             });
                         }
                     }
+                    // The line number, the person's key (empty when it could not be told apart from the fields'
+                    // separators: such a line is parsed every time), then the fields.
                     let mut line = format!("{}\t", f.line());
+                    if !key.contains(['\t', '\n', '\r']) {
+                        line.push_str(&key);
+                    }
+                    line.push('\t');
                     line.push_str(&f.joined());
                     line.push('\n');
                     Ok::<_, crate::parse::RowIssue>((partition_of(&key) as u16, line))
@@ -214,82 +231,149 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Parse a partition file's lines (`N<TAB>fields`) with a row parser.
-/// A partition file's rows, rejected rows, and text that looks mis-encoded.
-type Parsed<T> = (Vec<T>, Vec<RowError>, BTreeMap<String, crate::text::TextIssues>);
+/// A partition file's rows, rejected rows (with the key of their line), and text that looks mis-encoded.
+struct Parsed<T> {
+    rows: Vec<T>,
+    errors: Vec<RowError>,
+    erred_keys: Vec<String>,
+    issues: BTreeMap<String, crate::text::TextIssues>,
+}
 
+impl<T> Default for Parsed<T> {
+    fn default() -> Self {
+        Parsed { rows: Vec::new(), errors: Vec::new(), erred_keys: Vec::new(), issues: BTreeMap::new() }
+    }
+}
+
+/// A partition file's lines (`N<TAB>KEY<TAB>fields`): line number, key, fields joined by `|` (bytes: the file
+/// was written from text, and only the lines parsed or scanned need to be read as text again).
+fn spilled_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
+    text.split(|b| *b == b'\n').filter_map(|l| {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        let tab = l.iter().position(|b| *b == b'\t')?;
+        let (n, rest) = (&l[..tab], &l[tab + 1..]);
+        let tab = rest.iter().position(|b| *b == b'\t')?;
+        Some((n, &rest[..tab], &rest[tab + 1..]))
+    })
+}
+
+/// Parse the lines of a partition file whose key `parse_key` accepts, with a row parser; every line is scanned for
+/// mis-encoded text (fields are split only when the line has a byte that could start an issue).
 fn parse_part<T>(
-    path: &Path,
+    text: &[u8],
     name: &str,
     header: &Header,
+    parse_key: &dyn Fn(&[u8]) -> bool,
     parse: impl Fn(&Fields<'_>) -> std::result::Result<T, crate::parse::RowIssue>,
-) -> Result<Parsed<T>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let (mut rows, mut errors, mut issues) = (Vec::new(), Vec::new(), BTreeMap::new());
-    for l in text.lines() {
-        let Some((n, body)) = l.split_once('\t') else { continue };
-        let line: u64 = n.parse().unwrap_or(0);
+) -> Parsed<T> {
+    let mut out = Parsed::default();
+    for (n, key, body) in spilled_lines(text) {
+        let suspect = crate::text::may_have_issues(body);
+        let wanted = parse_key(key);
+        if !suspect && !wanted {
+            continue;
+        }
+        let line: u64 = std::str::from_utf8(n).ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let body = String::from_utf8_lossy(body);
         let fields: Vec<&str> = body.split('|').collect();
-        crate::text::scan_line(name, line, header, &fields, &mut issues);
-        let record = csv::StringRecord::from(fields);
+        if suspect {
+            crate::text::scan_line(name, line, header, &fields, &mut out.issues);
+        }
+        if !wanted {
+            continue;
+        }
+        let record = csv::StringRecord::from(fields.as_slice());
         match parse(&Fields::new(&record, header, line)) {
-            Ok(r) => rows.push(r),
-            Err(issue) => errors.push(locate(name, line, header, issue)),
+            Ok(r) => out.rows.push(r),
+            Err(issue) => {
+                out.erred_keys.push(String::from_utf8_lossy(key).into_owned());
+                out.errors.push(locate(name, line, header, issue));
+            }
         }
     }
-    Ok((rows, errors, issues))
+    out
 }
 
 impl Partitioned {
-    /// Pass B for one partition: its persons, grouped and canonical.
+    /// Pass B for one partition: its persons, grouped and canonical, each person's counters in its facts.
     pub fn process(&self, p: usize) -> Result<Part> {
-        let mut g = Grouper::new();
+        self.process_skipping(p, &|_, _| false)
+    }
+
+    /// Pass B for one partition, parsing only the persons `skip` does not take as known: `skip(key, raw)` is asked
+    /// once per person (its key and the [`crate::facts::RawHash`] of its lines); a person it says yes to is not
+    /// parsed and is listed in [`Part::skipped`]. Lines without a key are always parsed.
+    pub fn process_skipping(&self, p: usize, skip: &(dyn Fn(&str, u128) -> bool + Sync)) -> Result<Part> {
+        let mut texts = Vec::with_capacity(self.members.len());
         for (kind, name, header) in &self.members {
             let path = self.dir.path().join(format!("{}-{p:02}", kind.name()));
-            match kind {
-                FileKind::PersonneActivite | FileKind::PscPersonneActivite => {
-                    let c = PaCols::resolve(header);
-                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_pa(&c, f))?;
-                    g.errors(errors);
-                    g.text_issues(issues);
-                    g.personne_activite(rows);
-                }
-                FileKind::SavoirFaire => {
-                    let c = SfCols::resolve(header);
-                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_sf(&c, f))?;
-                    g.errors(errors);
-                    g.text_issues(issues);
-                    g.savoir_faire(rows);
-                }
-                FileKind::DiplAutExerc => {
-                    let c = DiplCols::resolve(header);
-                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_dipl(&c, f))?;
-                    g.errors(errors);
-                    g.text_issues(issues);
-                    g.diplomas(rows);
-                }
-                FileKind::Cards => {
-                    let c = CardCols::resolve(header);
-                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_card(&c, f))?;
-                    g.errors(errors);
-                    g.text_issues(issues);
-                    g.cards(rows);
-                }
-                FileKind::Mailboxes => {
-                    let c = MbCols::resolve(header);
-                    let (rows, errors, issues) = parse_part(&path, name, header, |f| parse_mailbox(&c, f))?;
-                    g.errors(errors);
-                    g.text_issues(issues);
-                    g.mailboxes(rows);
-                }
+            let text = match std::fs::read(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            texts.push((*kind, name.as_str(), header, text));
+        }
+        // Each person's lines hashed in file order, files in the order they are read; then whether to parse them.
+        let mut raw: HashMap<&[u8], (crate::facts::RawHash, bool)> = HashMap::new();
+        for (file, (_, _, _, text)) in texts.iter().enumerate() {
+            for (_, key, body) in spilled_lines(text) {
+                raw.entry(key).or_default().0.line(file as u64, body);
             }
         }
-        let (persons, tainted, stats) = g.finish();
-        Ok(Part { persons, tainted, stats })
+        let mut skipped = Vec::new();
+        for (key, (hash, skip_it)) in raw.iter_mut() {
+            if let Ok(k) = std::str::from_utf8(key)
+                && !k.is_empty()
+                && skip(k, hash.0)
+            {
+                *skip_it = true;
+                skipped.push(k.to_string());
+            }
+        }
+        skipped.sort_unstable();
+        let parse_key = |key: &[u8]| raw.get(key).is_none_or(|(_, skip_it)| !skip_it);
+        let mut g = Grouper::new();
+        let mut erred: HashSet<String> = HashSet::new();
+        for (kind, name, header, text) in &texts {
+            macro_rules! fold {
+                ($cols:ident, $parse:ident, $group:ident) => {{
+                    let c = $cols::resolve(header);
+                    let parsed = parse_part(text, name, header, &parse_key, |f| $parse(&c, f));
+                    erred.extend(parsed.erred_keys);
+                    g.errors(parsed.errors);
+                    g.text_issues(parsed.issues);
+                    g.$group(parsed.rows);
+                }};
+            }
+            match kind {
+                FileKind::PersonneActivite | FileKind::PscPersonneActivite => {
+                    fold!(PaCols, parse_pa, personne_activite)
+                }
+                FileKind::SavoirFaire => fold!(SfCols, parse_sf, savoir_faire),
+                FileKind::DiplAutExerc => fold!(DiplCols, parse_dipl, diplomas),
+                FileKind::Cards => fold!(CardCols, parse_card, cards),
+                FileKind::Mailboxes => fold!(MbCols, parse_mailbox, mailboxes),
+            }
+        }
+        let grouped = g.finish_grouped();
+        let raw_of = |p: &Person| {
+            let id = p.idnat.as_str();
+            if erred.contains(id) || grouped.tainted.contains(id) {
+                None
+            } else {
+                raw.get(id.as_bytes()).map(|h| h.0.0)
+            }
+        };
+        let raws = grouped.persons.iter().map(raw_of).collect();
+        Ok(Part {
+            raw: raws,
+            skipped,
+            persons: grouped.persons,
+            facts: grouped.facts,
+            tainted: grouped.tainted,
+            stats: grouped.stats,
+        })
     }
 
     /// The report of pass A, before any partition is processed.
@@ -314,6 +398,9 @@ pub fn read_extract(source: &Source, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> R
     let mut persons = Vec::new();
     let mut tainted = parted.tainted.clone();
     for part in parts {
+        for f in &part.facts {
+            f.add_to(&mut report.group);
+        }
         persons.extend(part.persons);
         tainted.extend(part.tainted);
         report.group.merge(part.stats);

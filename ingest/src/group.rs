@@ -7,6 +7,7 @@
 //! parallel): conflicts between rows are settled by a rule that does not look at order, and
 //! [`Person::canonicalize`] sorts every list.
 
+use crate::facts::{Counters, Facts};
 use crate::parse::RowError;
 use crate::rows::{CardRow, DiplRow, MailboxRow, PaRow, SfRow};
 use annuaire_schemas::codes::{self, Kind};
@@ -25,6 +26,23 @@ struct Builder {
     /// Part 1 of the authority field seen on each exercice's rows, parallel to `person.exercices`.
     part1: Vec<Vec<String>>,
     lines: Vec<u64>,
+    /// What grouping counted of this person's lines (their [`Facts`]).
+    counters: Counters,
+}
+
+/// A partition grouped: its persons with what each adds to the counters, and the counters of what belongs to no
+/// person.
+#[derive(Debug, Default)]
+pub struct Grouped {
+    /// Persons, sorted by idNat.
+    pub persons: Vec<Person>,
+    /// What each person adds to the counters, parallel to `persons`.
+    pub facts: Vec<Facts>,
+    /// Persons with at least one rejected row.
+    pub tainted: HashSet<String>,
+    /// Rows that belong to no person (orphans, organisations' mailboxes), rejected rows and mis-encoded text; the
+    /// persons' own counters are in `facts`.
+    pub stats: GroupStats,
 }
 
 /// Counters of what grouping saw.
@@ -140,9 +158,7 @@ impl Grouper {
 
     /// Fold Personne_activite rows.
     pub(crate) fn personne_activite(&mut self, rows: Vec<PaRow>) {
-        let mut conflicts = 0u64;
         for row in rows {
-            self.stats.rows += 1;
             let b = self.persons.entry(row.ids.idnat.clone()).or_insert_with(|| Builder {
                 person: Person {
                     idnat: IdNat::new(row.ids.idnat.clone()),
@@ -152,12 +168,15 @@ impl Grouper {
                 },
                 part1: Vec::new(),
                 lines: Vec::new(),
+                counters: Counters::default(),
             });
+            b.counters.rows += 1;
             if b.lines.contains(&row.line_hash) {
-                self.stats.duplicate_rows += 1;
+                b.counters.duplicate_rows += 1;
                 continue;
             }
             b.lines.push(row.line_hash);
+            let mut conflicts = 0u64;
             settle(&mut b.person.civilite, &row.civilite, &mut conflicts);
             if let Some(cs) = row.civil_status {
                 match &b.person.civil_status {
@@ -209,23 +228,24 @@ impl Grouper {
             if !b.part1[pos].contains(&row.authority_part1) {
                 b.part1[pos].push(row.authority_part1);
             }
+            b.counters.conflicts += conflicts as u32;
         }
-        self.warn("conflicting_values", conflicts);
     }
 
     /// Fold SavoirFaire rows into the exercices already built from Personne_activite.
     pub(crate) fn savoir_faire(&mut self, rows: Vec<SfRow>) {
-        let (mut orphans, mut no_exercice) = (0, 0);
+        let mut orphans = 0;
         for row in rows {
-            self.stats.rows += 1;
             let Some(b) = self.persons.get_mut(&row.ids.idnat) else {
+                self.stats.rows += 1;
                 orphans += 1;
                 continue;
             };
+            b.counters.rows += 1;
             let Some(ex) = b.person.exercices.iter_mut().find(|e| {
                 e.profession.code == row.profession && (row.category.is_empty() || e.category.code == row.category)
             }) else {
-                no_exercice += 1;
+                b.counters.savoir_faire_without_exercice += 1;
                 continue;
             };
             if ex
@@ -238,18 +258,18 @@ impl Grouper {
             ex.savoir_faire.push(row.savoir_faire);
         }
         self.warn("savoir_faire_of_unknown_person", orphans);
-        self.warn("savoir_faire_without_exercice", no_exercice);
     }
 
     /// Fold Dipl_AutExerc rows.
     pub(crate) fn diplomas(&mut self, rows: Vec<DiplRow>) {
         let mut orphans = 0;
         for row in rows {
-            self.stats.rows += 1;
             let Some(b) = self.persons.get_mut(&row.ids.idnat) else {
+                self.stats.rows += 1;
                 orphans += 1;
                 continue;
             };
+            b.counters.rows += 1;
             if !b.person.diplomas.contains(&row.diploma) {
                 b.person.diplomas.push(row.diploma);
             }
@@ -259,88 +279,80 @@ impl Grouper {
 
     /// Attach Porteurs_CPS_CPF rows to their persons (a card of a person absent from Personne_activite is counted).
     pub(crate) fn cards(&mut self, rows: Vec<CardRow>) {
-        let (mut orphans, mut duplicates) = (0, 0);
+        let mut orphans = 0;
         for row in rows {
-            self.stats.rows += 1;
             let Some(b) = self.persons.get_mut(&row.idnat) else {
+                self.stats.rows += 1;
                 orphans += 1;
                 continue;
             };
+            b.counters.rows += 1;
             if b.person.cards.contains(&row.card) {
-                duplicates += 1;
+                b.counters.duplicate_rows += 1;
             } else {
                 b.person.cards.push(row.card);
             }
         }
         self.warn("card_of_unknown_person", orphans);
-        self.stats.duplicate_rows += duplicates;
     }
 
     /// Attach MSSanté rows of type `PER` to their persons, without duplicates. Organisations' mailboxes (no person)
     /// and mailboxes of persons absent from Personne_activite are counted.
     pub(crate) fn mailboxes(&mut self, rows: Vec<MailboxRow>) {
-        let (mut orphans, mut organisations, mut duplicates) = (0, 0, 0);
+        let (mut orphans, mut organisations) = (0, 0);
         for row in rows {
-            self.stats.rows += 1;
             if row.idnat.is_empty() {
+                self.stats.rows += 1;
                 organisations += 1;
                 continue;
             }
             let Some(b) = self.persons.get_mut(&row.idnat) else {
+                self.stats.rows += 1;
                 orphans += 1;
                 continue;
             };
+            b.counters.rows += 1;
             if b.person.mailboxes.contains(&row.mailbox) {
-                duplicates += 1;
+                b.counters.duplicate_rows += 1;
             } else {
                 b.person.mailboxes.push(row.mailbox);
             }
         }
         self.warn("mailbox_of_unknown_person", orphans);
         self.warn("organisation_mailbox_not_stored", organisations);
-        self.stats.duplicate_rows += duplicates;
     }
 
     /// Finish: resolve authorities, canonicalise, count unknown codes and bad identifiers.
-    /// Persons come out sorted by idNat.
-    pub fn finish(mut self) -> (Vec<Person>, HashSet<String>, GroupStats) {
-        let builders: Vec<Builder> = self.persons.into_values().collect();
-        let (mut persons, unknown, warnings): (Vec<Person>, UnknownCodes, BTreeMap<String, u64>) = builders
-            .into_par_iter()
-            .fold(
-                || (Vec::new(), UnknownCodes::new(), BTreeMap::new()),
-                |(mut out, mut unknown, mut warnings), b| {
-                    let mut person = b.person;
-                    for (ex, mut part1) in person.exercices.iter_mut().zip(b.part1) {
-                        part1.sort();
-                        ex.authority = Authority::resolve(part1.iter().map(String::as_str), &ex.profession.code);
-                    }
-                    fill_labels(&mut person);
-                    person.canonicalize();
-                    count_unknown(&person, &mut unknown);
-                    check_ids(&person, &mut warnings);
-                    out.push(person);
-                    (out, unknown, warnings)
-                },
-            )
-            .reduce(
-                || (Vec::new(), UnknownCodes::new(), BTreeMap::new()),
-                |(mut a, mut ua, mut wa), (b, ub, wb)| {
-                    a.extend(b);
-                    merge_counts(&mut ua, ub);
-                    for (k, v) in wb {
-                        *wa.entry(k).or_default() += v;
-                    }
-                    (a, ua, wa)
-                },
-            );
-        persons.par_sort_unstable_by(|a, b| a.idnat.cmp(&b.idnat));
-        self.stats.unknown_codes = unknown;
-        for (k, v) in warnings {
-            *self.stats.warnings_by_kind.entry(k).or_default() += v;
+    /// Persons come out sorted by idNat, their counters added to the partition's.
+    pub fn finish(self) -> (Vec<Person>, HashSet<String>, GroupStats) {
+        let mut g = self.finish_grouped();
+        for f in &g.facts {
+            f.add_to(&mut g.stats);
         }
+        (g.persons, g.tainted, g.stats)
+    }
+
+    /// Finish, keeping what each person adds to the counters apart ([`Grouped::facts`]).
+    pub fn finish_grouped(mut self) -> Grouped {
+        let builders: Vec<Builder> = self.persons.into_values().collect();
+        let mut grouped: Vec<(Person, Facts)> = builders
+            .into_par_iter()
+            .map(|b| {
+                let mut person = b.person;
+                for (ex, mut part1) in person.exercices.iter_mut().zip(b.part1) {
+                    part1.sort();
+                    ex.authority = Authority::resolve(part1.iter().map(String::as_str), &ex.profession.code);
+                }
+                fill_labels(&mut person);
+                person.canonicalize();
+                let facts = Facts::of(&person, &b.counters);
+                (person, facts)
+            })
+            .collect();
+        grouped.par_sort_unstable_by(|a, b| a.0.idnat.cmp(&b.0.idnat));
+        let (persons, facts) = grouped.into_iter().unzip();
         self.stats.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        (persons, self.tainted, self.stats)
+        Grouped { persons, facts, tainted: self.tainted, stats: self.stats }
     }
 }
 
@@ -353,10 +365,6 @@ fn merge_counts(into: &mut UnknownCodes, from: UnknownCodes) {
             *slot.entry(code).or_default() += n;
         }
     }
-}
-
-fn note(unknown: &mut UnknownCodes, kind: Kind, code: &str) {
-    *unknown.entry(kind.name().to_string()).or_default().entry(code.to_string()).or_default() += 1;
 }
 
 /// Give a label from the shipped tables to every known code the file left without one (the restricted PSC file
@@ -391,10 +399,6 @@ fn fill_labels(p: &mut Person) {
     }
 }
 
-fn count_unknown(p: &Person, unknown: &mut UnknownCodes) {
-    unknown_codes_of(p, |kind, code| note(unknown, kind, code));
-}
-
 /// Call `f` with each code of a person that the shipped tables do not know.
 pub(crate) fn unknown_codes_of(p: &Person, mut f: impl FnMut(Kind, &str)) {
     let mut check = |kind: Kind, code: &str| {
@@ -425,8 +429,8 @@ pub(crate) fn unknown_codes_of(p: &Person, mut f: impl FnMut(Kind, &str)) {
     }
 }
 
-fn check_ids(p: &Person, warnings: &mut BTreeMap<String, u64>) {
-    let mut warn = |k: &str| *warnings.entry(k.to_string()).or_default() += 1;
+/// Call `warn` with each kind of identifier problem of a person.
+pub(crate) fn check_ids(p: &Person, mut warn: impl FnMut(&str)) {
     if !p.id_type.is_empty() && format!("{}{}", p.id_type, p.id) != p.idnat.as_str() {
         warn("idnat_mismatch");
     }

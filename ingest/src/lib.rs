@@ -12,6 +12,7 @@ pub mod datagouv;
 mod diff;
 pub mod error;
 pub mod extract;
+pub mod facts;
 pub mod fetch;
 pub mod group;
 pub mod layout;

@@ -14,7 +14,6 @@
 //! `quality` alert carries).
 
 pub use crate::text::{KEPT, TextIssues, TextPlace};
-use annuaire_schemas::Person;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -85,17 +84,13 @@ impl Identifiers {
     }
 
     /// Note the structures of one person.
-    pub(crate) fn person(&mut self, p: &Person) {
-        for a in p.exercices.iter().flat_map(|e| &e.activities) {
-            let s = &a.structure;
-            if s.technical_id.is_empty() {
-                continue;
+    pub(crate) fn person(&mut self, f: &crate::facts::Facts) {
+        for (tech, siret, finess) in &f.structures {
+            if !siret.is_empty() {
+                Self::add(&mut self.siret, &mut self.shared_siret, siret, tech);
             }
-            if !s.siret.is_empty() {
-                Self::add(&mut self.siret, &mut self.shared_siret, &s.siret, &s.technical_id);
-            }
-            if !s.finess_site.is_empty() {
-                Self::add(&mut self.finess, &mut self.shared_finess, &s.finess_site, &s.technical_id);
+            if !finess.is_empty() {
+                Self::add(&mut self.finess, &mut self.shared_finess, finess, tech);
             }
         }
     }
@@ -112,24 +107,29 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    /// Look at one person of the new generation.
-    pub(crate) fn person(&mut self, p: &Person) {
-        let idnat = p.idnat.as_str();
-        crate::group::unknown_codes_of(p, |kind, code| {
-            let slot = self.unknown_first.entry(kind.name().to_string()).or_default();
+    /// Look at one person of the new generation (`idnat`, with its facts).
+    pub(crate) fn person(&mut self, idnat: &str, f: &crate::facts::Facts) {
+        for (kind, code, _) in &f.unknown {
+            let slot = self.unknown_first.entry(kind.clone()).or_default();
             match slot.get_mut(code) {
                 Some(first) if idnat < first.as_str() => *first = idnat.to_string(),
                 Some(_) => {}
                 None => {
-                    slot.insert(code.to_string(), idnat.to_string());
+                    slot.insert(code.clone(), idnat.to_string());
                 }
             }
-        });
-        let any = p.exercices.iter().any(|e| !e.activities.is_empty());
-        if !any {
+        }
+        if f.without_activity {
             self.without_activity += 1;
-            if self.without_activity_first.len() < KEPT {
-                self.without_activity_first.push(p.idnat.as_str().to_string());
+            // The smallest idNats, whatever order persons come in.
+            let first = &mut self.without_activity_first;
+            if first.len() < KEPT {
+                first.push(idnat.to_string());
+                first.sort();
+            } else if first.last().is_some_and(|last| idnat < last.as_str()) {
+                first.pop();
+                first.push(idnat.to_string());
+                first.sort();
             }
         }
     }

@@ -8,9 +8,10 @@
 use crate::diff::{Diff, RunOutcome, SegmentDiff, id_group, id_group_of, record_and_hash};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, ParseReport, Partitioned, partition_of};
+use crate::facts::Facts;
 use crate::options::{Origin, RunOptions};
 use crate::source::Source;
-use annuaire_store::{Change, ChangeKind, DownloadState, RunFinish, RunStatus, Store};
+use annuaire_store::{Change, ChangeKind, DownloadState, Memo, RunFinish, RunStatus, Store};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -55,7 +56,8 @@ struct PartResult {
     partition: usize,
     changes: Vec<Change>,
     outcomes: Vec<(&'static str, Outcome)>,
-    seen: HashSet<String>,
+    /// Served persons of this partition absent from the extract, sorted.
+    gone: Vec<String>,
     tainted: HashSet<String>,
     stats: crate::group::GroupStats,
     persons: u64,
@@ -63,6 +65,52 @@ struct PartResult {
     segments: BTreeMap<String, SegmentDiff>,
     /// What the quality report needs of this partition's persons.
     quality: crate::quality::Collector,
+    /// Memos to write: persons parsed whose lines or record the store's memo did not have.
+    memos: Vec<Memo>,
+    /// Persons judged unchanged from their memo, without being parsed.
+    skipped: u64,
+}
+
+/// One partition's memos, by idNat: the hash of the lines, the record hash they gave, the person's facts.
+type Memos = HashMap<String, (u128, u128, Facts)>;
+
+/// The memos of a wave's partitions, decoded (a memo that does not decode is left out: its person is parsed).
+fn memos_by_partition(rows: Vec<Memo>, first: usize, count: usize) -> Vec<Memos> {
+    let mut out: Vec<Memos> = (0..count).map(|_| HashMap::new()).collect();
+    for m in rows {
+        if let (Some(slot), Some(facts)) =
+            (m.part.checked_sub(first).and_then(|i| out.get_mut(i)), Facts::decode(&m.facts))
+        {
+            slot.insert(m.idnat, (m.raw, m.record, facts));
+        }
+    }
+    out
+}
+
+/// The hashes of the served generation's records, one compact map per partition (1.7 million entries at national
+/// size), read while pass A runs.
+pub(crate) struct ServedHashes {
+    current: Vec<HashMap<Box<str>, u128>>,
+    /// Served persons by id group (the diff's references).
+    diff: Diff,
+    count: u64,
+}
+
+impl ServedHashes {
+    async fn read(store: Store) -> Result<ServedHashes> {
+        let t = std::time::Instant::now();
+        let mut served = ServedHashes { current: vec![HashMap::new(); PARTITIONS], diff: Diff::default(), count: 0 };
+        store
+            .for_each_current_hash(|idnat, hash| {
+                served.diff.group(id_group_of(&idnat)).reference += 1;
+                served.count += 1;
+                let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
+                served.current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
+            })
+            .await?;
+        tracing::info!(elapsed = ?t.elapsed(), served = served.count, "served hashes read");
+        Ok(served)
+    }
 }
 
 /// What [`Run::pass_b`] gives.
@@ -81,7 +129,14 @@ impl Run<'_> {
             Obtain::Unchanged(reason) => return Ok(RunOutcome::unchanged(self.run, served, reason, String::new())),
             Obtain::Read { paths, downloads } => (paths, downloads),
         };
-        let (parted, report) = match self.pass_a(&paths, &downloads, served.is_some()).await? {
+        // The served hashes are read while pass A reads the extract.
+        let served_hashes = tokio::spawn(ServedHashes::read(self.store.clone()));
+        let abort = served_hashes.abort_handle();
+        let passed_a = self.pass_a(&paths, &downloads, served.is_some()).await;
+        if !matches!(passed_a, Ok(PassA::Spilled(..))) {
+            abort.abort();
+        }
+        let (parted, report) = match passed_a? {
             PassA::AlreadyServed(sha256) => {
                 return Ok(RunOutcome::unchanged(
                     self.run,
@@ -92,7 +147,9 @@ impl Run<'_> {
             }
             PassA::Spilled(parted, report) => (parted, report),
         };
-        let mut written = self.pass_b(parted, report, &paths).await?;
+        let served_hashes =
+            served_hashes.await.map_err(|e| Error::Interrupted(format!("reading the served hashes failed: {e}")))??;
+        let mut written = self.pass_b(parted, report, served_hashes, &paths).await?;
         let (status, reason) = self.gate_and_promote(&mut written).await?;
         self.keep_downloads(&downloads, paths).await?;
         Ok(RunOutcome {
@@ -210,22 +267,13 @@ impl Run<'_> {
         &mut self,
         parted: Arc<Partitioned>,
         mut report: ParseReport,
+        served: ServedHashes,
         paths: &[PathBuf],
     ) -> Result<Written> {
         let (store, opts) = (self.store, self.opts);
-        // The served hashes, one compact map per partition (1.7 million entries at national size).
-        let mut diff = Diff::default();
-        let mut current: Vec<HashMap<Box<str>, u128>> = vec![HashMap::new(); PARTITIONS];
-        let mut served_count = 0u64;
-        store
-            .for_each_current_hash(|idnat, hash| {
-                diff.group(id_group_of(&idnat)).reference += 1;
-                served_count += 1;
-                let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
-                current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
-            })
-            .await?;
-        let current = Arc::new(current);
+        let mut diff = served.diff;
+        let served_count = served.count;
+        let current = Arc::new(served.current);
         let (reference, previous_quality) = served_run_report(store).await?;
         diff.set_references(&reference);
         let mut quality = crate::quality::Collector::default();
@@ -246,31 +294,58 @@ impl Run<'_> {
         let mut batches = 0usize;
         let mut persons_seen = 0u64;
         let mut tainted_count = parted.tainted.len() as u64;
-        let spawn_wave = |first: usize| {
+        let mut skipped = 0u64;
+        // A wave's memos are read before it starts (nothing to read on a first load).
+        // A wave's memos are read while the wave before it is computed (nothing to read on a first load).
+        let memos_of = |first: usize| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if served_count == 0 {
+                    Ok(Vec::new())
+                } else {
+                    store.memos(first..(first + wave).min(PARTITIONS)).await
+                }
+            })
+        };
+        let memo_wait = std::sync::Mutex::new(std::time::Duration::ZERO);
+        let memos_ready = |h: tokio::task::JoinHandle<annuaire_store::Result<Vec<Memo>>>| async {
+            let t = std::time::Instant::now();
+            let m = h.await.map_err(|e| Error::Interrupted(format!("reading memos failed: {e}")))??;
+            *memo_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += t.elapsed();
+            Ok::<_, Error>(m)
+        };
+        let spawn_wave = |first: usize, memos: Vec<Memo>| {
             let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
             let (pd, c, ta, li, ids) =
                 (parted.clone(), current.clone(), tainted_a.clone(), live.clone(), identifiers.clone());
             tokio::task::spawn_blocking(move || {
                 let t = std::time::Instant::now();
+                let memos = memos_by_partition(memos, first, parts.len());
                 let r = parts
                     .par_iter()
-                    .map(|&p| diff_partition(&pd, p, &c[p], &ta, li.as_deref(), &ids))
+                    .zip(memos.par_iter())
+                    .map(|(&p, m)| diff_partition(&pd, p, &c[p], m, &ta, li.as_deref(), &ids))
                     .collect::<Result<Vec<_>>>();
                 (r, t.elapsed())
             })
         };
         let starts: Vec<usize> = (0..PARTITIONS).step_by(wave).collect();
-        let mut pending = Some(spawn_wave(starts[0]));
+        let mut pending = Some(spawn_wave(starts[0], memos_ready(memos_of(starts[0])).await?));
+        let mut next_memos = starts.get(1).map(|&s| memos_of(s));
         for (k, _) in starts.iter().enumerate() {
             let Some(handle) = pending.take() else { break };
             let (results, took) = handle.await.map_err(|e| Error::Interrupted(format!("worker thread failed: {e}")))?;
             let results = results?;
             if let Some(&next) = starts.get(k + 1) {
-                pending = Some(spawn_wave(next));
+                if let Some(h) = next_memos.take() {
+                    pending = Some(spawn_wave(next, memos_ready(h).await?));
+                }
+                next_memos = starts.get(k + 2).map(|&s| memos_of(s));
             }
             compute += took;
             let t = std::time::Instant::now();
             let mut wave_changes = Vec::new();
+            let (mut wave_memos, mut wave_gone) = (Vec::new(), Vec::new());
             for r in results {
                 for (group, outcome) in r.outcomes {
                     let g = diff.group(group);
@@ -283,16 +358,14 @@ impl Run<'_> {
                 }
                 // Persons served but absent from the extract are deleted (soft), unless a line of theirs was rejected.
                 let mut deletions = Vec::new();
-                let mut gone: Vec<&str> =
-                    current[r.partition].keys().map(|k| &**k).filter(|id| !r.seen.contains(*id)).collect();
-                gone.sort_unstable();
-                for idnat in gone {
+                for idnat in &r.gone {
                     let group = id_group_of(idnat);
                     if r.tainted.contains(idnat) || tainted_a.contains(idnat) {
                         diff.group(group).kept_on_error += 1;
                         continue;
                     }
                     diff.group(group).deleted += 1;
+                    wave_gone.push((r.partition, idnat.to_string()));
                     deletions.push(Change {
                         idnat: idnat.to_string(),
                         kind: ChangeKind::Delete,
@@ -308,12 +381,15 @@ impl Run<'_> {
                 }
                 tainted_count += r.tainted.len() as u64;
                 persons_seen += r.persons;
+                skipped += r.skipped;
+                wave_memos.extend(r.memos);
                 report.group.merge(r.stats);
                 wave_changes.extend(r.changes);
                 wave_changes.extend(deletions);
             }
             // One transaction per wave of partitions.
             store.write_changes(generation, &wave_changes).await?;
+            store.put_memos(&wave_memos, &wave_gone).await?;
             batches += 1;
             if opts.fail_after_batches.is_some_and(|n| batches >= n) {
                 return Err(Error::Interrupted(format!("stopped on purpose after {batches} waves")));
@@ -323,8 +399,10 @@ impl Run<'_> {
             }
             writing += t.elapsed();
         }
-        tracing::info!(?compute, ?writing, "pass B (group, hash, diff) and store writes done");
+        let memo_wait = *memo_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tracing::info!(?compute, ?writing, ?memo_wait, skipped, "pass B (group, hash, diff) and store writes done");
         report.persons = persons_seen;
+        report.persons_skipped = skipped;
         report.persons_with_errors = tainted_count;
         report.rows_rejected = report.group.errors_by_kind.values().sum();
         report.quality = Some(Box::new(crate::quality::Quality::build(
@@ -421,44 +499,70 @@ fn check_rate(opts: &RunOptions, report: &ParseReport) -> Result<()> {
     Ok(())
 }
 
-/// Pass B for one partition: its persons grouped, each compared by record hash with the served one.
+/// Pass B for one partition: its persons grouped, each compared by record hash with the served one. A person whose
+/// lines hash as in their memo, and whose served record is the one the memo says those lines give, is unchanged: it
+/// is counted from the memo's facts without being parsed.
 fn diff_partition(
     parted: &Partitioned,
     p: usize,
     served: &HashMap<Box<str>, u128>,
+    memos: &Memos,
     tainted_a: &HashSet<String>,
     live: Option<&crate::live::Live>,
     identifiers: &std::sync::Mutex<crate::quality::Identifiers>,
 ) -> Result<PartResult> {
-    let part = parted.process(p)?;
+    let known = |key: &str, raw: u128| {
+        !tainted_a.contains(key)
+            && memos.get(key).is_some_and(|(m_raw, m_record, _)| *m_raw == raw && served.get(key) == Some(m_record))
+    };
+    let part = parted.process_skipping(p, &known)?;
+    let persons = (part.persons.len() + part.skipped.len()) as u64;
     let mut changes = Vec::new();
-    let mut outcomes = Vec::with_capacity(part.persons.len());
-    let mut seen = HashSet::with_capacity(part.persons.len());
+    let mut outcomes = Vec::with_capacity(persons as usize);
+    let mut seen: HashSet<&str> = HashSet::with_capacity(persons as usize);
     let mut segments = BTreeMap::new();
     let mut quality = crate::quality::Collector::default();
+    let mut stats = part.stats;
+    let mut new_memos = Vec::new();
+    let skipped: Vec<(&str, &Facts)> =
+        part.skipped.iter().filter_map(|k| memos.get(k).map(|(_, _, f)| (k.as_str(), f))).collect();
     {
         let mut ids = identifiers.lock().map_err(|_| Error::Interrupted("a worker panicked".into()))?;
-        for person in &part.persons {
-            ids.person(person);
+        for f in part.facts.iter().chain(skipped.iter().map(|(_, f)| *f)) {
+            ids.person(f);
         }
     }
-    let mut key = String::new();
-    for person in &part.persons {
-        quality.person(person);
+    for (idnat, facts) in &skipped {
+        facts.add_to(&mut stats);
+        quality.person(idnat, facts);
+        seen.insert(idnat);
+        outcomes.push((id_group_of(idnat), Outcome::Unchanged));
+        Diff::count_segments(&mut segments, &facts.segments, false);
+    }
+    for ((person, facts), raw) in part.persons.iter().zip(&part.facts).zip(&part.raw) {
+        facts.add_to(&mut stats);
         let idnat = person.idnat.as_str();
-        seen.insert(idnat.to_string());
+        quality.person(idnat, facts);
+        seen.insert(idnat);
         let group = id_group(person);
         let old = served.get(idnat);
         if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
             outcomes.push((group, Outcome::KeptOnError));
-            Diff::count_segments(&mut segments, &mut key, person, false);
+            Diff::count_segments(&mut segments, &facts.segments, false);
             continue;
         }
         let (json, hash) = record_and_hash(person)?;
-        let updated = old.is_some_and(|h| format!("{h:032x}") != hash);
-        Diff::count_segments(&mut segments, &mut key, person, updated);
+        let record = u128::from_str_radix(&hash, 16).unwrap_or(0);
+        if let Some(raw) = *raw
+            && !tainted_a.contains(idnat)
+            && memos.get(idnat).is_none_or(|(m_raw, m_record, _)| (*m_raw, *m_record) != (raw, record))
+        {
+            new_memos.push(Memo { part: p, idnat: idnat.to_string(), raw, record, facts: facts.encode() });
+        }
+        let updated = old.is_some_and(|h| *h != record);
+        Diff::count_segments(&mut segments, &facts.segments, updated);
         match old {
-            Some(h) if format!("{h:032x}") == hash => outcomes.push((group, Outcome::Unchanged)),
+            Some(h) if *h == record => outcomes.push((group, Outcome::Unchanged)),
             Some(_) => {
                 outcomes.push((group, Outcome::Updated));
                 changes.push(change(idnat, ChangeKind::Update, group, json, hash));
@@ -472,17 +576,23 @@ fn diff_partition(
             }
         }
     }
-    let persons = part.persons.len() as u64;
     Ok(PartResult {
         partition: p,
         changes,
         outcomes,
-        seen,
+        gone: {
+            let mut gone: Vec<String> =
+                served.keys().map(|k| &**k).filter(|id| !seen.contains(*id)).map(str::to_string).collect();
+            gone.sort_unstable();
+            gone
+        },
         tainted: part.tainted,
-        stats: part.stats,
+        stats,
         persons,
         segments,
         quality,
+        memos: new_memos,
+        skipped: skipped.len() as u64,
     })
 }
 

@@ -64,6 +64,19 @@ pub fn text_issue(field: &str) -> Option<&'static str> {
     field.chars().any(char::is_control).then_some("control_character")
 }
 
+/// Whether a line (or a field) could show any issue [`text_issue`] finds: a control character (ASCII, or C1 encoded
+/// `C2 80`–`C2 9F`), `Ã` or `Â` (`C3 83`, `C3 82`, the start of every mojibake), or U+FFFD (`EF BF BD`). Most lines
+/// have none, and are not split into fields.
+pub fn may_have_issues(line: &[u8]) -> bool {
+    line.iter().enumerate().any(|(i, &b)| match b {
+        0..0x20 | 0x7f => true,
+        0xC2 => line.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n)),
+        0xC3 => line.get(i + 1).is_some_and(|n| matches!(n, 0x82 | 0x83)),
+        0xEF => line.get(i + 1..i + 3) == Some(&[0xBF, 0xBD]),
+        _ => false,
+    })
+}
+
 /// Look at every field of a line of `file` (fields of `body`, split on `|`) and count what looks wrong.
 pub(crate) fn scan_line(
     file: &str,
@@ -103,5 +116,20 @@ mod tests {
         assert_eq!(text_issue("M\u{FFFD}decin"), Some("replacement_character"));
         assert_eq!(text_issue("ab\u{1}c"), Some("control_character"));
         assert_eq!(text_issue("é\u{7}"), Some("control_character"));
+    }
+
+    proptest::proptest! {
+        /// A line that [`may_have_issues`] passes has no field [`text_issue`] flags.
+        #[test]
+        fn the_quick_check_misses_no_issue(s in "(\\PC|[ÃÂ\u{80}-\u{9f}\u{FFFD}\u{1}é€‰|])*") {
+            if !may_have_issues(s.as_bytes()) {
+                for f in s.split('|') {
+                    proptest::prop_assert_eq!(text_issue(f), None, "{:?}", f);
+                }
+            }
+            if s.split('|').any(|f| text_issue(f).is_some()) {
+                proptest::prop_assert!(may_have_issues(s.as_bytes()));
+            }
+        }
     }
 }

@@ -149,6 +149,11 @@ fn tables() -> &'static Tables {
     })
 }
 
+/// The shipped tables as text (what a cache of parsed records must be invalidated by when it changes).
+pub fn tables_text() -> &'static str {
+    DATA
+}
+
 /// Look a code up in the tables of a kind. `None` for an unknown code (keep the raw value).
 ///
 /// ```

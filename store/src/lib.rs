@@ -16,6 +16,7 @@
 mod downloads;
 mod generations;
 mod lock;
+mod memo;
 mod reads;
 pub mod record;
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub mod views;
 
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
+pub use memo::Memo;
 pub use runs::{RunFinish, RunRecord, RunStatus};
 pub use usage::{SubjectBatch, UsageDay, UsageKey, UsageReport, subject_hash};
 
@@ -326,6 +328,9 @@ impl Store {
             .pragma("cache_size", "-32768")
             .pragma("wal_autocheckpoint", "16384")
             .pragma("temp_store", "memory")
+            // The sync streams the 1.7 million served hashes and memos: let the connection's thread run ahead of
+            // the reader by a few thousand rows instead of 50 (each hand-over wakes a thread).
+            .row_buffer_size(4096)
             // Streaming a whole generation (index build, stats) is long by design: only warn past a minute.
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
         // Two processes opening a new data directory together (a sync and `annuaire runs`, two servers) would race

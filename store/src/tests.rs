@@ -36,6 +36,7 @@ backend_tests!(
     records_with_any_character_survive_the_bulk_path,
     runs_downloads_and_usage_are_recorded,
     versions_removals_and_promotions_as_the_fhir_directory_reads_them,
+    memos_are_read_by_partition_range_replaced_and_removed,
 );
 
 /// A store in a fresh PostgreSQL database, or `None` when no server is given.
@@ -418,6 +419,29 @@ async fn versions_removals_and_promotions_as_the_fhir_directory_reads_them(store
     let promotions = store.promotions().await.expect("promotions");
     assert_eq!(promotions.iter().map(|(g, _)| *g).collect::<Vec<_>>(), [g1, g2]);
     assert!(promotions.iter().all(|(_, at)| at.ends_with('Z')), "{promotions:?}");
+}
+
+/// The sync's memos: read a range of partitions at a time in (partition, idNat) order, replaced by a newer one of the
+/// same person, removed when the person is gone; 128-bit hashes and any bytes survive both backends.
+async fn memos_are_read_by_partition_range_replaced_and_removed(store: Store) {
+    let memo = |part: usize, idnat: &str, raw: u128, facts: &[u8]| Memo {
+        part,
+        idnat: idnat.into(),
+        raw,
+        record: u128::MAX - raw,
+        facts: facts.to_vec(),
+    };
+    assert_eq!(store.memos(0..128).await.expect("none"), []);
+    let first = [memo(3, "b", 1, b"\x00\xff"), memo(3, "a", u128::MAX, b""), memo(7, "c", 1 << 100, b"x")];
+    store.put_memos(&first, &[]).await.expect("put");
+    let got = store.memos(0..4).await.expect("read");
+    assert_eq!(got, [first[1].clone(), first[0].clone()], "partition 3 only, by idNat");
+    assert_eq!(store.memos(4..128).await.expect("read"), [first[2].clone()]);
+    // A newer memo of `a` replaces the old one; `b` is gone.
+    store.put_memos(&[memo(3, "a", 5, b"new")], &[(3, "b".into())]).await.expect("replace");
+    assert_eq!(store.memos(3..4).await.expect("read"), [memo(3, "a", 5, b"new")]);
+    store.clear_memos().await.expect("clear");
+    assert_eq!(store.memos(0..128).await.expect("cleared"), []);
 }
 
 /// The two migration folders move in step: same version numbers, same names.
