@@ -197,6 +197,10 @@ pub(crate) struct SyncArgs {
     /// Ingest even if the extract is byte-identical to the one served.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Parse every person again, even those whose lines did not change since their served record (by default they
+    /// are counted from the memo of their lines, without being parsed).
+    #[arg(long)]
+    pub(crate) reparse: bool,
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,

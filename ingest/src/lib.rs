@@ -20,6 +20,7 @@ mod live;
 mod obtain;
 mod options;
 pub mod parse;
+mod partition;
 pub mod quality;
 mod rows;
 pub mod run;

@@ -75,6 +75,9 @@ pub struct RunOptions {
     pub limits: crate::source::ReadLimits,
     /// Ingest even when the source is byte-identical to the one served.
     pub force: bool,
+    /// Parse every person, even those whose lines are those of their served record (the memo of persons' lines is
+    /// not read, and is written again: [`crate::facts`]).
+    pub reparse: bool,
     /// Progress reports.
     pub progress: Option<ProgressFn>,
     /// The views of a generation that must be complete before it is promoted (the binary gives the search
@@ -104,6 +107,7 @@ impl RunOptions {
             segment_gate: crate::diff::SegmentGate::default(),
             limits: crate::source::ReadLimits::default(),
             force: false,
+            reparse: false,
             progress: None,
             views: Vec::new(),
             fail_after_batches: None,

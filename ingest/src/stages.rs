@@ -5,15 +5,15 @@
 //! run record being filled ([`RunFinish`]) and the generation being written live in the [`Run`], so a failure at any
 //! stage is recorded and its generation abandoned by [`crate::run::run_once`].
 
-use crate::diff::{Diff, RunOutcome, SegmentDiff, id_group, id_group_of, record_and_hash};
+use crate::diff::{Diff, RunOutcome, SegmentDiff, id_group_of};
 use crate::error::{Error, Result};
-use crate::extract::{PARTITIONS, ParseReport, Partitioned, partition_of};
-use crate::facts::Facts;
+use crate::extract::{PARTITIONS, ParseReport, Partitioned};
 use crate::options::{Origin, RunOptions};
+use crate::partition::{Outcome, ServedHashes, diff_partition, memos_by_partition};
 use crate::source::Source;
 use annuaire_store::{Change, ChangeKind, DownloadState, Memo, RunFinish, RunStatus, Store};
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -49,68 +49,6 @@ pub(crate) enum PassA {
     AlreadyServed(String),
     /// The extract spilled into partitions, with the report so far.
     Spilled(Arc<Partitioned>, ParseReport),
-}
-
-/// One partition grouped and diffed by pass B.
-struct PartResult {
-    partition: usize,
-    changes: Vec<Change>,
-    outcomes: Vec<(&'static str, Outcome)>,
-    /// Served persons of this partition absent from the extract, sorted.
-    gone: Vec<String>,
-    tainted: HashSet<String>,
-    stats: crate::group::GroupStats,
-    persons: u64,
-    /// Persons of this partition by segment.
-    segments: BTreeMap<String, SegmentDiff>,
-    /// What the quality report needs of this partition's persons.
-    quality: crate::quality::Collector,
-    /// Memos to write: persons parsed whose lines or record the store's memo did not have.
-    memos: Vec<Memo>,
-    /// Persons judged unchanged from their memo, without being parsed.
-    skipped: u64,
-}
-
-/// One partition's memos, by idNat: the hash of the lines, the record hash they gave, the person's facts.
-type Memos = HashMap<String, (u128, u128, Facts)>;
-
-/// The memos of a wave's partitions, decoded (a memo that does not decode is left out: its person is parsed).
-fn memos_by_partition(rows: Vec<Memo>, first: usize, count: usize) -> Vec<Memos> {
-    let mut out: Vec<Memos> = (0..count).map(|_| HashMap::new()).collect();
-    for m in rows {
-        if let (Some(slot), Some(facts)) =
-            (m.part.checked_sub(first).and_then(|i| out.get_mut(i)), Facts::decode(&m.facts))
-        {
-            slot.insert(m.idnat, (m.raw, m.record, facts));
-        }
-    }
-    out
-}
-
-/// The hashes of the served generation's records, one compact map per partition (1.7 million entries at national
-/// size), read while pass A runs.
-pub(crate) struct ServedHashes {
-    current: Vec<HashMap<Box<str>, u128>>,
-    /// Served persons by id group (the diff's references).
-    diff: Diff,
-    count: u64,
-}
-
-impl ServedHashes {
-    async fn read(store: Store) -> Result<ServedHashes> {
-        let t = std::time::Instant::now();
-        let mut served = ServedHashes { current: vec![HashMap::new(); PARTITIONS], diff: Diff::default(), count: 0 };
-        store
-            .for_each_current_hash(|idnat, hash| {
-                served.diff.group(id_group_of(&idnat)).reference += 1;
-                served.count += 1;
-                let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
-                served.current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
-            })
-            .await?;
-        tracing::info!(elapsed = ?t.elapsed(), served = served.count, "served hashes read");
-        Ok(served)
-    }
 }
 
 /// What [`Run::pass_b`] gives.
@@ -291,16 +229,18 @@ impl Run<'_> {
         };
         let wave = rayon::current_num_threads().max(2);
         let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let mut memo_writes = std::time::Duration::ZERO;
         let mut batches = 0usize;
         let mut persons_seen = 0u64;
         let mut tainted_count = parted.tainted.len() as u64;
         let mut skipped = 0u64;
-        // A wave's memos are read before it starts (nothing to read on a first load).
-        // A wave's memos are read while the wave before it is computed (nothing to read on a first load).
+        // A wave's memos are read while the wave before it is computed (nothing to read on a first load, or when
+        // told to parse everyone).
+        let reparse = opts.reparse;
         let memos_of = |first: usize| {
             let store = store.clone();
             tokio::spawn(async move {
-                if served_count == 0 {
+                if served_count == 0 || reparse {
                     Ok(Vec::new())
                 } else {
                     store.memos(first..(first + wave).min(PARTITIONS)).await
@@ -389,7 +329,9 @@ impl Run<'_> {
             }
             // One transaction per wave of partitions.
             store.write_changes(generation, &wave_changes).await?;
+            let m = std::time::Instant::now();
             store.put_memos(&wave_memos, &wave_gone).await?;
+            memo_writes += m.elapsed();
             batches += 1;
             if opts.fail_after_batches.is_some_and(|n| batches >= n) {
                 return Err(Error::Interrupted(format!("stopped on purpose after {batches} waves")));
@@ -400,7 +342,14 @@ impl Run<'_> {
             writing += t.elapsed();
         }
         let memo_wait = *memo_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        tracing::info!(?compute, ?writing, ?memo_wait, skipped, "pass B (group, hash, diff) and store writes done");
+        tracing::info!(
+            ?compute,
+            ?writing,
+            ?memo_writes,
+            ?memo_wait,
+            skipped,
+            "pass B (group, hash, diff) and store writes done"
+        );
         report.persons = persons_seen;
         report.persons_skipped = skipped;
         report.persons_with_errors = tainted_count;
@@ -497,115 +446,6 @@ fn check_rate(opts: &RunOptions, report: &ParseReport) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Pass B for one partition: its persons grouped, each compared by record hash with the served one. A person whose
-/// lines hash as in their memo, and whose served record is the one the memo says those lines give, is unchanged: it
-/// is counted from the memo's facts without being parsed.
-fn diff_partition(
-    parted: &Partitioned,
-    p: usize,
-    served: &HashMap<Box<str>, u128>,
-    memos: &Memos,
-    tainted_a: &HashSet<String>,
-    live: Option<&crate::live::Live>,
-    identifiers: &std::sync::Mutex<crate::quality::Identifiers>,
-) -> Result<PartResult> {
-    let known = |key: &str, raw: u128| {
-        !tainted_a.contains(key)
-            && memos.get(key).is_some_and(|(m_raw, m_record, _)| *m_raw == raw && served.get(key) == Some(m_record))
-    };
-    let part = parted.process_skipping(p, &known)?;
-    let persons = (part.persons.len() + part.skipped.len()) as u64;
-    let mut changes = Vec::new();
-    let mut outcomes = Vec::with_capacity(persons as usize);
-    let mut seen: HashSet<&str> = HashSet::with_capacity(persons as usize);
-    let mut segments = BTreeMap::new();
-    let mut quality = crate::quality::Collector::default();
-    let mut stats = part.stats;
-    let mut new_memos = Vec::new();
-    let skipped: Vec<(&str, &Facts)> =
-        part.skipped.iter().filter_map(|k| memos.get(k).map(|(_, _, f)| (k.as_str(), f))).collect();
-    {
-        let mut ids = identifiers.lock().map_err(|_| Error::Interrupted("a worker panicked".into()))?;
-        for f in part.facts.iter().chain(skipped.iter().map(|(_, f)| *f)) {
-            ids.person(f);
-        }
-    }
-    for (idnat, facts) in &skipped {
-        facts.add_to(&mut stats);
-        quality.person(idnat, facts);
-        seen.insert(idnat);
-        outcomes.push((id_group_of(idnat), Outcome::Unchanged));
-        Diff::count_segments(&mut segments, &facts.segments, false);
-    }
-    for ((person, facts), raw) in part.persons.iter().zip(&part.facts).zip(&part.raw) {
-        facts.add_to(&mut stats);
-        let idnat = person.idnat.as_str();
-        quality.person(idnat, facts);
-        seen.insert(idnat);
-        let group = id_group(person);
-        let old = served.get(idnat);
-        if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
-            outcomes.push((group, Outcome::KeptOnError));
-            Diff::count_segments(&mut segments, &facts.segments, false);
-            continue;
-        }
-        let (json, hash) = record_and_hash(person)?;
-        let record = u128::from_str_radix(&hash, 16).unwrap_or(0);
-        if let Some(raw) = *raw
-            && !tainted_a.contains(idnat)
-            && memos.get(idnat).is_none_or(|(m_raw, m_record, _)| (*m_raw, *m_record) != (raw, record))
-        {
-            new_memos.push(Memo { part: p, idnat: idnat.to_string(), raw, record, facts: facts.encode() });
-        }
-        let updated = old.is_some_and(|h| *h != record);
-        Diff::count_segments(&mut segments, &facts.segments, updated);
-        match old {
-            Some(h) if *h == record => outcomes.push((group, Outcome::Unchanged)),
-            Some(_) => {
-                outcomes.push((group, Outcome::Updated));
-                changes.push(change(idnat, ChangeKind::Update, group, json, hash));
-            }
-            None => {
-                outcomes.push((group, Outcome::Created));
-                changes.push(change(idnat, ChangeKind::Create, group, json, hash));
-                if let Some(live) = live {
-                    live.add(person)?;
-                }
-            }
-        }
-    }
-    Ok(PartResult {
-        partition: p,
-        changes,
-        outcomes,
-        gone: {
-            let mut gone: Vec<String> =
-                served.keys().map(|k| &**k).filter(|id| !seen.contains(*id)).map(str::to_string).collect();
-            gone.sort_unstable();
-            gone
-        },
-        tainted: part.tainted,
-        stats,
-        persons,
-        segments,
-        quality,
-        memos: new_memos,
-        skipped: skipped.len() as u64,
-    })
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Outcome {
-    Created,
-    Updated,
-    Unchanged,
-    KeptOnError,
-}
-
-fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
-    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
 }
 
 /// What the run that built the served generation found: persons by segment (its diff's `now`), and its quality

@@ -75,16 +75,15 @@ fn report(o: &RunOutcome) -> anyhow::Result<serde_json::Value> {
     Ok(v)
 }
 
-/// Two nights on one store; `clear` forgets the memos between them.
-async fn two_nights(dir: &Path, clear: bool) -> anyhow::Result<(Store, RunOutcome)> {
-    let store = Store::open(&dir.join(if clear { "parsed" } else { "skipped" })).await?;
+/// Two nights on one store; with `reparse`, the second parses every person.
+async fn two_nights(dir: &Path, reparse: bool) -> anyhow::Result<(Store, RunOutcome)> {
+    let store = Store::open(&dir.join(if reparse { "parsed" } else { "skipped" })).await?;
     let first = run_once(&store, &first_night()).await?;
     assert_eq!(first.status, RunStatus::Promoted);
     assert_eq!(first.report.persons_skipped, 0, "nothing to skip on a first load");
-    if clear {
-        store.clear_memos().await?;
-    }
-    let second = run_once(&store, &next_night(dir)?).await?;
+    let mut next = next_night(dir)?;
+    next.reparse = reparse;
+    let second = run_once(&store, &next).await?;
     assert_eq!(second.status, RunStatus::Promoted, "{:?}", second.reason);
     Ok((store, second))
 }

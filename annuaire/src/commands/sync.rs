@@ -33,6 +33,7 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
         max_inflate_ratio,
         allow_http,
         force,
+        reparse,
         format,
     } = args;
     let mut opts = RunOptions::new(&source);
@@ -63,6 +64,7 @@ pub(crate) async fn run(ctx: Ctx, args: SyncArgs) -> Result<ExitCode> {
     opts.max_delete_rate = max_delete_rate;
     opts.max_update_rate = max_update_rate;
     opts.force = force;
+    opts.reparse = reparse;
     let bars = progress::Bars::new();
     opts.progress = bars.callback();
     let outcome = run_once(&store, &opts).await;

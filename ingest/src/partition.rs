@@ -1,0 +1,185 @@
+//! Pass B for one partition ([`diff_partition`]): its persons grouped (or taken as unchanged from the memo of their
+//! lines, [`crate::facts`]), each compared with the served record, with what the wave needs to write and count; and
+//! the served hashes it compares with ([`ServedHashes`]), read while pass A runs.
+
+use crate::diff::{Diff, SegmentDiff, id_group, id_group_of, record_and_hash};
+use crate::error::{Error, Result};
+use crate::extract::{PARTITIONS, Partitioned, partition_of};
+use crate::facts::Facts;
+use annuaire_store::{Change, ChangeKind, Memo, Store};
+use std::collections::{BTreeMap, HashSet};
+
+/// One partition grouped and diffed by pass B.
+pub(crate) struct PartResult {
+    pub(crate) partition: usize,
+    pub(crate) changes: Vec<Change>,
+    pub(crate) outcomes: Vec<(&'static str, Outcome)>,
+    /// Served persons of this partition absent from the extract, sorted.
+    pub(crate) gone: Vec<String>,
+    pub(crate) tainted: HashSet<String>,
+    pub(crate) stats: crate::group::GroupStats,
+    pub(crate) persons: u64,
+    /// Persons of this partition by segment.
+    pub(crate) segments: BTreeMap<String, SegmentDiff>,
+    /// What the quality report needs of this partition's persons.
+    pub(crate) quality: crate::quality::Collector,
+    /// Memos to write: persons parsed whose lines or record the store's memo did not have.
+    pub(crate) memos: Vec<Memo>,
+    /// Persons judged unchanged from their memo, without being parsed.
+    pub(crate) skipped: u64,
+}
+
+/// One partition's served records: idNat → record hash.
+pub(crate) type Served = foldhash::HashMap<Box<str>, u128>;
+
+/// One partition's memos, by idNat: the hash of the lines, the record hash they gave, the person's facts.
+pub(crate) type Memos = foldhash::HashMap<String, (u128, u128, Facts)>;
+
+/// The memos of a wave's partitions, decoded (a memo that does not decode is left out: its person is parsed).
+pub(crate) fn memos_by_partition(rows: Vec<Memo>, first: usize, count: usize) -> Vec<Memos> {
+    let mut out: Vec<Memos> = (0..count).map(|_| Memos::default()).collect();
+    for m in rows {
+        if let (Some(slot), Some(facts)) =
+            (m.part.checked_sub(first).and_then(|i| out.get_mut(i)), Facts::decode(&m.facts))
+        {
+            slot.insert(m.idnat, (m.raw, m.record, facts));
+        }
+    }
+    out
+}
+
+/// The hashes of the served generation's records, one compact map per partition (1.7 million entries at national
+/// size), read while pass A runs.
+pub(crate) struct ServedHashes {
+    pub(crate) current: Vec<Served>,
+    /// Served persons by id group (the diff's references).
+    pub(crate) diff: Diff,
+    pub(crate) count: u64,
+}
+
+impl ServedHashes {
+    pub(crate) async fn read(store: Store) -> Result<ServedHashes> {
+        let t = std::time::Instant::now();
+        let mut served = ServedHashes { current: vec![Served::default(); PARTITIONS], diff: Diff::default(), count: 0 };
+        store
+            .for_each_current_hash(|idnat, hash| {
+                served.diff.group(id_group_of(&idnat)).reference += 1;
+                served.count += 1;
+                let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
+                served.current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
+            })
+            .await?;
+        tracing::info!(elapsed = ?t.elapsed(), served = served.count, "served hashes read");
+        Ok(served)
+    }
+}
+
+/// Pass B for one partition: its persons grouped, each compared by record hash with the served one. A person whose
+/// lines hash as in their memo, and whose served record is the one the memo says those lines give, is unchanged: it
+/// is counted from the memo's facts without being parsed.
+pub(crate) fn diff_partition(
+    parted: &Partitioned,
+    p: usize,
+    served: &Served,
+    memos: &Memos,
+    tainted_a: &HashSet<String>,
+    live: Option<&crate::live::Live>,
+    identifiers: &std::sync::Mutex<crate::quality::Identifiers>,
+) -> Result<PartResult> {
+    let known = |key: &str, raw: u128| {
+        !tainted_a.contains(key)
+            && memos.get(key).is_some_and(|(m_raw, m_record, _)| *m_raw == raw && served.get(key) == Some(m_record))
+    };
+    let part = parted.process_skipping(p, &known)?;
+    let persons = (part.persons.len() + part.skipped.len()) as u64;
+    let mut changes = Vec::new();
+    let mut outcomes = Vec::with_capacity(persons as usize);
+    let mut seen: foldhash::HashSet<&str> =
+        foldhash::HashSet::with_capacity_and_hasher(persons as usize, Default::default());
+    let mut segments = BTreeMap::new();
+    let mut quality = crate::quality::Collector::default();
+    let mut stats = part.stats;
+    let mut new_memos = Vec::new();
+    let skipped: Vec<(&str, &Facts)> =
+        part.skipped.iter().filter_map(|k| memos.get(k).map(|(_, _, f)| (k.as_str(), f))).collect();
+    {
+        let mut ids = identifiers.lock().map_err(|_| Error::Interrupted("a worker panicked".into()))?;
+        for f in part.facts.iter().chain(skipped.iter().map(|(_, f)| *f)) {
+            ids.person(f);
+        }
+    }
+    for (idnat, facts) in &skipped {
+        facts.add_to(&mut stats);
+        quality.person(idnat, facts);
+        seen.insert(idnat);
+        outcomes.push((id_group_of(idnat), Outcome::Unchanged));
+        Diff::count_segments(&mut segments, &facts.segments, false);
+    }
+    for ((person, facts), raw) in part.persons.iter().zip(&part.facts).zip(&part.raw) {
+        facts.add_to(&mut stats);
+        let idnat = person.idnat.as_str();
+        quality.person(idnat, facts);
+        seen.insert(idnat);
+        let group = id_group(person);
+        let old = served.get(idnat);
+        if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
+            outcomes.push((group, Outcome::KeptOnError));
+            Diff::count_segments(&mut segments, &facts.segments, false);
+            continue;
+        }
+        let (json, hash) = record_and_hash(person)?;
+        let record = u128::from_str_radix(&hash, 16).unwrap_or(0);
+        if let Some(raw) = *raw
+            && !tainted_a.contains(idnat)
+            && memos.get(idnat).is_none_or(|(m_raw, m_record, _)| (*m_raw, *m_record) != (raw, record))
+        {
+            new_memos.push(Memo { part: p, idnat: idnat.to_string(), raw, record, facts: facts.encode() });
+        }
+        let updated = old.is_some_and(|h| *h != record);
+        Diff::count_segments(&mut segments, &facts.segments, updated);
+        match old {
+            Some(h) if *h == record => outcomes.push((group, Outcome::Unchanged)),
+            Some(_) => {
+                outcomes.push((group, Outcome::Updated));
+                changes.push(change(idnat, ChangeKind::Update, group, json, hash));
+            }
+            None => {
+                outcomes.push((group, Outcome::Created));
+                changes.push(change(idnat, ChangeKind::Create, group, json, hash));
+                if let Some(live) = live {
+                    live.add(person)?;
+                }
+            }
+        }
+    }
+    Ok(PartResult {
+        partition: p,
+        changes,
+        outcomes,
+        gone: {
+            let mut gone: Vec<String> =
+                served.keys().map(|k| &**k).filter(|id| !seen.contains(*id)).map(str::to_string).collect();
+            gone.sort_unstable();
+            gone
+        },
+        tainted: part.tainted,
+        stats,
+        persons,
+        segments,
+        quality,
+        memos: new_memos,
+        skipped: skipped.len() as u64,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    KeptOnError,
+}
+
+fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
+    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+}
