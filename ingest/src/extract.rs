@@ -400,7 +400,7 @@ pub fn read_extract(source: &Source, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> R
     let mut tainted = parted.tainted.clone();
     for part in parts {
         for f in &part.facts {
-            f.add_to(&mut report.group);
+            report.group.add_person(f);
         }
         persons.extend(part.persons);
         tainted.extend(part.tainted);

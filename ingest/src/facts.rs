@@ -12,10 +12,7 @@
 //! are parsed, grouped or counted must bump [`MEMO_VERSION`]: every person is then parsed again, once.
 //! `ingest/tests/memo.rs` checks that a re-sync that skips gives the report, diff and records of one that parses all.
 
-use crate::group::GroupStats;
-use annuaire_schemas::Person;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// Version of the parsing, grouping and counting rules (and of the [`Facts`] encoding) that memos were made with.
@@ -84,65 +81,6 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// The facts of a grouped person.
-    pub(crate) fn of(p: &Person, c: &Counters) -> Facts {
-        let mut warnings: BTreeMap<String, u32> = BTreeMap::new();
-        for (kind, n) in
-            [("conflicting_values", c.conflicts), ("savoir_faire_without_exercice", c.savoir_faire_without_exercice)]
-        {
-            if n > 0 {
-                warnings.insert(kind.to_string(), n);
-            }
-        }
-        crate::group::check_ids(p, |k| *warnings.entry(k.to_string()).or_default() += 1);
-        let mut unknown: BTreeMap<(String, String), u32> = BTreeMap::new();
-        crate::group::unknown_codes_of(p, |kind, code| {
-            *unknown.entry((kind.name().to_string(), code.to_string())).or_default() += 1;
-        });
-        let mut segments: Vec<String> = p.departments().into_iter().map(|d| format!("department:{d}")).collect();
-        let mut professions: Vec<&str> =
-            p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
-        professions.sort_unstable();
-        professions.dedup();
-        segments.extend(professions.into_iter().map(|c| format!("profession:{c}")));
-        let mut kinds: Vec<&str> = p.exercices.iter().map(|e| e.authority.kind.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        segments.extend(kinds.into_iter().map(|k| format!("authority_kind:{k}")));
-        segments.sort_unstable();
-        let mut structures: Vec<(String, String, String)> = p
-            .exercices
-            .iter()
-            .flat_map(|e| &e.activities)
-            .map(|a| &a.structure)
-            .filter(|s| !s.technical_id.is_empty() && (!s.siret.is_empty() || !s.finess_site.is_empty()))
-            .map(|s| (s.technical_id.clone(), s.siret.clone(), s.finess_site.clone()))
-            .collect();
-        structures.sort_unstable();
-        structures.dedup();
-        Facts {
-            rows: c.rows,
-            duplicate_rows: c.duplicate_rows,
-            warnings: warnings.into_iter().collect(),
-            unknown: unknown.into_iter().map(|((k, c), n)| (k, c, n)).collect(),
-            without_activity: !p.exercices.iter().any(|e| !e.activities.is_empty()),
-            segments,
-            structures,
-        }
-    }
-
-    /// Add the person's grouping counters to a partition's.
-    pub fn add_to(&self, stats: &mut GroupStats) {
-        stats.rows += u64::from(self.rows);
-        stats.duplicate_rows += u64::from(self.duplicate_rows);
-        for (k, n) in &self.warnings {
-            *stats.warnings_by_kind.entry(k.clone()).or_default() += u64::from(*n);
-        }
-        for (kind, code, n) in &self.unknown {
-            *stats.unknown_codes.entry(kind.clone()).or_default().entry(code.clone()).or_default() += u64::from(*n);
-        }
-    }
-
     /// The stored form (bincode, standard configuration).
     pub fn encode(&self) -> Vec<u8> {
         bincode::serde::encode_to_vec(self, bincode::config::standard()).unwrap_or_default()

@@ -66,6 +66,18 @@ pub struct GroupStats {
 }
 
 impl GroupStats {
+    /// Add one person's counters (its [`Facts`]).
+    pub fn add_person(&mut self, f: &Facts) {
+        self.rows += u64::from(f.rows);
+        self.duplicate_rows += u64::from(f.duplicate_rows);
+        for (k, n) in &f.warnings {
+            *self.warnings_by_kind.entry(k.clone()).or_default() += u64::from(*n);
+        }
+        for (kind, code, n) in &f.unknown {
+            *self.unknown_codes.entry(kind.clone()).or_default().entry(code.clone()).or_default() += u64::from(*n);
+        }
+    }
+
     /// Add another partition's counters.
     pub fn merge(&mut self, o: GroupStats) {
         self.rows += o.rows;
@@ -327,7 +339,7 @@ impl Grouper {
     pub fn finish(self) -> (Vec<Person>, HashSet<String>, GroupStats) {
         let mut g = self.finish_grouped();
         for f in &g.facts {
-            f.add_to(&mut g.stats);
+            g.stats.add_person(f);
         }
         (g.persons, g.tainted, g.stats)
     }
@@ -345,7 +357,7 @@ impl Grouper {
                 }
                 fill_labels(&mut person);
                 person.canonicalize();
-                let facts = Facts::of(&person, &b.counters);
+                let facts = facts_of(&person, &b.counters);
                 (person, facts)
             })
             .collect();
@@ -353,6 +365,53 @@ impl Grouper {
         let (persons, facts) = grouped.into_iter().unzip();
         self.stats.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         Grouped { persons, facts, tainted: self.tainted, stats: self.stats }
+    }
+}
+
+/// The facts of a grouped person: its counters, and what the segments and the quality report need of it.
+pub(crate) fn facts_of(p: &Person, c: &Counters) -> Facts {
+    let mut warnings: BTreeMap<String, u32> = BTreeMap::new();
+    for (kind, n) in
+        [("conflicting_values", c.conflicts), ("savoir_faire_without_exercice", c.savoir_faire_without_exercice)]
+    {
+        if n > 0 {
+            warnings.insert(kind.to_string(), n);
+        }
+    }
+    check_ids(p, |k| *warnings.entry(k.to_string()).or_default() += 1);
+    let mut unknown: BTreeMap<(String, String), u32> = BTreeMap::new();
+    unknown_codes_of(p, |kind, code| {
+        *unknown.entry((kind.name().to_string(), code.to_string())).or_default() += 1;
+    });
+    let mut segments: Vec<String> = p.departments().into_iter().map(|d| format!("department:{d}")).collect();
+    let mut professions: Vec<&str> =
+        p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
+    professions.sort_unstable();
+    professions.dedup();
+    segments.extend(professions.into_iter().map(|c| format!("profession:{c}")));
+    let mut kinds: Vec<&str> = p.exercices.iter().map(|e| e.authority.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    segments.extend(kinds.into_iter().map(|k| format!("authority_kind:{k}")));
+    segments.sort_unstable();
+    let mut structures: Vec<(String, String, String)> = p
+        .exercices
+        .iter()
+        .flat_map(|e| &e.activities)
+        .map(|a| &a.structure)
+        .filter(|s| !s.technical_id.is_empty() && (!s.siret.is_empty() || !s.finess_site.is_empty()))
+        .map(|s| (s.technical_id.clone(), s.siret.clone(), s.finess_site.clone()))
+        .collect();
+    structures.sort_unstable();
+    structures.dedup();
+    Facts {
+        rows: c.rows,
+        duplicate_rows: c.duplicate_rows,
+        warnings: warnings.into_iter().collect(),
+        unknown: unknown.into_iter().map(|((k, c), n)| (k, c, n)).collect(),
+        without_activity: !p.exercices.iter().any(|e| !e.activities.is_empty()),
+        segments,
+        structures,
     }
 }
 

@@ -109,14 +109,14 @@ pub(crate) fn diff_partition(
         }
     }
     for (idnat, facts) in &skipped {
-        facts.add_to(&mut stats);
+        stats.add_person(facts);
         quality.person(idnat, facts);
         seen.insert(idnat);
         outcomes.push((id_group_of(idnat), Outcome::Unchanged));
         Diff::count_segments(&mut segments, &facts.segments, false);
     }
     for ((person, facts), raw) in part.persons.iter().zip(&part.facts).zip(&part.raw) {
-        facts.add_to(&mut stats);
+        stats.add_person(facts);
         let idnat = person.idnat.as_str();
         quality.person(idnat, facts);
         seen.insert(idnat);
