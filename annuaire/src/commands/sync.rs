@@ -119,6 +119,9 @@ pub(crate) fn print_outcome(o: &annuaire_ingest::RunOutcome) {
     if o.status != RunStatus::Unchanged {
         let t = o.diff.total();
         println!("  persons: {} (exact duplicate lines dropped: {})", o.report.persons, o.report.group.duplicate_rows);
+        if o.report.persons_skipped > 0 {
+            println!("  not parsed, their lines unchanged since their served record: {}", o.report.persons_skipped);
+        }
         println!(
             "  changes: {} created, {} updated, {} deleted, {} unchanged, {} kept as served after a rejected line",
             t.created, t.updated, t.deleted, t.unchanged, t.kept_on_error
