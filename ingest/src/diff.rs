@@ -235,7 +235,7 @@ pub(crate) fn id_group(p: &Person) -> &'static str {
 }
 
 pub(crate) fn id_group_of(idnat: &str) -> &'static str {
-    annuaire_schemas::IdNat::new(idnat).id_type().group()
+    annuaire_schemas::IdType::of_idnat(idnat).group()
 }
 
 /// The stored encoding of a record and its change hash ([`annuaire_store::record::encode`]).

@@ -170,7 +170,7 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                 let (idnat, type_id, id) =
                     (h.get(crate::layout::IDNAT), h.get(crate::layout::TYPE_ID), h.get(crate::layout::ID));
                 move |f: &Fields<'_>| {
-                    let key = crate::rows::person_key(f.at(idnat), f.at(type_id), f.at(id));
+                    let key = crate::rows::person_key_ref(f.at(idnat), f.at(type_id), f.at(id));
                     // A line whose identifier is not one never becomes a person (a stray header line, text in the
                     // id column): a row error, counted and located. Lines without any id are rejected in pass B.
                     if !key.is_empty() {
@@ -188,12 +188,14 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                     }
                     // The line number, the person's key (empty when it could not be told apart from the fields'
                     // separators: such a line is parsed every time), then the fields.
-                    let mut line = format!("{}\t", f.line());
+                    let mut line = String::with_capacity(f.joined_len() + key.len() + 24);
+                    line.push_str(itoa_u64(&mut [0u8; 20], f.line()));
+                    line.push('\t');
                     if !key.contains(['\t', '\n', '\r']) {
                         line.push_str(&key);
                     }
                     line.push('\t');
-                    line.push_str(&f.joined());
+                    f.join_into(&mut line);
                     line.push('\n');
                     Ok::<_, crate::parse::RowIssue>((partition_of(&key) as u16, line))
                 }
@@ -225,6 +227,20 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
         files.push(stats);
     }
     Ok(Partitioned { dir, members, files, errors, tainted })
+}
+
+/// A number's decimal digits, written into `buf` (no allocation per spilled line).
+fn itoa_u64(buf: &mut [u8; 20], mut n: u64) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -79,14 +79,24 @@ impl<'a> Fields<'a> {
 
     /// The line again, fields joined with `|` (as in the file, without its end of line).
     pub fn joined(&self) -> String {
-        let mut out = String::with_capacity(self.record.as_slice().len() + self.record.len());
+        let mut out = String::with_capacity(self.joined_len());
+        self.join_into(&mut out);
+        out
+    }
+
+    /// The length of [`Fields::joined`].
+    pub fn joined_len(&self) -> usize {
+        self.record.as_slice().len() + self.record.len().saturating_sub(1)
+    }
+
+    /// Append [`Fields::joined`] to `out`.
+    pub fn join_into(&self, out: &mut String) {
         for (i, f) in self.record.iter().enumerate() {
             if i > 0 {
                 out.push('|');
             }
             out.push_str(f);
         }
-        out
     }
 
     /// The value of a column by index (`""` when the column is absent from this file's layout).

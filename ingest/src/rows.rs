@@ -59,17 +59,22 @@ columns!(MbCols {
 /// identifier, else (a file without those columns, such as the card file's data.gouv.fr mirror) the identifier with
 /// the type its form implies: 11 digits are an RPPS (`8`), 9 characters an ADELI (`0`). Empty when there is no id.
 pub(crate) fn person_key(idnat: &str, type_id: &str, id: &str) -> String {
+    person_key_ref(idnat, type_id, id).into_owned()
+}
+
+/// [`person_key`], borrowed from the line when it is one of its fields (the idNat column, nearly always).
+pub(crate) fn person_key_ref<'a>(idnat: &'a str, type_id: &str, id: &'a str) -> std::borrow::Cow<'a, str> {
     let (n, t, i) = (idnat.trim(), type_id.trim(), id.trim());
     if !n.is_empty() {
-        n.to_string()
+        n.into()
     } else if !t.is_empty() && !i.is_empty() {
-        format!("{t}{i}")
+        format!("{t}{i}").into()
     } else if i.len() == 11 && i.bytes().all(|b| b.is_ascii_digit()) {
-        format!("8{i}")
+        format!("8{i}").into()
     } else if i.len() == 9 {
-        format!("0{i}")
+        format!("0{i}").into()
     } else {
-        i.to_string()
+        i.into()
     }
 }
 

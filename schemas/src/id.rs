@@ -219,6 +219,19 @@ impl IdType {
         }
     }
 
+    /// The type of a national id, read from its prefix (what [`IdNat::id_type`] says, without building an [`IdNat`]).
+    pub fn of_idnat(s: &str) -> IdType {
+        match s.len() {
+            12 if s.starts_with('8') && s.bytes().all(|b| b.is_ascii_digit()) => IdType::Rpps,
+            10 if s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit()) => IdType::Adeli,
+            _ if s.bytes().all(|b| b.is_ascii_alphanumeric()) && !s.is_empty() => {
+                let t = IdType::from_code(&s[..1]);
+                if matches!(t, IdType::Rpps | IdType::Adeli) { IdType::Other } else { t }
+            }
+            _ => IdType::Other,
+        }
+    }
+
     /// The group used for diff counts and the safety gate: `rpps`, `adeli` or `other`.
     pub fn group(self) -> &'static str {
         match self {
@@ -260,16 +273,7 @@ impl IdNat {
 
     /// The type, read from the prefix. Ids that are not one of the known numeric shapes are `Other`.
     pub fn id_type(&self) -> IdType {
-        let s = self.0.as_str();
-        match s.len() {
-            12 if s.starts_with('8') && s.bytes().all(|b| b.is_ascii_digit()) => IdType::Rpps,
-            10 if s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit()) => IdType::Adeli,
-            _ if s.bytes().all(|b| b.is_ascii_alphanumeric()) && !s.is_empty() => {
-                let t = IdType::from_code(&s[..1]);
-                if matches!(t, IdType::Rpps | IdType::Adeli) { IdType::Other } else { t }
-            }
-            _ => IdType::Other,
-        }
+        IdType::of_idnat(&self.0)
     }
 
     /// The identifier without its type prefix (the RPPS or ADELI number for those types).
