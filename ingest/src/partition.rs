@@ -61,14 +61,18 @@ impl ServedHashes {
     pub(crate) async fn read(store: Store) -> Result<ServedHashes> {
         let t = std::time::Instant::now();
         let mut served = ServedHashes { current: vec![Served::default(); PARTITIONS], diff: Diff::default(), count: 0 };
+        let mut references: BTreeMap<&'static str, u64> = BTreeMap::new();
         store
             .for_each_current_hash(|idnat, hash| {
-                served.diff.group(id_group_of(&idnat)).reference += 1;
+                *references.entry(id_group_of(&idnat)).or_default() += 1;
                 served.count += 1;
                 let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
                 served.current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
             })
             .await?;
+        for (group, n) in references {
+            served.diff.group(group).reference += n;
+        }
         tracing::info!(elapsed = ?t.elapsed(), served = served.count, "served hashes read");
         Ok(served)
     }

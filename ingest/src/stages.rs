@@ -5,7 +5,7 @@
 //! run record being filled ([`RunFinish`]) and the generation being written live in the [`Run`], so a failure at any
 //! stage is recorded and its generation abandoned by [`crate::run::run_once`].
 
-use crate::diff::{Diff, RunOutcome, SegmentDiff, id_group_of};
+use crate::diff::{Diff, GroupDiff, RunOutcome, SegmentDiff, id_group_of};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, ParseReport, Partitioned};
 use crate::options::{Origin, RunOptions};
@@ -287,14 +287,23 @@ impl Run<'_> {
             let mut wave_changes = Vec::new();
             let (mut wave_memos, mut wave_gone) = (Vec::new(), Vec::new());
             for r in results {
+                // Counted by group here, then added to the diff (whose group names are strings) once per group.
+                let mut by_group: BTreeMap<&'static str, GroupDiff> = BTreeMap::new();
                 for (group, outcome) in r.outcomes {
-                    let g = diff.group(group);
+                    let g = by_group.entry(group).or_default();
                     match outcome {
                         Outcome::Created => g.created += 1,
                         Outcome::Updated => g.updated += 1,
                         Outcome::Unchanged => g.unchanged += 1,
                         Outcome::KeptOnError => g.kept_on_error += 1,
                     }
+                }
+                for (group, n) in by_group {
+                    let g = diff.group(group);
+                    g.created += n.created;
+                    g.updated += n.updated;
+                    g.unchanged += n.unchanged;
+                    g.kept_on_error += n.kept_on_error;
                 }
                 // Persons served but absent from the extract are deleted (soft), unless a line of theirs was rejected.
                 let mut deletions = Vec::new();
