@@ -229,6 +229,13 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
     Ok(Partitioned { dir, members, files, errors, tainted })
 }
 
+/// What a person's line hash takes from the file a line is in: its kind and its header, since the same bytes under
+/// other columns are another line (the file's name and date are left out: they change every night).
+fn file_tag(kind: FileKind, header: &Header) -> u64 {
+    let text = format!("{}\n{}\n{}", kind.name(), header.trailing_separator, header.names.join("|"));
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
 /// A number's decimal digits, written into `buf` (no allocation per spilled line).
 fn itoa_u64(buf: &mut [u8; 20], mut n: u64) -> &str {
     let mut i = buf.len();
@@ -333,9 +340,10 @@ impl Partitioned {
         // Each person's lines hashed in file order, files in the order they are read; then whether to parse them.
         // foldhash: keys come from the extract, so seeded per process, and several times faster than SipHash.
         let mut raw: foldhash::HashMap<&[u8], (crate::facts::RawHash, bool)> = foldhash::HashMap::default();
-        for (file, (_, _, _, text)) in texts.iter().enumerate() {
+        for (kind, _, header, text) in &texts {
+            let tag = file_tag(*kind, header);
             for (_, key, body) in spilled_lines(text) {
-                raw.entry(key).or_default().0.line(file as u64, body);
+                raw.entry(key).or_default().0.line(tag, body);
             }
         }
         let mut skipped = Vec::new();

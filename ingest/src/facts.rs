@@ -7,8 +7,8 @@
 //! they came from (`person_memo`, see `annuaire_store::Memo`). The next night, a person whose lines hash the same,
 //! and whose served record is the one those lines gave, is counted from its stored facts without being parsed.
 //!
-//! **Invariant:** a person's record and facts are a function of their own lines (in file order) and of what
-//! [`salt`] covers: the shipped code tables, the stored record encoding and [`MEMO_VERSION`]. Any change to how lines
+//! **Invariant:** a person's record and facts are a function of their own lines (in file order, each with its file's
+//! kind and header) and of what [`salt`] covers: the shipped code tables, the stored record encoding and [`MEMO_VERSION`]. Any change to how lines
 //! are parsed, grouped or counted must bump [`MEMO_VERSION`]: every person is then parsed again, once.
 //! `ingest/tests/memo.rs` checks that a re-sync that skips gives the report, diff and records of one that parses all.
 
@@ -40,7 +40,8 @@ impl Default for RawHash {
 }
 
 impl RawHash {
-    /// Add a line of the file kind numbered `file` (its fields as written, without line number or end of line).
+    /// Add a line of the file `file` names (a tag of its kind and header) as written, without its line number or end
+    /// of line.
     pub fn line(&mut self, file: u64, body: &[u8]) {
         let h = self.0;
         let seed = (h as u64) ^ ((h >> 64) as u64).rotate_left(29) ^ file.wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -123,3 +123,42 @@ async fn a_resync_that_skips_the_unchanged_finds_what_parsing_everyone_finds() -
     assert_eq!(now(&third), now(&skipped));
     Ok(())
 }
+
+/// The same lines under a header whose two name columns are swapped mean other records: the memo of the lines must not
+/// hide that (a line's hash takes its file's header).
+#[tokio::test]
+async fn the_same_lines_under_another_header_are_parsed_again() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let swapped = |dir: &Path| -> anyhow::Result<RunOptions> {
+        let out = dir.join("swapped");
+        std::fs::create_dir_all(&out)?;
+        for e in std::fs::read_dir(samples("PS_LibreAcces"))? {
+            let path = e?.path();
+            let file = path.file_name().map(|n| n.to_string_lossy().replace("_2026", "_2027")).unwrap_or_default();
+            let text = std::fs::read_to_string(&path)?;
+            let text = if file.contains("Personne_activite") {
+                text.replacen("|Nom d'exercice|Prénom d'exercice|", "|Prénom d'exercice|Nom d'exercice|", 1)
+            } else {
+                text
+            };
+            std::fs::write(out.join(file), text)?;
+        }
+        let mut opts = RunOptions::new(out);
+        (opts.max_delete_rate, opts.max_update_rate, opts.gate_floor) = (100.0, 100.0, 1_000_000);
+        Ok(opts)
+    };
+    let mut outcomes = Vec::new();
+    for reparse in [false, true] {
+        let store = Store::open(&dir.path().join(format!("store-{reparse}"))).await?;
+        run_once(&store, &RunOptions::new(samples("PS_LibreAcces"))).await?;
+        let mut next = swapped(dir.path())?;
+        next.reparse = reparse;
+        let o = run_once(&store, &next).await?;
+        assert_eq!(o.status, RunStatus::Promoted, "{:?}", o.reason);
+        outcomes.push((o.diff.clone(), store.persons_at(o.generation.unwrap_or(0)).await?));
+    }
+    let t = outcomes[0].0.total();
+    assert!(t.updated > 100, "the names moved: {t:?}");
+    assert_eq!(outcomes[0], outcomes[1], "skipping finds what parsing everyone finds");
+    Ok(())
+}
