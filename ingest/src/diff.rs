@@ -39,6 +39,18 @@ pub struct SegmentDiff {
     pub updated: u64,
 }
 
+impl GroupDiff {
+    /// Add another count of the same group (or of another, for a total).
+    pub fn add(&mut self, o: &GroupDiff) {
+        self.reference += o.reference;
+        self.created += o.created;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+        self.unchanged += o.unchanged;
+        self.kept_on_error += o.kept_on_error;
+    }
+}
+
 impl SegmentDiff {
     /// Persons the segment lost: served before, not there now (net of arrivals).
     pub fn lost(&self) -> u64 {
@@ -86,12 +98,7 @@ impl Diff {
     /// Sum over groups.
     pub fn total(&self) -> GroupDiff {
         self.groups.values().fold(GroupDiff::default(), |mut t, g| {
-            t.reference += g.reference;
-            t.created += g.created;
-            t.updated += g.updated;
-            t.deleted += g.deleted;
-            t.unchanged += g.unchanged;
-            t.kept_on_error += g.kept_on_error;
+            t.add(g);
             t
         })
     }

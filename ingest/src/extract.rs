@@ -19,6 +19,7 @@ use annuaire_schemas::Person;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -189,8 +190,7 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
                     // The line number, the person's key (empty when it could not be told apart from the fields'
                     // separators: such a line is parsed every time), then the fields.
                     let mut line = String::with_capacity(f.joined_len() + key.len() + 24);
-                    line.push_str(itoa_u64(&mut [0u8; 20], f.line()));
-                    line.push('\t');
+                    let _ = write!(line, "{}\t", f.line());
                     if !key.contains(['\t', '\n', '\r']) {
                         line.push_str(&key);
                     }
@@ -234,20 +234,6 @@ pub fn partition(source: &Source, tmp_root: &Path, on_bytes: &(dyn Fn(&str, u64)
 fn file_tag(kind: FileKind, header: &Header) -> u64 {
     let text = format!("{}\n{}\n{}", kind.name(), header.trailing_separator, header.names.join("|"));
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-}
-
-/// A number's decimal digits, written into `buf` (no allocation per spilled line).
-fn itoa_u64(buf: &mut [u8; 20], mut n: u64) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

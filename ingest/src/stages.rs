@@ -247,13 +247,7 @@ impl Run<'_> {
                 }
             })
         };
-        let memo_wait = std::sync::Mutex::new(std::time::Duration::ZERO);
-        let memos_ready = |h: tokio::task::JoinHandle<annuaire_store::Result<Vec<Memo>>>| async {
-            let t = std::time::Instant::now();
-            let m = h.await.map_err(|e| Error::Interrupted(format!("reading memos failed: {e}")))??;
-            *memo_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += t.elapsed();
-            Ok::<_, Error>(m)
-        };
+        let mut memo_wait = std::time::Duration::ZERO;
         let spawn_wave = |first: usize, memos: Vec<Memo>| {
             let parts: Vec<usize> = (first..(first + wave).min(PARTITIONS)).collect();
             let (pd, c, ta, li, ids) =
@@ -270,7 +264,7 @@ impl Run<'_> {
             })
         };
         let starts: Vec<usize> = (0..PARTITIONS).step_by(wave).collect();
-        let mut pending = Some(spawn_wave(starts[0], memos_ready(memos_of(starts[0])).await?));
+        let mut pending = Some(spawn_wave(starts[0], memos_ready(memos_of(starts[0]), &mut memo_wait).await?));
         let mut next_memos = starts.get(1).map(|&s| memos_of(s));
         for (k, _) in starts.iter().enumerate() {
             let Some(handle) = pending.take() else { break };
@@ -278,7 +272,7 @@ impl Run<'_> {
             let results = results?;
             if let Some(&next) = starts.get(k + 1) {
                 if let Some(h) = next_memos.take() {
-                    pending = Some(spawn_wave(next, memos_ready(h).await?));
+                    pending = Some(spawn_wave(next, memos_ready(h, &mut memo_wait).await?));
                 }
                 next_memos = starts.get(k + 2).map(|&s| memos_of(s));
             }
@@ -298,12 +292,8 @@ impl Run<'_> {
                         Outcome::KeptOnError => g.kept_on_error += 1,
                     }
                 }
-                for (group, n) in by_group {
-                    let g = diff.group(group);
-                    g.created += n.created;
-                    g.updated += n.updated;
-                    g.unchanged += n.unchanged;
-                    g.kept_on_error += n.kept_on_error;
+                for (group, n) in &by_group {
+                    diff.group(group).add(n);
                 }
                 // Persons served but absent from the extract are deleted (soft), unless a line of theirs was rejected.
                 let mut deletions = Vec::new();
@@ -350,7 +340,6 @@ impl Run<'_> {
             }
             writing += t.elapsed();
         }
-        let memo_wait = *memo_wait.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tracing::info!(
             ?compute,
             ?writing,
@@ -438,6 +427,17 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// A wave's memos, once read; the time waited for them is added to `waited`.
+async fn memos_ready(
+    read: tokio::task::JoinHandle<annuaire_store::Result<Vec<Memo>>>,
+    waited: &mut std::time::Duration,
+) -> Result<Vec<Memo>> {
+    let t = std::time::Instant::now();
+    let memos = read.await.map_err(|e| Error::Interrupted(format!("reading memos failed: {e}")))??;
+    *waited += t.elapsed();
+    Ok(memos)
 }
 
 /// Fail the run when more than `max_error_rate` % of lines are rejected, naming the first.
