@@ -41,6 +41,8 @@ struct Args {
     write_doc: Option<PathBuf>,
     /// Measure claims under abuse ([`abuse`]) instead of the speed table.
     abuse: bool,
+    /// Train the dictionary of the stored records' encoding from a data dir's served records, and write it.
+    record_dictionary: Option<(PathBuf, PathBuf)>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -51,6 +53,7 @@ fn args() -> anyhow::Result<Args> {
         work: PathBuf::from("target/bench-work"),
         write_doc: None,
         abuse: false,
+        record_dictionary: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -61,8 +64,14 @@ fn args() -> anyhow::Result<Args> {
             "--work" => a.work = PathBuf::from(it.next().context("--work DIR")?),
             "--write-doc" => a.write_doc = Some(PathBuf::from(it.next().context("--write-doc FILE")?)),
             "--abuse" => a.abuse = true,
+            "--record-dictionary" => {
+                let data = it.next().context("--record-dictionary DATA_DIR OUT")?;
+                let out = it.next().context("--record-dictionary DATA_DIR OUT")?;
+                a.record_dictionary = Some((PathBuf::from(data), PathBuf::from(out)));
+            }
             "-h" | "--help" => {
                 println!("bench [--abuse] [--persons N] [--runs N] [--seconds N] [--work DIR] [--write-doc FILE]");
+                println!("bench --record-dictionary DATA_DIR OUT");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
@@ -162,8 +171,29 @@ fn ids_of(zip_path: &Path) -> anyhow::Result<Vec<String>> {
     Ok(ids)
 }
 
+/// Train a zstd dictionary of [`annuaire_store::record::DICTIONARY`]'s size on the canonical forms of the records a
+/// data dir serves, and write it to `out`. This is how `store/src/record_dictionary_2.zstd-dict` was made, from a data
+/// dir synced from the bundled samples (README, "How records are stored"). A dictionary is frozen once records are
+/// written with it: a new one needs a new encoding.
+fn record_dictionary(data: &Path, out: &Path) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let samples = rt.block_on(async {
+        let store = annuaire_store::Store::open(data).await?;
+        let served = store.served().await?.context("the data dir serves no generation")?;
+        anyhow::Ok(store.persons_at(served.generation).await?)
+    })?;
+    let samples: Vec<&[u8]> = samples.iter().map(|(_, record)| record.as_bytes()).collect();
+    let dictionary = zstd::dict::from_samples(&samples, annuaire_store::record::DICTIONARY.len())?;
+    std::fs::write(out, &dictionary)?;
+    println!("{} bytes trained on {} records: {}", dictionary.len(), samples.len(), out.display());
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let a = args()?;
+    if let Some((data, out)) = &a.record_dictionary {
+        return record_dictionary(data, out);
+    }
     let bin = annuaire_bin()?;
     std::fs::create_dir_all(&a.work)?;
     let national = a.work.join(format!("PS_LibreAcces_{}.zip", a.persons));

@@ -255,30 +255,38 @@ impl<T> Default for Parsed<T> {
 }
 
 /// A partition file's lines (`N<TAB>KEY<TAB>fields`): line number, key, fields joined by `|` (bytes: the file
-/// was written from text, and only the lines parsed or scanned need to be read as text again).
+/// was written from text, and only the lines parsed or scanned need to be read as text again). Lines are found with
+/// `memchr` (a line of the national extract is 300 bytes; pass B reads 700 MB of them twice).
 fn spilled_lines(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
-    text.split(|b| *b == b'\n').filter_map(|l| {
-        let l = l.strip_suffix(b"\r").unwrap_or(l);
-        let tab = l.iter().position(|b| *b == b'\t')?;
-        let (n, rest) = (&l[..tab], &l[tab + 1..]);
-        let tab = rest.iter().position(|b| *b == b'\t')?;
-        Some((n, &rest[..tab], &rest[tab + 1..]))
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            let line = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or(&[]);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(tab) = memchr::memchr(b'\t', line) else { continue };
+            let (n, tail) = (&line[..tab], &line[tab + 1..]);
+            let Some(tab) = memchr::memchr(b'\t', tail) else { continue };
+            return Some((n, &tail[..tab], &tail[tab + 1..]));
+        }
+        None
     })
 }
 
-/// Parse the lines of a partition file whose key `parse_key` accepts, with a row parser; every line is scanned for
-/// mis-encoded text (fields are split only when the line has a byte that could start an issue).
+/// Parse the lines of a partition file that `wanted` accepts (`wanted[i]` for its `i`-th line), with a row parser;
+/// every line is scanned for mis-encoded text (fields are split only when the line has a byte that could start an
+/// issue).
 fn parse_part<T>(
     text: &[u8],
     name: &str,
     header: &Header,
-    parse_key: &dyn Fn(&[u8]) -> bool,
+    wanted: impl Iterator<Item = bool>,
     parse: impl Fn(&Fields<'_>) -> std::result::Result<T, crate::parse::RowIssue>,
 ) -> Parsed<T> {
     let mut out = Parsed::default();
-    for (n, key, body) in spilled_lines(text) {
+    for ((n, key, body), wanted) in spilled_lines(text).zip(wanted.chain(std::iter::repeat(true))) {
         let suspect = crate::text::may_have_issues(body);
-        let wanted = parse_key(key);
         if !suspect && !wanted {
             continue;
         }
@@ -324,33 +332,50 @@ impl Partitioned {
             texts.push((*kind, name.as_str(), header, text));
         }
         // Each person's lines hashed in file order, files in the order they are read; then whether to parse them.
+        // A person is an index in `keys` (found once per line, by hash), and each file keeps the index of each of its
+        // lines, so that the parse below reads its lines in the same order without looking keys up again.
         // foldhash: keys come from the extract, so seeded per process, and several times faster than SipHash.
-        let mut raw: foldhash::HashMap<&[u8], (crate::facts::RawHash, bool)> = foldhash::HashMap::default();
+        let mut index: foldhash::HashMap<&[u8], u32> = foldhash::HashMap::default();
+        let mut keys: Vec<(&[u8], crate::facts::RawHash)> = Vec::new();
+        let mut persons_of_lines: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
         for (kind, _, header, text) in &texts {
             let tag = file_tag(*kind, header);
+            let mut of_lines = Vec::with_capacity(text.len() / 256);
             for (_, key, body) in spilled_lines(text) {
-                raw.entry(key).or_default().0.line(tag, body);
+                let i = *index.entry(key).or_insert_with(|| {
+                    keys.push((key, crate::facts::RawHash::default()));
+                    (keys.len() - 1) as u32
+                });
+                if let Some((_, hash)) = keys.get_mut(i as usize) {
+                    hash.line(tag, body);
+                }
+                of_lines.push(i);
             }
+            persons_of_lines.push(of_lines);
         }
+        drop(index);
         let mut skipped = Vec::new();
-        for (key, (hash, skip_it)) in raw.iter_mut() {
-            if let Ok(k) = std::str::from_utf8(key)
-                && !k.is_empty()
-                && skip(k, hash.0)
-            {
-                *skip_it = true;
-                skipped.push(k.to_string());
-            }
-        }
+        let skip_it: Vec<bool> = keys
+            .iter()
+            .map(|(key, hash)| match std::str::from_utf8(key) {
+                Ok(k) if !k.is_empty() && skip(k, hash.0) => {
+                    skipped.push(k.to_string());
+                    true
+                }
+                _ => false,
+            })
+            .collect();
         skipped.sort_unstable();
-        let parse_key = |key: &[u8]| raw.get(key).is_none_or(|(_, skip_it)| !skip_it);
+        let raw: foldhash::HashMap<&[u8], u128> =
+            keys.iter().zip(&skip_it).filter(|(_, s)| !**s).map(|((k, h), _)| (*k, h.0)).collect();
         let mut g = Grouper::new();
         let mut erred: HashSet<String> = HashSet::new();
-        for (kind, name, header, text) in &texts {
+        for ((kind, name, header, text), of_lines) in texts.iter().zip(&persons_of_lines) {
+            let wanted = of_lines.iter().map(|&i| !skip_it.get(i as usize).copied().unwrap_or(false));
             macro_rules! fold {
                 ($cols:ident, $parse:ident, $group:ident) => {{
                     let c = $cols::resolve(header);
-                    let parsed = parse_part(text, name, header, &parse_key, |f| $parse(&c, f));
+                    let parsed = parse_part(text, name, header, wanted, |f| $parse(&c, f));
                     erred.extend(parsed.erred_keys);
                     g.errors(parsed.errors);
                     g.text_issues(parsed.issues);
@@ -370,11 +395,7 @@ impl Partitioned {
         let grouped = g.finish_grouped();
         let raw_of = |p: &Person| {
             let id = p.idnat.as_str();
-            if erred.contains(id) || grouped.tainted.contains(id) {
-                None
-            } else {
-                raw.get(id.as_bytes()).map(|h| h.0.0)
-            }
+            if erred.contains(id) || grouped.tainted.contains(id) { None } else { raw.get(id.as_bytes()).copied() }
         };
         let raws = grouped.persons.iter().map(raw_of).collect();
         Ok(Part {

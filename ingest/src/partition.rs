@@ -64,10 +64,10 @@ impl ServedHashes {
         let mut references: BTreeMap<&'static str, u64> = BTreeMap::new();
         store
             .for_each_current_hash(|idnat, hash| {
-                *references.entry(id_group_of(&idnat)).or_default() += 1;
+                *references.entry(id_group_of(idnat)).or_default() += 1;
                 served.count += 1;
-                let h = u128::from_str_radix(&hash, 16).unwrap_or(0);
-                served.current[partition_of(&idnat)].insert(idnat.into_boxed_str(), h);
+                let h = u128::from_str_radix(hash, 16).unwrap_or(0);
+                served.current[partition_of(idnat)].insert(idnat.into(), h);
             })
             .await?;
         for (group, n) in references {
@@ -145,11 +145,11 @@ pub(crate) fn diff_partition(
             Some(h) if *h == record => outcomes.push((group, Outcome::Unchanged)),
             Some(_) => {
                 outcomes.push((group, Outcome::Updated));
-                changes.push(change(idnat, ChangeKind::Update, group, json, hash));
+                changes.push(change(idnat, ChangeKind::Update, group, &json, hash)?);
             }
             None => {
                 outcomes.push((group, Outcome::Created));
-                changes.push(change(idnat, ChangeKind::Create, group, json, hash));
+                changes.push(change(idnat, ChangeKind::Create, group, &json, hash)?);
                 if let Some(live) = live {
                     live.add(person)?;
                 }
@@ -184,6 +184,8 @@ pub(crate) enum Outcome {
     KeptOnError,
 }
 
-fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: String, hash: String) -> Change {
-    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((json, hash)) }
+/// A change with its record packed for storage (here, on the pass's workers, rather than on the store's writer).
+fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: &str, hash: String) -> Result<Change> {
+    let packed = annuaire_store::record::pack(json)?;
+    Ok(Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((packed, hash)) })
 }

@@ -137,8 +137,8 @@ pub struct Change {
     pub kind: ChangeKind,
     /// `rpps`, `adeli` or `other`.
     pub id_group: &'static str,
-    /// The new record and its hash (create and update).
-    pub record: Option<(String, String)>,
+    /// The new record as stored ([`record::pack`]) and the hash of its canonical form (create and update).
+    pub record: Option<(Vec<u8>, String)>,
 }
 
 /// A change as listed by [`Store::changes_since`].

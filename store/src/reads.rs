@@ -1,5 +1,6 @@
 //! Reads of a generation: one person, every person (streamed), its changes, a person's history, the changelog.
 
+use crate::record::unpack;
 use crate::with_pool;
 use crate::{ChangeKind, ChangeRow, HistoryRow, Result, Store, StoredPerson, Version};
 use sqlx::Row;
@@ -17,7 +18,8 @@ impl Store {
             .bind(generation)
             .fetch_optional(pool)
             .await?;
-            Ok(row.map(|r| StoredPerson { record: r.get(0), hash: r.get(1), since_generation: r.get(2) }))
+            row.map(|r| Ok(StoredPerson { record: unpack(r.try_get(0)?)?, hash: r.get(1), since_generation: r.get(2) }))
+                .transpose()
         })
     }
 
@@ -31,7 +33,7 @@ impl Store {
             .bind(generation)
             .fetch_all(pool)
             .await?;
-            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+            rows.into_iter().map(|r| Ok((r.get(0), unpack(r.try_get(1)?)?))).collect()
         })
     }
 
@@ -59,7 +61,7 @@ impl Store {
             .bind(generation)
             .fetch(pool);
             while let Some(r) = rows.try_next().await? {
-                if let Err(e) = f(r.get::<&str, _>(0), r.get::<i64, _>(1)) {
+                if let Err(e) = f(&unpack(r.try_get(0)?)?, r.get::<i64, _>(1)) {
                     return Ok(Err(e));
                 }
             }
@@ -86,7 +88,7 @@ impl Store {
             .bind(limit)
             .fetch_all(pool)
             .await?;
-            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+            rows.into_iter().map(|r| Ok((r.get(0), unpack(r.try_get(1)?)?, r.get(2)))).collect()
         })
     }
 
@@ -102,14 +104,15 @@ impl Store {
             .bind(generation)
             .fetch_optional(pool)
             .await?;
-            Ok(row.map(|r| {
+            row.map(|r| {
                 let until: Option<i64> = r.get(2);
-                Version {
-                    record: r.get(0),
+                Ok(Version {
+                    record: unpack(r.try_get(0)?)?,
                     since_generation: r.get(1),
                     deleted_by: until.filter(|&u| u <= generation),
-                }
-            }))
+                })
+            })
+            .transpose()
         })
     }
 
@@ -174,13 +177,13 @@ impl Store {
                 .map(|r| {
                     let until: Option<i64> = r.get(3);
                     let v = Version {
-                        record: r.get(1),
+                        record: unpack(r.try_get(1)?)?,
                         since_generation: r.get(2),
                         deleted_by: until.filter(|&u| u <= generation),
                     };
-                    (r.get::<String, _>(0), v)
+                    Ok((r.get::<String, _>(0), v))
                 })
-                .collect::<Vec<_>>()
+                .collect::<Result<Vec<_>>>()?
         });
         let mut out: Vec<(String, Version)> = Vec::with_capacity(idnats.len());
         for (id, v) in rows {
