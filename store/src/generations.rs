@@ -491,19 +491,16 @@ fn bytea(bytes: &[u8]) -> String {
 pub(crate) const HASH_SLICE: i64 = 65_536;
 
 /// Split a slice of length-prefixed `idnat`, `hash` pairs (`12:81010027138532:0123…`) and give each to `f`.
-fn split_slice(mut text: &str, f: &mut impl FnMut(&str, &str)) -> Result<()> {
-    fn field<'a>(text: &mut &'a str) -> Option<&'a str> {
-        let (len, rest) = text.split_once(':')?;
-        let len: usize = len.parse().ok()?;
-        let value = rest.get(..len)?;
-        *text = rest.get(len..)?;
-        Some(value)
-    }
-    while !text.is_empty() {
-        match (field(&mut text), field(&mut text)) {
-            (Some(idnat), Some(hash)) => f(idnat, hash),
-            _ => return Err(Error::Invalid("the served hashes read back from SQLite are malformed".into())),
-        }
+fn split_slice(text: &str, f: &mut impl FnMut(&str, &str)) -> Result<()> {
+    let mut fields = crate::slices::Prefixed::new(text.as_bytes());
+    while !fields.is_empty() {
+        let idnat = fields.text().ok_or_else(malformed)?;
+        let hash = fields.text().ok_or_else(malformed)?;
+        f(idnat, hash);
     }
     Ok(())
+}
+
+fn malformed() -> Error {
+    Error::Invalid("the served hashes read back from SQLite are malformed".into())
 }

@@ -22,6 +22,7 @@ pub mod record;
 #[cfg(test)]
 pub(crate) use lock::host as lock_host;
 mod runs;
+mod slices;
 pub mod testing;
 mod usage;
 pub mod views;

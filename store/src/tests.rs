@@ -466,6 +466,12 @@ async fn memos_are_read_by_partition_range_replaced_and_removed(store: Store) {
     // A newer memo of `a` replaces the old one; `b` is gone.
     store.put_memos(&[memo(3, "a", 5, b"new")], &[(3, "b".into())]).await.expect("replace");
     assert_eq!(store.memos(3..4).await.expect("read"), [memo(3, "a", 5, b"new")]);
+    // Any idNat and any facts come back whole (SQLite reads a partition's memos as one concatenated value).
+    let odd = [memo(9, "1:2", 7, b"3:\x00:\n\xff"), memo(9, "\n:É", 0, b":"), memo(9, "z", 1, &[b':'; 300])];
+    store.put_memos(&odd, &[]).await.expect("put odd");
+    let mut sorted = odd.to_vec();
+    sorted.sort_by(|a, b| a.idnat.as_bytes().cmp(b.idnat.as_bytes()));
+    assert_eq!(store.memos(9..10).await.expect("read odd"), sorted);
     store.clear_memos().await.expect("clear");
     assert_eq!(store.memos(0..128).await.expect("cleared"), []);
 }
