@@ -109,7 +109,15 @@ pub fn unpack(stored: &[u8]) -> Result<String> {
             Some(decompressor) => decompressor,
             None => d.insert(zstd::bulk::Decompressor::with_prepared_dictionary(prepared).map_err(zstd_error)?),
         };
-        decompressor.decompress(stored, MAX_RECORD).map_err(zstd_error)
+        // The frame says its content's size (`pack` writes it): the buffer is that size, not the cap.
+        let size = match zstd::zstd_safe::get_frame_content_size(stored) {
+            Ok(Some(size)) if size <= MAX_RECORD as u64 => size as usize,
+            Ok(Some(size)) => return Err(Error::Record(format!("a stored record claims {size} bytes"))),
+            _ => return Err(Error::Record("a stored record's frame does not say its size".into())),
+        };
+        let mut out = Vec::with_capacity(size);
+        decompressor.decompress_to_buffer(stored, &mut out).map_err(zstd_error)?;
+        Ok(out)
     })?;
     String::from_utf8(bytes).map_err(|_| Error::Record("a stored record is not UTF-8".into()))
 }
@@ -302,9 +310,16 @@ mod tests {
         for bad in [&packed[..4], &packed[..packed.len() / 2], &[0xFF, 0xFE][..], &[0x28, 0xB5, 0x2F, 0xFD, 0, 0][..]] {
             assert!(unpack(bad).is_err(), "{bad:?}");
         }
-        // A frame that claims a canonical form past MAX_RECORD is refused.
+        // A frame that claims a canonical form past MAX_RECORD is refused, and so is one that does not say its size.
         let big = zstd::bulk::compress(&vec![b' '; MAX_RECORD + 1], 1).map_err(zstd_error)?;
         assert!(unpack(&big).is_err());
+        let mut unsized_frame = Vec::new();
+        {
+            let mut e = zstd::stream::write::Encoder::new(&mut unsized_frame, 1).map_err(zstd_error)?;
+            std::io::Write::write_all(&mut e, b"{}").map_err(zstd_error)?;
+            e.finish().map_err(zstd_error)?;
+        }
+        assert!(unpack(&unsized_frame).is_err());
         Ok(())
     }
 }

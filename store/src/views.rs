@@ -58,16 +58,23 @@ impl Store {
         }
         let (full, update): (Vec<&Building>, Vec<&Building>) = buildings.iter().partition(|b| b.is_full());
         if !update.is_empty() {
-            for (idnat, kind) in self.changes_of(generation).await? {
-                for b in &update {
-                    b.remove(&idnat).map_err(|e| view_err(b.name(), generation, e))?;
-                }
-                if kind != ChangeKind::Delete
-                    && let Some(stored) = self.person_at(&idnat, generation).await?
-                {
-                    let person = crate::record::decode(&stored.record)?;
+            // The changed persons' records are read 500 at a time (one query each, not one per person).
+            let changes = self.changes_of(generation).await?;
+            for chunk in changes.chunks(500) {
+                for (idnat, _) in chunk {
                     for b in &update {
-                        b.add_version(&person, stored.since_generation)
+                        b.remove(idnat).map_err(|e| view_err(b.name(), generation, e))?;
+                    }
+                }
+                let kept: Vec<String> =
+                    chunk.iter().filter(|(_, kind)| *kind != ChangeKind::Delete).map(|(id, _)| id.clone()).collect();
+                for (_, version) in self.versions_at(&kept, generation).await? {
+                    if version.deleted_by.is_some() {
+                        continue;
+                    }
+                    let person = crate::record::decode(&version.record)?;
+                    for b in &update {
+                        b.add_version(&person, version.since_generation)
                             .map_err(|e| view_err(b.name(), generation, e))?;
                     }
                 }
