@@ -306,7 +306,7 @@ where
                 let eof = filled < start + CHUNK;
                 if skipping {
                     // Inside a line over the cap (the carry is empty): drop bytes up to its end.
-                    match buf.iter().position(|&b| b == b'\n') {
+                    match memchr::memchr(b'\n', &buf) {
                         Some(pos) => {
                             buf.drain(..=pos);
                             skipping = false;
@@ -320,7 +320,7 @@ where
                 if !eof {
                     // The carry holds no line end: look for the last one in the new bytes only.
                     let from = start.min(buf.len());
-                    let cut = buf[from..].iter().rposition(|&b| b == b'\n').map_or(0, |p| from + p + 1);
+                    let cut = memchr::memrchr(b'\n', &buf[from..]).map_or(0, |p| from + p + 1);
                     if buf.len() - cut > max_line {
                         // The unfinished line is already over the cap: report it, skip the rest of it.
                         buf.truncate(cut);
@@ -329,7 +329,7 @@ where
                         carry = buf.split_off(cut);
                     }
                 }
-                let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+                let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
                 let first_line = line;
                 line += lines;
                 if skipping {
@@ -376,7 +376,9 @@ where
                     continue;
                 }
                 // PostgreSQL's text cannot hold a NUL byte, and no real value has one.
-                if let Some(field) = raw.iter().position(|f| f.contains(&0)) {
+                if let Some(field) =
+                    memchr::memchr(0, raw.as_slice()).and_then(|_| raw.iter().position(|f| f.contains(&0)))
+                {
                     errors.push(RowError {
                         file: file.clone(),
                         line,
