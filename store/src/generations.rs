@@ -116,7 +116,7 @@ impl Store {
     /// Stream idNat and hash of every person current in the served generation into `f`, without holding
     /// them all at once (1.7 million at national size).
     ///
-    /// On SQLite the rows come in slices of [`HASH_SLICE`] rowids, each slice concatenated by SQLite into one value
+    /// On SQLite the rows come in slices of 65,536 rowids, each slice concatenated by SQLite into one value
     /// (length-prefixed, so that no idNat can break it): sqlx hands a row over at the cost of a copy of each value and
     /// a wake-up of the reading task, which took 4.3 to 7 s for the 1.7 million rows of a national re-sync where SQLite
     /// itself scans them in under a second (measured, `docs/benchmarks.md`).
