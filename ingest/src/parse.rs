@@ -348,68 +348,125 @@ where
         });
 
         let result = rx.into_iter().par_bridge().try_for_each(|chunk| -> Result<()> {
-            let mut rdr = csv::ReaderBuilder::new()
-                .delimiter(b'|')
-                .quoting(false)
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(&chunk.bytes[..]);
-            let mut raw = csv::ByteRecord::new();
             let (mut rows, mut errors) = (Vec::new(), Vec::new());
             let (mut n_rows, mut latin1, mut first_latin1) = (0u64, 0u64, None::<u64>);
             if let Some(line) = chunk.too_long {
                 n_rows += 1;
                 errors.push(too_long(&file, line, max_line));
             }
-            loop {
-                match rdr.read_byte_record(&mut raw) {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => return Err(Error::Header { file: file.clone(), message: format!("unreadable: {e}") }),
-                }
-                let line = chunk.first_line + raw.position().map_or(1, |p| p.line()) - 1;
-                n_rows += 1;
-                // A line inside one chunk may still be over the cap (a chunk is larger than the cap).
-                let bytes = raw.as_slice().len() + raw.len();
-                if bytes > max_line {
-                    errors.push(too_long(&file, line, max_line));
-                    continue;
-                }
-                // PostgreSQL's text cannot hold a NUL byte, and no real value has one.
-                if let Some(field) =
-                    memchr::memchr(0, raw.as_slice()).and_then(|_| raw.iter().position(|f| f.contains(&0)))
-                {
-                    errors.push(RowError {
-                        file: file.clone(),
-                        line,
-                        column: Some(header.describe(field)),
-                        kind: "nul_byte",
-                        message: "a NUL byte in the value".into(),
-                        idnat: None,
-                    });
-                    continue;
-                }
-                let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        latin1 += 1;
-                        first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
-                        let bytes = e.into_byte_record();
-                        bytes
-                            .iter()
-                            .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
-                            .collect()
-                    }
-                };
-                if let Some(issue) = check_width(&header, &record, idnat_field) {
+            // What every line read ends in: its width checked, then parsed.
+            let finish = |record: &csv::StringRecord, line: u64, rows: &mut Vec<T>, errors: &mut Vec<RowError>| {
+                if let Some(issue) = check_width(&header, record, idnat_field) {
                     errors.push(locate(&file, line, &header, issue));
                 } else {
-                    match parse_row(&Fields { record: &record, header: &header, line }) {
+                    match parse_row(&Fields { record, header: &header, line }) {
                         Ok(row) => rows.push(row),
                         Err(issue) => errors.push(locate(&file, line, &header, issue)),
                     }
                 }
-                raw = record.into_byte_record();
+            };
+            let nul_byte = |line: u64, field: usize| RowError {
+                file: file.clone(),
+                line,
+                column: Some(header.describe(field)),
+                kind: "nul_byte",
+                message: "a NUL byte in the value".into(),
+                idnat: None,
+            };
+            if memchr::memchr(b'\r', &chunk.bytes).is_none() {
+                // Lines end with `\n` only (the extract's case): split here, check UTF-8 once per line rather than
+                // once per field, and fill one record. What csv does is kept: blank lines are skipped, and a line's
+                // number is the one after the previous line read (csv's position, which counts a blank line before a
+                // line as that line's). `parse::tests::the_fast_path_reads_as_csv_does` compares both.
+                let mut record = csv::StringRecord::new();
+                let (mut at, mut pos, mut rest) = (chunk.first_line, chunk.first_line, &chunk.bytes[..]);
+                while !rest.is_empty() {
+                    let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+                    let l = &rest[..end];
+                    rest = rest.get(end + 1..).unwrap_or(&[]);
+                    let this = at;
+                    at += 1;
+                    if l.is_empty() {
+                        continue;
+                    }
+                    let line = pos;
+                    pos = this + 1;
+                    n_rows += 1;
+                    // A line inside one chunk may still be over the cap (a chunk is larger than the cap).
+                    if l.len() + 1 > max_line {
+                        errors.push(too_long(&file, line, max_line));
+                        continue;
+                    }
+                    // PostgreSQL's text cannot hold a NUL byte, and no real value has one.
+                    if let Some(nul) = memchr::memchr(0, l) {
+                        errors.push(nul_byte(line, memchr::memchr_iter(b'|', &l[..nul]).count()));
+                        continue;
+                    }
+                    match std::str::from_utf8(l) {
+                        Ok(text) => {
+                            record.clear();
+                            // Separators are a few bytes apart: a plain scan beats memchr's call per match.
+                            let mut from = 0;
+                            for (bar, _) in l.iter().enumerate().filter(|(_, b)| **b == b'|') {
+                                record.push_field(text.get(from..bar).unwrap_or(""));
+                                from = bar + 1;
+                            }
+                            record.push_field(text.get(from..).unwrap_or(""));
+                            finish(&record, line, &mut rows, &mut errors);
+                        }
+                        Err(_) => {
+                            latin1 += 1;
+                            first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
+                            let decoded: csv::StringRecord = l
+                                .split(|b| *b == b'|')
+                                .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
+                                .collect();
+                            finish(&decoded, line, &mut rows, &mut errors);
+                        }
+                    }
+                }
+            } else {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .delimiter(b'|')
+                    .quoting(false)
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(&chunk.bytes[..]);
+                let mut raw = csv::ByteRecord::new();
+                loop {
+                    match rdr.read_byte_record(&mut raw) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            return Err(Error::Header { file: file.clone(), message: format!("unreadable: {e}") });
+                        }
+                    }
+                    let line = chunk.first_line + raw.position().map_or(1, |p| p.line()) - 1;
+                    n_rows += 1;
+                    let bytes = raw.as_slice().len() + raw.len();
+                    if bytes > max_line {
+                        errors.push(too_long(&file, line, max_line));
+                        continue;
+                    }
+                    if let Some(field) = raw.iter().position(|f| f.contains(&0)) {
+                        errors.push(nul_byte(line, field));
+                        continue;
+                    }
+                    let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            latin1 += 1;
+                            first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
+                            let bytes = e.into_byte_record();
+                            bytes
+                                .iter()
+                                .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
+                                .collect()
+                        }
+                    };
+                    finish(&record, line, &mut rows, &mut errors);
+                    raw = record.into_byte_record();
+                }
             }
             {
                 let mut s = stats.lock().map_err(|_| Error::Interrupted("a parser thread panicked".into()))?;
@@ -481,3 +538,6 @@ where
     errors.sort_by_key(|e: &RowError| e.line);
     Ok((rows, errors, stats))
 }
+
+#[cfg(test)]
+mod tests;
