@@ -64,12 +64,14 @@ pub struct Fields<'a> {
     record: &'a csv::StringRecord,
     header: &'a Header,
     line: u64,
+    /// The line as read, when it is exactly the fields joined by `|` (a UTF-8 line read by the fast path).
+    raw: Option<&'a str>,
 }
 
 impl<'a> Fields<'a> {
     /// Fields of a record read elsewhere (a partition file).
     pub(crate) fn new(record: &'a csv::StringRecord, header: &'a Header, line: u64) -> Fields<'a> {
-        Fields { record, header, line }
+        Fields { record, header, line, raw: None }
     }
 
     /// The 1-based line number in the file.
@@ -89,8 +91,12 @@ impl<'a> Fields<'a> {
         self.record.as_slice().len() + self.record.len().saturating_sub(1)
     }
 
-    /// Append [`Fields::joined`] to `out`.
+    /// Append [`Fields::joined`] to `out` (the line as read when there is one: one copy instead of one per field).
     pub fn join_into(&self, out: &mut String) {
+        if let Some(raw) = self.raw {
+            out.push_str(raw);
+            return;
+        }
         for (i, f) in self.record.iter().enumerate() {
             if i > 0 {
                 out.push('|');
@@ -355,11 +361,15 @@ where
                 errors.push(too_long(&file, line, max_line));
             }
             // What every line read ends in: its width checked, then parsed.
-            let finish = |record: &csv::StringRecord, line: u64, rows: &mut Vec<T>, errors: &mut Vec<RowError>| {
+            let finish = |record: &csv::StringRecord,
+                          raw: Option<&str>,
+                          line: u64,
+                          rows: &mut Vec<T>,
+                          errors: &mut Vec<RowError>| {
                 if let Some(issue) = check_width(&header, record, idnat_field) {
                     errors.push(locate(&file, line, &header, issue));
                 } else {
-                    match parse_row(&Fields { record, header: &header, line }) {
+                    match parse_row(&Fields { record, header: &header, line, raw }) {
                         Ok(row) => rows.push(row),
                         Err(issue) => errors.push(locate(&file, line, &header, issue)),
                     }
@@ -412,7 +422,7 @@ where
                                 from = bar + 1;
                             }
                             record.push_field(text.get(from..).unwrap_or(""));
-                            finish(&record, line, &mut rows, &mut errors);
+                            finish(&record, Some(text), line, &mut rows, &mut errors);
                         }
                         Err(_) => {
                             latin1 += 1;
@@ -421,7 +431,7 @@ where
                                 .split(|b| *b == b'|')
                                 .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
                                 .collect();
-                            finish(&decoded, line, &mut rows, &mut errors);
+                            finish(&decoded, None, line, &mut rows, &mut errors);
                         }
                     }
                 }
@@ -464,7 +474,7 @@ where
                                 .collect()
                         }
                     };
-                    finish(&record, line, &mut rows, &mut errors);
+                    finish(&record, None, line, &mut rows, &mut errors);
                     raw = record.into_byte_record();
                 }
             }
