@@ -161,6 +161,11 @@ struct Chunk {
     too_long: Option<u64>,
 }
 
+/// The fields of a line that is not UTF-8, read as Windows-1252.
+fn windows_1252<'a>(fields: impl Iterator<Item = &'a [u8]>) -> csv::StringRecord {
+    fields.map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned()).collect()
+}
+
 fn decode_header(raw: &[u8]) -> String {
     let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
@@ -383,6 +388,11 @@ where
                 message: "a NUL byte in the value".into(),
                 idnat: None,
             };
+            // Lines that are not UTF-8, read as Windows-1252: how many, and the first.
+            let mut note_latin1 = |line: u64| {
+                latin1 += 1;
+                first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
+            };
             if memchr::memchr(b'\r', &chunk.bytes).is_none() {
                 // Lines end with `\n` only (the extract's case): split here, check UTF-8 once per line rather than
                 // once per field, and fill one record. What csv does is kept: blank lines are skipped, and a line's
@@ -425,13 +435,8 @@ where
                             finish(&record, Some(text), line, &mut rows, &mut errors);
                         }
                         Err(_) => {
-                            latin1 += 1;
-                            first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
-                            let decoded: csv::StringRecord = l
-                                .split(|b| *b == b'|')
-                                .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
-                                .collect();
-                            finish(&decoded, None, line, &mut rows, &mut errors);
+                            note_latin1(line);
+                            finish(&windows_1252(l.split(|b| *b == b'|')), None, line, &mut rows, &mut errors);
                         }
                     }
                 }
@@ -465,13 +470,8 @@ where
                     let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut raw)) {
                         Ok(r) => r,
                         Err(e) => {
-                            latin1 += 1;
-                            first_latin1 = Some(first_latin1.map_or(line, |f: u64| f.min(line)));
-                            let bytes = e.into_byte_record();
-                            bytes
-                                .iter()
-                                .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.into_owned())
-                                .collect()
+                            note_latin1(line);
+                            windows_1252(e.into_byte_record().iter())
                         }
                     };
                     finish(&record, None, line, &mut rows, &mut errors);

@@ -494,6 +494,8 @@ fn before_encoding_2(m: &sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
     }
 }
 
+const OLD_INSERT: &str =
+    "INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) VALUES ('x', 1, NULL, 'h', $1)";
 const OLD_RECORD: &str = "{\"idnat\":\"810000000001\",\"n\":\"Léa \\\"Z\\\"\",\"exercices\":[]}";
 
 /// A record stored as text by a binary before encoding 2 reads back as it was once the store is opened (and
@@ -506,13 +508,7 @@ async fn a_store_written_before_encoding_2_reads_back_after_the_migration() {
             sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("annuaire.db")).create_if_missing(true);
         let pool = sqlx::SqlitePool::connect_with(opts).await.expect("sqlite");
         before_encoding_2(&SQLITE_MIGRATOR).run(&pool).await.expect("migrations 1-6");
-        sqlx::query(
-            "INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) VALUES ('x', 1, NULL, 'h', $1)",
-        )
-        .bind(OLD_RECORD)
-        .execute(&pool)
-        .await
-        .expect("old record");
+        sqlx::query(OLD_INSERT).bind(OLD_RECORD).execute(&pool).await.expect("old record");
         pool.close().await;
     }
     let store = Store::open(dir.path()).await.expect("open and migrate");
@@ -523,13 +519,7 @@ async fn a_store_written_before_encoding_2_reads_back_after_the_migration() {
     {
         let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
         before_encoding_2(&POSTGRES_MIGRATOR).run(&pool).await.expect("migrations 1-6");
-        sqlx::query(
-            "INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) VALUES ('x', 1, NULL, 'h', $1)",
-        )
-        .bind(OLD_RECORD)
-        .execute(&pool)
-        .await
-        .expect("old record");
+        sqlx::query(OLD_INSERT).bind(OLD_RECORD).execute(&pool).await.expect("old record");
         pool.close().await;
     }
     let dir = tempfile::tempdir().expect("tmp");
