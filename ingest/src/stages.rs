@@ -370,13 +370,14 @@ impl Run<'_> {
         let totals = diff.total();
         let persons_now = served_count + totals.created - totals.deleted;
         drop(parted);
+        // Finishing makes the keys a first load was written without (SQLite, `store/src/bulk.rs`).
+        store.finish_generation(generation, persons_now as i64).await?;
         // A large load (the first one, above all) leaves the planner without statistics for the new rows: refresh
         // them now rather than let the next night's reads be planned blind.
         let written = totals.created + totals.updated + totals.deleted;
         if written >= 100_000 || written * 10 >= served_count.max(1) {
             store.analyze().await?;
         }
-        store.finish_generation(generation, persons_now as i64).await?;
         self.finish.created = Some(totals.created as i64);
         self.finish.updated = Some(totals.updated as i64);
         self.finish.deleted = Some(totals.deleted as i64);

@@ -51,6 +51,9 @@ impl Store {
             .execute(pool)
             .await?;
         });
+        // A first load interrupted while its keys were dropped: its rows are gone now, but make the keys anyway, so
+        // that what is stored always has them outside a first load (`bulk.rs`).
+        self.make_keys().await?;
         Ok(stale)
     }
 
@@ -151,8 +154,10 @@ impl Store {
         Ok(())
     }
 
-    /// Start a new generation for a run.
+    /// Start a new generation for a run. On SQLite, a generation begun when nothing is stored is written without its
+    /// keys, which [`Store::finish_generation`] makes (`bulk.rs`).
     pub async fn begin_generation(&self, run: i64) -> Result<i64> {
+        self.prepare_keys().await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) + 1 FROM generation")
@@ -185,8 +190,12 @@ impl Store {
                 if state_in!(tx, generation).as_deref() != Some("building") {
                     return Err(Error::Invalid(format!("generation {generation} is not being built")));
                 }
-                for chunk in changes.chunks(BATCH) {
-                    let closing: Vec<&Change> = chunk.iter().filter(|c| c.kind != ChangeKind::Create).collect();
+                // In idNat order, so that consecutive rows go to neighbouring pages of the keys' B-trees.
+                let mut sorted: Vec<&Change> = changes.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.idnat.cmp(&b.idnat));
+                for chunk in sorted.chunks(BATCH) {
+                    let closing: Vec<&Change> =
+                        chunk.iter().copied().filter(|c| c.kind != ChangeKind::Create).collect();
                     for part in closing.chunks(500) {
                         let mut q = QueryBuilder::new("UPDATE person_version SET valid_to = ");
                         q.push_bind(generation).push(" WHERE valid_to IS NULL AND idnat IN (");
@@ -198,10 +207,12 @@ impl Store {
                         q.build().execute(&mut *tx).await?;
                     }
                     let versions: Vec<(&Change, &(Vec<u8>, String))> =
-                        chunk.iter().filter_map(|c| c.record.as_ref().map(|r| (c, r))).collect();
+                        chunk.iter().filter_map(|c| c.record.as_ref().map(|r| (*c, r))).collect();
+                    // `OR FAIL`: a row that breaks a constraint still fails the statement, and the transaction is
+                    // rolled back, but SQLite keeps no statement journal (copies of pages to undo a statement alone).
                     if !versions.is_empty() {
                         let mut q = QueryBuilder::new(
-                            "INSERT INTO person_version (idnat, valid_from, valid_to, hash, record) ",
+                            "INSERT OR FAIL INTO person_version (idnat, valid_from, valid_to, hash, record) ",
                         );
                         q.push_values(versions, |mut b, (c, (record, hash))| {
                             b.push_bind(&c.idnat)
@@ -212,7 +223,8 @@ impl Store {
                         });
                         q.build().execute(&mut *tx).await?;
                     }
-                    let mut q = QueryBuilder::new("INSERT INTO change_log (generation, idnat, change, id_group) ");
+                    let mut q =
+                        QueryBuilder::new("INSERT OR FAIL INTO change_log (generation, idnat, change, id_group) ");
                     q.push_values(chunk, |mut b, c| {
                         b.push_bind(generation).push_bind(&c.idnat).push_bind(c.kind.as_str()).push_bind(c.id_group);
                     });
@@ -280,8 +292,9 @@ impl Store {
         Ok(())
     }
 
-    /// Mark a generation complete (all changes written), with its person count.
+    /// Mark a generation complete (all changes written), with its person count, once its keys are made.
     pub async fn finish_generation(&self, generation: i64, persons: i64) -> Result<()> {
+        self.make_keys().await?;
         let done = with_pool!(self, pool => {
             sqlx::query("UPDATE generation SET state = 'ready', persons = $1 WHERE generation = $2 AND state = 'building'")
                 .bind(persons)

@@ -13,6 +13,7 @@
 //! - Versions of a served generation are never deleted while it may be read.
 #![warn(missing_docs)]
 
+mod bulk;
 mod downloads;
 mod generations;
 mod lock;

@@ -99,7 +99,10 @@ impl Store {
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for chunk in memos.chunks(BATCH) {
+            // In key order: a wave's rows are then appended to its partitions' ranges.
+            let mut sorted: Vec<&Memo> = memos.iter().collect();
+            sorted.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));
+            for chunk in sorted.chunks(BATCH) {
                 let mut q = QueryBuilder::new("INSERT INTO person_memo (part, idnat, raw_hash, record_hash, facts) ");
                 q.push_values(chunk, |mut b, m| {
                     b.push_bind(m.part as i64)

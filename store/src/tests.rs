@@ -37,6 +37,7 @@ backend_tests!(
     runs_downloads_and_usage_are_recorded,
     versions_removals_and_promotions_as_the_fhir_directory_reads_them,
     memos_are_read_by_partition_range_replaced_and_removed,
+    a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_served,
 );
 
 /// A store in a fresh PostgreSQL database, or `None` when no server is given.
@@ -143,6 +144,47 @@ async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched(
     let runs = store.runs().await.expect("runs");
     assert_eq!(runs.last().map(|r| r.status), Some(RunStatus::Failed));
     assert!(runs.last().and_then(|r| r.reason.clone()).unwrap_or_default().contains("interrupted"));
+}
+
+/// A first load is written without the keys on SQLite (`bulk.rs`): they are there once it is finished, a duplicate
+/// key fails the generation before it can be served (when written on PostgreSQL, when finished on SQLite), and a first
+/// load interrupted with its keys dropped leaves them made again by recovery.
+async fn a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_served(store: Store) {
+    let sqlite = matches!(store.pool(), Pool::Sqlite(_));
+    // Interrupted: begun on empty tables, written, never finished.
+    let run = store.start_run("killed").await.expect("run");
+    let g1 = store.begin_generation(run).await.expect("begin");
+    let dropped = if sqlite { vec!["person_version_key", "change_log_key"] } else { vec![] };
+    assert_eq!(store.missing_keys().await.expect("keys"), dropped);
+    store.write_changes(g1, &[change("8A", ChangeKind::Create, "a1")]).await.expect("write");
+    assert_eq!(store.recover().await.expect("recover"), vec![g1]);
+    assert_eq!(store.missing_keys().await.expect("keys"), Vec::<&str>::new());
+
+    // A duplicate in a first load.
+    let run = store.start_run("duplicate").await.expect("run");
+    let g2 = store.begin_generation(run).await.expect("begin");
+    assert_eq!(store.missing_keys().await.expect("keys").len(), if sqlite { 2 } else { 0 });
+    store.write_changes(g2, &[change("8A", ChangeKind::Create, "a1")]).await.expect("write");
+    let again = store.write_changes(g2, &[change("8A", ChangeKind::Create, "a2")]).await;
+    let finished = match again {
+        Err(_) => false,
+        Ok(()) => store.finish_generation(g2, 1).await.is_ok(),
+    };
+    assert!(!finished, "a generation holding a duplicate key was finished");
+    assert!(store.promote(g2).await.is_err(), "a generation holding a duplicate key was promoted");
+    store.abandon(g2, "failed").await.expect("abandon");
+
+    // A first load that finishes has its keys, and the next generation is written with them.
+    let g3 =
+        generation(&store, &[change("8A", ChangeKind::Create, "a1"), change("8B", ChangeKind::Create, "b1")]).await;
+    assert_eq!(store.missing_keys().await.expect("keys"), Vec::<&str>::new());
+    store.promote(g3).await.expect("promote");
+    assert_eq!(record(&store, "8A").await.as_deref(), Some("{\"v\":\"a1\"}"));
+    let run = store.start_run("next").await.expect("run");
+    let g4 = store.begin_generation(run).await.expect("begin");
+    assert_eq!(store.missing_keys().await.expect("keys"), Vec::<&str>::new());
+    store.write_changes(g4, &[change("8C", ChangeKind::Create, "c1")]).await.expect("write");
+    assert!(store.write_changes(g4, &[change("8C", ChangeKind::Create, "c2")]).await.is_err());
 }
 
 #[tokio::test]
