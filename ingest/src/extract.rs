@@ -281,10 +281,14 @@ fn parse_part<T>(
     text: &[u8],
     name: &str,
     header: &Header,
-    wanted: impl Iterator<Item = bool>,
+    wanted: impl Iterator<Item = bool> + Clone,
     parse: impl Fn(&Fields<'_>) -> std::result::Result<T, crate::parse::RowIssue>,
 ) -> Parsed<T> {
     let mut out = Parsed::default();
+    // Sized once: a growing vector of rows (1 KB or more each) is copied at each doubling, into fresh pages.
+    out.rows.reserve_exact(wanted.clone().filter(|w| *w).count());
+    // One record for every line (its buffers are reused).
+    let mut record = csv::StringRecord::new();
     for ((n, key, body), wanted) in spilled_lines(text).zip(wanted.chain(std::iter::repeat(true))) {
         let suspect = crate::text::may_have_issues(body);
         if !suspect && !wanted {
@@ -292,14 +296,17 @@ fn parse_part<T>(
         }
         let line: u64 = std::str::from_utf8(n).ok().and_then(|n| n.parse().ok()).unwrap_or(0);
         let body = String::from_utf8_lossy(body);
-        let fields: Vec<&str> = body.split('|').collect();
         if suspect {
+            let fields: Vec<&str> = body.split('|').collect();
             crate::text::scan_line(name, line, header, &fields, &mut out.issues);
         }
         if !wanted {
             continue;
         }
-        let record = csv::StringRecord::from(fields.as_slice());
+        record.clear();
+        for field in body.split('|') {
+            record.push_field(field);
+        }
         match parse(&Fields::new(&record, header, line)) {
             Ok(r) => out.rows.push(r),
             Err(issue) => {
@@ -368,7 +375,7 @@ impl Partitioned {
         skipped.sort_unstable();
         let raw: foldhash::HashMap<&[u8], u128> =
             keys.iter().zip(&skip_it).filter(|(_, s)| !**s).map(|((k, h), _)| (*k, h.0)).collect();
-        let mut g = Grouper::new();
+        let mut g = Grouper::with_capacity(keys.len().saturating_sub(skipped.len()));
         let mut erred: HashSet<String> = HashSet::new();
         for ((kind, name, header, text), of_lines) in texts.iter().zip(&persons_of_lines) {
             let wanted = of_lines.iter().map(|&i| !skip_it.get(i as usize).copied().unwrap_or(false));
