@@ -286,12 +286,12 @@ fn main() -> anyhow::Result<()> {
     line(format!("| full ingest ÷ DuckDB's bare load | {:.2} × | | target ≤ 2.5 × |", w / duck));
     line(format!("| re-sync ÷ DuckDB's bare load | {:.2} × | | target ≤ 1.0 × |", rw / duck));
     if let Some(&(bytes, cancelled, changes)) = rwritten.first() {
-        let kept = |(b, c, _): &(u64, u64, u64)| format!("{:.0} MB", b.saturating_sub(*c) as f64 / 1e6);
-        let later: Vec<String> = rwritten.iter().skip(1).map(kept).collect();
+        let kept: Vec<String> =
+            rwritten.iter().map(|(b, c, _)| format!("{:.0} MB", b.saturating_sub(*c) as f64 / 1e6)).collect();
         line(format!(
             "| bytes written by a re-sync (store, index, views) | {} | | the first after a full load; the next: {}. {changes} persons changed: {:.0} KB per changed person; of the {:.0} MB dirtied, {:.0} MB were temporary partition files removed before they reached the disk (`cancelled_write_bytes`) |",
-            kept(&(bytes, cancelled, changes)),
-            later.join(", "),
+            kept[0],
+            kept[1..].join(", "),
             bytes.saturating_sub(cancelled) as f64 / 1e3 / changes.max(1) as f64,
             bytes as f64 / 1e6,
             cancelled as f64 / 1e6

@@ -187,23 +187,20 @@ impl Grouper {
 
     /// Fold Personne_activite rows.
     pub(crate) fn personne_activite(&mut self, rows: Vec<PaRow>) {
-        for mut row in rows {
-            // The row's identifiers are moved into a new person (a person's later rows only look it up).
-            if !self.persons.contains_key(&row.ids.idnat) {
-                let builder = Builder {
-                    person: Person {
-                        idnat: IdNat::new(row.ids.idnat.clone()),
-                        id_type: std::mem::take(&mut row.ids.id_type),
-                        id: std::mem::take(&mut row.ids.id),
-                        ..Person::default()
-                    },
-                    part1: Vec::new(),
-                    lines: Vec::new(),
-                    counters: Counters::default(),
-                };
-                self.persons.insert(row.ids.idnat.clone(), builder);
-            }
-            let Some(b) = self.persons.get_mut(&row.ids.idnat) else { continue };
+        for row in rows {
+            // The row's identifiers are moved: the idNat becomes the key, and a new person's fields.
+            let ids = row.ids;
+            let b = self.persons.entry(ids.idnat).or_insert_with_key(|idnat| Builder {
+                person: Person {
+                    idnat: IdNat::new(idnat.clone()),
+                    id_type: ids.id_type,
+                    id: ids.id,
+                    ..Person::default()
+                },
+                part1: Vec::new(),
+                lines: Vec::new(),
+                counters: Counters::default(),
+            });
             b.counters.rows += 1;
             if b.lines.contains(&row.line_hash) {
                 b.counters.duplicate_rows += 1;
