@@ -195,8 +195,8 @@ impl Policy {
                     eligible: true,
                     reasons: Vec::new(),
                     exercice: Some(ExerciceRef {
-                        profession: ex.profession.code.clone(),
-                        category: ex.category.code.clone(),
+                        profession: ex.profession.code.to_string(),
+                        category: ex.category.code.to_string(),
                     }),
                 };
             }

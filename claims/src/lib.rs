@@ -240,11 +240,11 @@ pub struct OtherId {
 fn activity_claim(a: &Activity) -> ActivityClaim {
     let s = &a.structure;
     ActivityClaim {
-        code_mode_exercice: a.mode.code.clone(),
-        code_secteur_dactivite: a.sector.code.clone(),
-        code_section_pharmacien: a.pharmacist_section.code.clone(),
-        code_role: a.role.code.clone(),
-        code_genre_activite: a.genre.code.clone(),
+        code_mode_exercice: a.mode.code.to_string(),
+        code_secteur_dactivite: a.sector.code.to_string(),
+        code_section_pharmacien: a.pharmacist_section.code.to_string(),
+        code_role: a.role.code.to_string(),
+        code_genre_activite: a.genre.code.to_string(),
         numero_siret_site: s.siret.clone(),
         numero_siren_site: s.siren.clone(),
         numero_finess_site: s.finess_site.clone(),
@@ -256,18 +256,18 @@ fn activity_claim(a: &Activity) -> ActivityClaim {
         complement_point_geographique: s.geo_complement.clone(),
         numero_voie: s.street_number.clone(),
         indice_repetition_voie: s.street_repetition.clone(),
-        code_type_de_voie: s.street_type.code.clone(),
+        code_type_de_voie: s.street_type.code.to_string(),
         libelle_voie: s.street_label.clone(),
         mention_distribution: s.distribution.clone(),
         bureau_cedex: s.cedex_office.clone(),
         code_postal: s.postal_code.clone(),
-        code_commune: s.commune.code.clone(),
-        code_pays: s.country.code.clone(),
+        code_commune: s.commune.code.to_string(),
+        code_pays: s.country.code.to_string(),
         telephone: s.phone.clone(),
         telephone2: s.phone2.clone(),
         telecopie: s.fax.clone(),
         adresse_email: s.email.clone(),
-        code_departement: s.department.code.clone(),
+        code_departement: s.department.code.to_string(),
         ancien_identifiant_de_la_structure: s.old_id.clone(),
         autorite_denregistrement: a.registration.raw.clone(),
     }
@@ -276,13 +276,13 @@ fn activity_claim(a: &Activity) -> ActivityClaim {
 fn exercice_claim(e: &Exercice) -> ExerciceClaim {
     let sf = e.claim_savoir_faire();
     ExerciceClaim {
-        code_profession: e.profession.code.clone(),
-        code_categorie_professionnelle: e.category.code.clone(),
-        code_civilite_dexercice: e.civilite_exercice.code.clone(),
+        code_profession: e.profession.code.to_string(),
+        code_categorie_professionnelle: e.category.code.to_string(),
+        code_civilite_dexercice: e.civilite_exercice.code.to_string(),
         nom_dexercice: e.family_name.clone(),
         prenom_dexercice: e.given_name.clone(),
-        code_type_savoir_faire: sf.map(|s| s.kind.code.clone()).unwrap_or_default(),
-        code_savoir_faire: sf.map(|s| s.code.code.clone()).unwrap_or_default(),
+        code_type_savoir_faire: sf.map(|s| s.kind.code.to_string()).unwrap_or_default(),
+        code_savoir_faire: sf.map(|s| s.code.code.to_string()).unwrap_or_default(),
         activities: e.activities.iter().map(activity_claim).collect(),
     }
 }
@@ -293,10 +293,10 @@ pub fn user_info(p: &Person, profile: Profile) -> UserInfo {
     let first = p.exercices.first();
     let civil = p.civil_status.as_ref().filter(|c| !c.family_name.is_empty() || !c.first_names.is_empty());
     let idnat = p.idnat.as_str().to_string();
-    let civilite = p.civilite.code.clone();
+    let civilite = p.civilite.code.to_string();
     let (top_civ, ref_civ, genre) = match profile {
         Profile::Psc2021 => (None, Some(civilite), None),
-        Profile::Psc2023 => (Some(civilite), None, Some(main.map(|a| a.genre.code.clone()).unwrap_or_default())),
+        Profile::Psc2023 => (Some(civilite), None, Some(main.map(|a| a.genre.code.to_string()).unwrap_or_default())),
     };
     let mut roles: Vec<String> = Vec::new();
     for e in &p.exercices {

@@ -13,7 +13,7 @@ use crate::rows::{CardRow, DiplRow, MailboxRow, PaRow, SfRow};
 use annuaire_schemas::codes::{self, Kind};
 use annuaire_schemas::id::Check;
 use annuaire_schemas::model::{Coded, Exercice};
-use annuaire_schemas::{Authority, IdNat, Person};
+use annuaire_schemas::{Authority, IdNat, Person, Text};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -450,7 +450,7 @@ fn fill_labels(p: &mut Person) {
             && !c.code.is_empty()
             && let Some(l) = codes::label(kind, &c.code)
         {
-            c.label = l.to_string();
+            c.label = Text::from_static(l);
         }
     }
     fill(Kind::Civilite, &mut p.civilite);

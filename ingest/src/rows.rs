@@ -2,7 +2,8 @@
 
 use crate::layout::*;
 use crate::parse::{Fields, RowIssue};
-use annuaire_schemas::RegistrationField;
+use annuaire_schemas::codes::{self, Kind};
+use annuaire_schemas::{RegistrationField, Text};
 use annuaire_schemas::model::{Activity, Coded, Diploma, SavoirFaire, Structure};
 
 /// Declares a struct of column indexes resolved from a header by name.
@@ -191,7 +192,20 @@ fn ids(f: &Fields<'_>, type_id: Option<usize>, id: Option<usize>, idnat: Option<
 }
 
 fn coded(f: &Fields<'_>, code: Option<usize>, label: Option<usize>) -> Coded {
-    Coded { code: f.at(code).trim().to_string(), label: f.at(label).to_string() }
+    Coded { code: Text::owned(f.at(code).trim()), label: Text::owned(f.at(label)) }
+}
+
+/// [`coded`] for a column of a shipped table: a code the table knows is the table's own string, and so is its label
+/// when the file wrote the table's label (most lines: neither is copied). Any other text is kept as written.
+fn known(kind: Kind, f: &Fields<'_>, code: Option<usize>, label: Option<usize>) -> Coded {
+    let (code, label) = (f.at(code).trim(), f.at(label));
+    match codes::lookup(kind, code) {
+        Some(e) => Coded {
+            code: Text::from_static(e.code),
+            label: if label == e.label { Text::from_static(e.label) } else { Text::owned(label) },
+        },
+        None => Coded { code: Text::owned(code), label: Text::owned(label) },
+    }
 }
 
 fn text(f: &Fields<'_>, i: Option<usize>) -> String {
@@ -240,8 +254,8 @@ fn civil_status(c: &PaCols, f: &Fields<'_>) -> Option<annuaire_schemas::CivilSta
 pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
     let ids = ids(f, c.type_id, c.id, c.idnat)?;
     let civil_status = civil_status(c, f);
-    let sf_code = coded(f, c.sf, c.sf_l);
-    let sf_type = coded(f, c.sf_type, c.sf_type_l);
+    let sf_code = known(Kind::SavoirFaire, f, c.sf, c.sf_l);
+    let sf_type = known(Kind::SavoirFaireType, f, c.sf_type, c.sf_type_l);
     let savoir_faire =
         (!sf_code.is_empty() || !sf_type.is_empty()).then_some(SavoirFaire { kind: sf_type, code: sf_code });
     let registration = RegistrationField::parse(f.at(c.autorite));
@@ -272,11 +286,11 @@ pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
         old_id: text(f, c.old_id),
     };
     let activity = Activity {
-        mode: coded(f, c.mode, c.mode_l),
-        sector: coded(f, c.secteur, c.secteur_l),
-        pharmacist_section: coded(f, c.section, c.section_l),
-        role: coded(f, c.role, c.role_l),
-        genre: coded(f, c.genre, c.genre_l),
+        mode: known(Kind::Mode, f, c.mode, c.mode_l),
+        sector: known(Kind::Sector, f, c.secteur, c.secteur_l),
+        pharmacist_section: known(Kind::PharmacistSection, f, c.section, c.section_l),
+        role: known(Kind::Role, f, c.role, c.role_l),
+        genre: known(Kind::Genre, f, c.genre, c.genre_l),
         registration: RegistrationField::default(),
         structure,
     };
@@ -288,10 +302,10 @@ pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
     Ok(PaRow {
         line_hash: f.line_hash(),
         ids,
-        civilite: coded(f, c.civ, c.civ_l),
-        profession: coded(f, c.prof, c.prof_l),
-        category: coded(f, c.cat, c.cat_l),
-        civilite_exercice: coded(f, c.civ_ex, c.civ_ex_l),
+        civilite: known(Kind::Civilite, f, c.civ, c.civ_l),
+        profession: known(Kind::Profession, f, c.prof, c.prof_l),
+        category: known(Kind::Category, f, c.cat, c.cat_l),
+        civilite_exercice: known(Kind::CiviliteExercice, f, c.civ_ex, c.civ_ex_l),
         family_name: text(f, c.nom),
         given_name: text(f, c.prenom),
         savoir_faire,
@@ -315,7 +329,7 @@ pub(crate) fn parse_sf(c: &SfCols, f: &Fields<'_>) -> Result<SfRow, RowIssue> {
         ids: ids(f, c.type_id, c.id, c.idnat)?,
         profession: f.at(c.prof).trim().to_string(),
         category: f.at(c.cat).trim().to_string(),
-        savoir_faire: SavoirFaire { kind: coded(f, c.sf_type, c.sf_type_l), code: coded(f, c.sf, c.sf_l) },
+        savoir_faire: SavoirFaire { kind: known(Kind::SavoirFaireType, f, c.sf_type, c.sf_type_l), code: known(Kind::SavoirFaire, f, c.sf, c.sf_l) },
     })
 }
 
@@ -330,9 +344,9 @@ pub(crate) fn parse_dipl(c: &DiplCols, f: &Fields<'_>) -> Result<DiplRow, RowIss
     Ok(DiplRow {
         ids: ids(f, c.type_id, c.id, c.idnat)?,
         diploma: Diploma {
-            diploma_type: coded(f, c.dipl_type, c.dipl_type_l),
+            diploma_type: known(Kind::DiplomaType, f, c.dipl_type, c.dipl_type_l),
             diploma: coded(f, c.dipl, c.dipl_l),
-            authorisation_type: coded(f, c.aut_type, c.aut_type_l),
+            authorisation_type: known(Kind::AuthorisationType, f, c.aut_type, c.aut_type_l),
             authorisation_discipline: coded(f, c.aut_disc, c.aut_disc_l),
         },
     })

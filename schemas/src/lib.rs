@@ -19,7 +19,9 @@ pub mod codes;
 pub mod departments;
 pub mod id;
 pub mod model;
+pub mod text;
 
 pub use authority::{Authority, AuthorityKind, RegistrationField};
 pub use id::{IdNat, IdType};
+pub use text::Text;
 pub use model::{Activity, Card, CivilStatus, Diploma, Exercice, Mailbox, Person, SavoirFaire, Structure};

@@ -10,22 +10,23 @@
 
 use crate::authority::{Authority, RegistrationField};
 use crate::id::IdNat;
+use crate::text::Text;
 use serde::{Deserialize, Serialize};
 
 /// A code with the label the file gave it (labels are not always the TRE display: keep them verbatim).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Coded {
     /// The code, `""` when absent.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub code: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub code: Text,
     /// The label as written in the file, `""` when absent.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub label: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub label: Text,
 }
 
 impl Coded {
     /// A code and its label.
-    pub fn new(code: impl Into<String>, label: impl Into<String>) -> Coded {
+    pub fn new(code: impl Into<Text>, label: impl Into<Text>) -> Coded {
         Coded { code: code.into(), label: label.into() }
     }
 
@@ -416,7 +417,7 @@ impl Structure {
     /// ```
     pub fn department_code(&self) -> Option<String> {
         if !self.department.code.is_empty() {
-            return Some(self.department.code.clone());
+            return Some(self.department.code.to_string());
         }
         let from_code = |c: &str| -> Option<String> {
             if c.len() != 5 {

@@ -87,7 +87,7 @@ fn rows(p: &Person, split_savoir_faire: bool, day: &str) -> Vec<BTreeMap<&'stati
             if ex.savoir_faire.is_empty() {
                 vec![String::new()]
             } else {
-                ex.savoir_faire.iter().map(|s| s.code.code.clone()).collect()
+                ex.savoir_faire.iter().map(|s| s.code.code.to_string()).collect()
             }
         } else {
             vec![ex.savoir_faire.iter().map(|s| s.code.code.as_str()).collect::<Vec<_>>().join(";")]
@@ -99,26 +99,26 @@ fn rows(p: &Person, split_savoir_faire: bool, day: &str) -> Vec<BTreeMap<&'stati
                 r.insert("id_type", p.idnat.id_type().origine().to_string());
                 r.insert("family_name", ex.family_name.clone());
                 r.insert("given_name", ex.given_name.clone());
-                r.insert("profession", ex.profession.code.clone());
-                r.insert("profession_label", ex.profession.label.clone());
-                r.insert("category", ex.category.code.clone());
+                r.insert("profession", ex.profession.code.to_string());
+                r.insert("profession_label", ex.profession.label.to_string());
+                r.insert("category", ex.category.code.to_string());
                 r.insert("authority_kind", ex.authority.kind.as_str().to_string());
                 r.insert("authority", ex.authority.name.clone());
                 r.insert("savoir_faire", sf.clone());
                 let get = |f: fn(&annuaire_schemas::Activity) -> String| a.map(f).unwrap_or_default();
-                r.insert("mode", get(|a| a.mode.code.clone()));
-                r.insert("mode_label", get(|a| a.mode.label.clone()));
-                r.insert("sector", get(|a| a.sector.code.clone()));
-                r.insert("sector_label", get(|a| a.sector.label.clone()));
-                r.insert("role", get(|a| a.role.code.clone()));
-                r.insert("genre", get(|a| a.genre.code.clone()));
+                r.insert("mode", get(|a| a.mode.code.to_string()));
+                r.insert("mode_label", get(|a| a.mode.label.to_string()));
+                r.insert("sector", get(|a| a.sector.code.to_string()));
+                r.insert("sector_label", get(|a| a.sector.label.to_string()));
+                r.insert("role", get(|a| a.role.code.to_string()));
+                r.insert("genre", get(|a| a.genre.code.to_string()));
                 r.insert("structure", get(|a| a.structure.name.clone()));
                 r.insert("technical_id", get(|a| a.structure.technical_id.clone()));
                 r.insert("siret", get(|a| a.structure.siret.clone()));
                 r.insert("finess_site", get(|a| a.structure.finess_site.clone()));
                 r.insert("postal_code", get(|a| a.structure.postal_code.clone()));
-                r.insert("commune", get(|a| a.structure.commune.code.clone()));
-                r.insert("commune_label", get(|a| a.structure.commune.label.clone()));
+                r.insert("commune", get(|a| a.structure.commune.code.to_string()));
+                r.insert("commune_label", get(|a| a.structure.commune.label.to_string()));
                 r.insert("department", get(|a| a.structure.department_code().unwrap_or_default()));
                 r.insert("registration", get(|a| a.registration.raw.clone()));
                 r.insert("valid_card", valid_card.clone());

@@ -111,10 +111,10 @@ impl IndexBuilder {
         doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
         doc.add_text(f.given_name, first.map(|e| e.given_name.as_str()).unwrap_or(""));
         let acts: Vec<_> = p.exercices.iter().flat_map(|e| &e.activities).collect();
-        for v in distinct(acts.iter().map(|a| a.structure.commune.code.clone())) {
+        for v in distinct(acts.iter().map(|a| a.structure.commune.code.as_str())) {
             doc.add_text(f.commune, v);
         }
-        for v in distinct(acts.iter().map(|a| a.mode.code.clone())) {
+        for v in distinct(acts.iter().map(|a| a.mode.code.as_str())) {
             doc.add_text(f.mode, v);
         }
         doc.add_text(f.id_type, p.idnat.id_type().code());

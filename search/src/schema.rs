@@ -161,7 +161,7 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
         doc.add_text(f.mailbox_address, m);
     }
     let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
-    for town in distinct(acts.iter().map(|(_, a)| a.structure.town().to_string())) {
+    for town in distinct(acts.iter().map(|(_, a)| a.structure.town())) {
         doc.add_text(f.city, town);
     }
     for id in distinct(acts.iter().filter_map(|(_, a)| a.structure.fhir_id())) {
@@ -170,11 +170,11 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
     for v in distinct(acts.iter().flat_map(|(_, a)| organization_identifiers(&a.structure))) {
         doc.add_text(f.organization_identifier, v);
     }
-    for v in distinct(acts.iter().flat_map(|(_, a)| [a.structure.name.clone(), a.structure.commercial_name.clone()])) {
+    for v in distinct(acts.iter().flat_map(|(_, a)| [a.structure.name.as_str(), a.structure.commercial_name.as_str()])) {
         doc.add_text(f.organization_name, v);
     }
     let codes = acts.iter().flat_map(|(e, a)| {
-        [&e.profession, &a.genre, &a.mode, &a.role, &a.pharmacist_section, &a.sector].map(|c| c.code.clone())
+        [&e.profession, &a.genre, &a.mode, &a.role, &a.pharmacist_section, &a.sector].map(|c| c.code.as_str())
     });
     for v in distinct(codes) {
         doc.add_text(f.role_code, v);
@@ -235,8 +235,8 @@ shared_of!(Fields);
 shared_of!(FhirFields);
 
 /// Distinct non-blank values, sorted.
-pub(crate) fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut v: Vec<String> = values.into_iter().filter(|s| !s.trim().is_empty()).collect();
+pub(crate) fn distinct<T: AsRef<str> + Ord>(values: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = values.into_iter().filter(|s| !s.as_ref().trim().is_empty()).collect();
     v.sort();
     v.dedup();
     v
@@ -268,29 +268,29 @@ pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
         doc.add_text(f.given, fold(&given));
     }
     let ex = &p.exercices;
-    for v in distinct(ex.iter().map(|e| e.profession.code.clone())) {
+    for v in distinct(ex.iter().map(|e| e.profession.code.as_str())) {
         doc.add_text(f.profession, v);
     }
-    for v in distinct(ex.iter().map(|e| e.category.code.clone())) {
+    for v in distinct(ex.iter().map(|e| e.category.code.as_str())) {
         doc.add_text(f.category, v);
     }
-    for v in distinct(ex.iter().flat_map(|e| e.savoir_faire.iter().map(|s| s.code.code.clone()))) {
+    for v in distinct(ex.iter().flat_map(|e| e.savoir_faire.iter().map(|s| s.code.code.as_str()))) {
         doc.add_text(f.savoir_faire, v);
     }
-    for v in distinct(ex.iter().map(|e| e.authority.kind.as_str().to_string())) {
+    for v in distinct(ex.iter().map(|e| e.authority.kind.as_str())) {
         doc.add_text(f.authority_kind, v);
     }
-    for v in distinct(ex.iter().map(|e| e.authority.name.clone())) {
+    for v in distinct(ex.iter().map(|e| e.authority.name.as_str())) {
         doc.add_text(f.authority, v);
     }
     for v in p.departments() {
         doc.add_text(f.department, v);
     }
     let acts: Vec<_> = ex.iter().flat_map(|e| &e.activities).collect();
-    for v in distinct(acts.iter().map(|a| a.structure.postal_code.clone())) {
+    for v in distinct(acts.iter().map(|a| a.structure.postal_code.as_str())) {
         doc.add_text(f.postal_code, v);
     }
-    for v in distinct(acts.iter().map(|a| a.sector.code.clone())) {
+    for v in distinct(acts.iter().map(|a| a.sector.code.as_str())) {
         doc.add_text(f.sector, v);
     }
     for c in &p.cards {

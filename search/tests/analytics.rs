@@ -38,7 +38,7 @@ fn counts_by_profession_and_authority_kind_equal_a_count_by_hand() {
     let mut want: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
     for p in &persons {
         for e in &p.exercices {
-            want.entry(vec![e.profession.code.clone(), e.authority.kind.as_str().to_string()])
+            want.entry(vec![e.profession.code.to_string(), e.authority.kind.as_str().to_string()])
                 .or_default()
                 .insert(p.idnat.as_str().to_string());
         }

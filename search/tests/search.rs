@@ -127,7 +127,7 @@ fn facets_by_hand(r: &annuaire_search::SearchResponse, persons: &[Person]) -> BT
     for hit in &r.hits {
         let p = persons.iter().find(|p| p.idnat.as_str() == hit.idnat).expect("hit of the extract");
         let mut values: Vec<(&str, String)> = Vec::new();
-        values.extend(p.exercices.iter().map(|e| ("profession", e.profession.code.clone())));
+        values.extend(p.exercices.iter().map(|e| ("profession", e.profession.code.to_string())));
         values.extend(p.exercices.iter().map(|e| ("authority_kind", e.authority.kind.as_str().to_string())));
         values.extend(p.departments().into_iter().map(|d| ("department", d)));
         values.push(("valid_card", (p.valid_cards(&day).next().is_some()).to_string()));

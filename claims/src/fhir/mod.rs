@@ -125,7 +125,7 @@ fn identifier(type_code: &str, system: Option<&str>, value: &str) -> Value {
 fn data_trace(authority: Option<&str>, system: &str) -> Value {
     let mut parts = Vec::new();
     if let Some(a) = authority.filter(|a| !a.is_empty()) {
-        let c = Coded { code: a.to_string(), label: String::new() };
+        let c = Coded { code: annuaire_schemas::Text::owned(a), label: annuaire_schemas::Text::default() };
         parts.extend(
             concept(Kind::Authority, &c).map(|v| json!({"url": "autorite-enregistrement", "valueCodeableConcept": v})),
         );

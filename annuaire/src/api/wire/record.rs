@@ -18,7 +18,7 @@ pub struct CodeLabel {
 }
 
 fn coded(c: &model::Coded) -> Option<CodeLabel> {
-    (!c.is_blank()).then(|| CodeLabel { code: c.code.clone(), label: c.label.clone() })
+    (!c.is_blank()).then(|| CodeLabel { code: c.code.to_string(), label: c.label.to_string() })
 }
 
 /// Who registered an exercice.
