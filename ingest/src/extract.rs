@@ -287,8 +287,8 @@ fn parse_part<T>(
     let mut out = Parsed::default();
     // Sized once: a growing vector of rows (1 KB or more each) is copied at each doubling, into fresh pages.
     out.rows.reserve_exact(wanted.clone().filter(|w| *w).count());
-    // One record for every line (its buffers are reused).
-    let mut record = csv::StringRecord::new();
+    // Fields are borrowed from the line: one buffer of their ends for every line.
+    let mut ends = crate::parse::Ends::default();
     for ((n, key, body), wanted) in spilled_lines(text).zip(wanted.chain(std::iter::repeat(true))) {
         let suspect = crate::text::may_have_issues(body);
         if !suspect && !wanted {
@@ -303,11 +303,7 @@ fn parse_part<T>(
         if !wanted {
             continue;
         }
-        record.clear();
-        for field in body.split('|') {
-            record.push_field(field);
-        }
-        match parse(&Fields::new(&record, header, line)) {
+        match parse(&ends.line(&body, header, line)) {
             Ok(r) => out.rows.push(r),
             Err(issue) => {
                 out.erred_keys.push(String::from_utf8_lossy(key).into_owned());

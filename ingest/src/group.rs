@@ -506,7 +506,8 @@ pub(crate) fn unknown_codes_of(p: &Person, mut f: impl FnMut(Kind, &str)) {
 
 /// Call `warn` with each kind of identifier problem of a person.
 pub(crate) fn check_ids(p: &Person, mut warn: impl FnMut(&str)) {
-    if !p.id_type.is_empty() && format!("{}{}", p.id_type, p.id) != p.idnat.as_str() {
+    // The idNat is the type followed by the identifier (compared in place: this runs for every person).
+    if !p.id_type.is_empty() && p.idnat.as_str().strip_prefix(p.id_type.as_str()) != Some(p.id.as_str()) {
         warn("idnat_mismatch");
     }
     match p.idnat.check() {

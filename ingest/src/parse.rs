@@ -59,24 +59,74 @@ pub struct RowIssue {
     pub idnat: Option<String>,
 }
 
-/// The fields of one line, by header name.
+/// The fields of one line, by header name, borrowed from the text they were read from.
+///
+/// Field `i` is `text[start..ends[i]]`, where `start` is `ends[i - 1] + sep` (0 for the first): `sep` is 1 when `text`
+/// is the line as read (fields joined by `|`), 0 when it is a record's fields end to end (a line csv read, or one
+/// decoded from Windows-1252). No field is copied to be parsed.
 pub struct Fields<'a> {
-    record: &'a csv::StringRecord,
+    text: &'a str,
+    ends: &'a [usize],
+    sep: usize,
     header: &'a Header,
     line: u64,
-    /// The line as read, when it is exactly the fields joined by `|` (a UTF-8 line read by the fast path).
-    raw: Option<&'a str>,
+}
+
+/// Where the fields of a line end: one buffer, filled again for each line.
+#[derive(Default)]
+pub(crate) struct Ends(Vec<usize>);
+
+impl Ends {
+    /// The fields of `text`, a line as read, split at each `|`. Separators are a few bytes apart: a plain scan beats
+    /// memchr's call per match.
+    pub(crate) fn line<'a>(&'a mut self, text: &'a str, header: &'a Header, line: u64) -> Fields<'a> {
+        self.0.clear();
+        self.0.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'|').map(|(i, _)| i));
+        self.0.push(text.len());
+        Fields { text, ends: &self.0, sep: 1, header, line }
+    }
+
+    /// The fields of a record (its fields end to end in one buffer).
+    pub(crate) fn record<'a>(&'a mut self, record: &'a csv::StringRecord, header: &'a Header, line: u64) -> Fields<'a> {
+        self.0.clear();
+        let mut end = 0;
+        self.0.extend(record.iter().map(|f| {
+            end += f.len();
+            end
+        }));
+        Fields { text: record.as_slice(), ends: &self.0, sep: 0, header, line }
+    }
 }
 
 impl<'a> Fields<'a> {
-    /// Fields of a record read elsewhere (a partition file).
-    pub(crate) fn new(record: &'a csv::StringRecord, header: &'a Header, line: u64) -> Fields<'a> {
-        Fields { record, header, line, raw: None }
-    }
-
     /// The 1-based line number in the file.
     pub fn line(&self) -> u64 {
         self.line
+    }
+
+    /// How many fields the line has.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the line has no field (never: an empty line has one empty field).
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The field at `i`, if the line has that many.
+    pub fn field(&self, i: usize) -> Option<&'a str> {
+        let end = *self.ends.get(i)?;
+        let start = match i.checked_sub(1) {
+            Some(before) => self.ends.get(before)? + self.sep,
+            None => 0,
+        };
+        self.text.get(start..end)
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.ends.len()).filter_map(|i| self.field(i))
     }
 
     /// The line again, fields joined with `|` (as in the file, without its end of line).
@@ -88,16 +138,19 @@ impl<'a> Fields<'a> {
 
     /// The length of [`Fields::joined`].
     pub fn joined_len(&self) -> usize {
-        self.record.as_slice().len() + self.record.len().saturating_sub(1)
+        match self.sep {
+            1 => self.text.len(),
+            _ => self.text.len() + self.ends.len().saturating_sub(1),
+        }
     }
 
     /// Append [`Fields::joined`] to `out` (the line as read when there is one: one copy instead of one per field).
     pub fn join_into(&self, out: &mut String) {
-        if let Some(raw) = self.raw {
-            out.push_str(raw);
+        if self.sep == 1 {
+            out.push_str(self.text);
             return;
         }
-        for (i, f) in self.record.iter().enumerate() {
+        for (i, f) in self.iter().enumerate() {
             if i > 0 {
                 out.push('|');
             }
@@ -107,22 +160,28 @@ impl<'a> Fields<'a> {
 
     /// The value of a column by index (`""` when the column is absent from this file's layout).
     pub fn at(&self, index: Option<usize>) -> &'a str {
-        index.and_then(|i| self.record.get(i)).unwrap_or("")
+        index.and_then(|i| self.field(i)).unwrap_or("")
+    }
+
+    /// A hash of the whole line's content ([`Fields::joined`]), to find exact duplicate lines: one pass over the line
+    /// as read when there is one.
+    pub fn line_hash(&self) -> u64 {
+        if self.sep == 1 {
+            return xxhash_rust::xxh3::xxh3_64(self.text.as_bytes());
+        }
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (i, f) in self.iter().enumerate() {
+            if i > 0 {
+                h.update(b"|");
+            }
+            h.update(f.as_bytes());
+        }
+        h.digest()
     }
 
     /// The value of a column by name.
     pub fn get(&self, name: &str) -> &'a str {
         self.at(self.header.get(name))
-    }
-
-    /// A hash of the whole line's content, to find exact duplicate lines.
-    pub fn line_hash(&self) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for f in self.record.iter() {
-            h.update(f.as_bytes());
-            h.update(b"|");
-        }
-        h.digest()
     }
 }
 
@@ -201,10 +260,10 @@ fn too_long(file: &str, line: u64, max_line: usize) -> RowError {
 }
 
 /// Check the number of fields of a line against the header.
-fn check_width(header: &Header, record: &csv::StringRecord, idnat_field: Option<usize>) -> Option<RowIssue> {
-    let n = record.len();
-    let expected = header.columns;
-    let idnat = idnat_field.and_then(|i| record.get(i)).filter(|s| !s.is_empty()).map(str::to_string);
+fn check_width(fields: &Fields<'_>, idnat_field: Option<usize>) -> Option<RowIssue> {
+    let n = fields.len();
+    let expected = fields.header.columns;
+    let idnat = idnat_field.and_then(|i| fields.field(i)).filter(|s| !s.is_empty()).map(str::to_string);
     if n < expected {
         return Some(RowIssue {
             field: Some(n.saturating_sub(1)),
@@ -213,7 +272,7 @@ fn check_width(header: &Header, record: &csv::StringRecord, idnat_field: Option<
             idnat,
         });
     }
-    if let Some(extra) = (expected..n).find(|&i| record.get(i).is_some_and(|v| !v.is_empty())) {
+    if let Some(extra) = (expected..n).find(|&i| fields.field(i).is_some_and(|v| !v.is_empty())) {
         return Some(RowIssue {
             field: Some(extra),
             kind: "too_many_fields",
@@ -366,15 +425,12 @@ where
                 errors.push(too_long(&file, line, max_line));
             }
             // What every line read ends in: its width checked, then parsed.
-            let finish = |record: &csv::StringRecord,
-                          raw: Option<&str>,
-                          line: u64,
-                          rows: &mut Vec<T>,
-                          errors: &mut Vec<RowError>| {
-                if let Some(issue) = check_width(&header, record, idnat_field) {
+            let finish = |fields: &Fields<'_>, rows: &mut Vec<T>, errors: &mut Vec<RowError>| {
+                let line = fields.line;
+                if let Some(issue) = check_width(fields, idnat_field) {
                     errors.push(locate(&file, line, &header, issue));
                 } else {
-                    match parse_row(&Fields { record, header: &header, line, raw }) {
+                    match parse_row(fields) {
                         Ok(row) => rows.push(row),
                         Err(issue) => errors.push(locate(&file, line, &header, issue)),
                     }
@@ -398,7 +454,7 @@ where
                 // once per field, and fill one record. What csv does is kept: blank lines are skipped, and a line's
                 // number is the one after the previous line read (csv's position, which counts a blank line before a
                 // line as that line's). `parse::tests::the_fast_path_reads_as_csv_does` compares both.
-                let mut record = csv::StringRecord::new();
+                let mut ends = Ends::default();
                 let (mut at, mut pos, mut rest) = (chunk.first_line, chunk.first_line, &chunk.bytes[..]);
                 while !rest.is_empty() {
                     let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
@@ -423,20 +479,11 @@ where
                         continue;
                     }
                     match std::str::from_utf8(l) {
-                        Ok(text) => {
-                            record.clear();
-                            // Separators are a few bytes apart: a plain scan beats memchr's call per match.
-                            let mut from = 0;
-                            for (bar, _) in l.iter().enumerate().filter(|(_, b)| **b == b'|') {
-                                record.push_field(text.get(from..bar).unwrap_or(""));
-                                from = bar + 1;
-                            }
-                            record.push_field(text.get(from..).unwrap_or(""));
-                            finish(&record, Some(text), line, &mut rows, &mut errors);
-                        }
+                        Ok(text) => finish(&ends.line(text, &header, line), &mut rows, &mut errors),
                         Err(_) => {
                             note_latin1(line);
-                            finish(&windows_1252(l.split(|b| *b == b'|')), None, line, &mut rows, &mut errors);
+                            let record = windows_1252(l.split(|b| *b == b'|'));
+                            finish(&ends.record(&record, &header, line), &mut rows, &mut errors);
                         }
                     }
                 }
@@ -447,7 +494,7 @@ where
                     .has_headers(false)
                     .flexible(true)
                     .from_reader(&chunk.bytes[..]);
-                let mut raw = csv::ByteRecord::new();
+                let (mut raw, mut ends) = (csv::ByteRecord::new(), Ends::default());
                 loop {
                     match rdr.read_byte_record(&mut raw) {
                         Ok(true) => {}
@@ -474,7 +521,7 @@ where
                             windows_1252(e.into_byte_record().iter())
                         }
                     };
-                    finish(&record, None, line, &mut rows, &mut errors);
+                    finish(&ends.record(&record, &header, line), &mut rows, &mut errors);
                     raw = record.into_byte_record();
                 }
             }

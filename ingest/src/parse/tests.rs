@@ -90,3 +90,29 @@ fn the_fast_path_reads_as_csv_does() {
     };
     assert_eq!((texts(&crlf.0), kinds(&crlf.1), crlf.2), (texts(&fast.0), kinds(&fast.1), fast.2));
 }
+
+/// A line's fields, text and duplicate hash are the same whether they are borrowed from the line as read or from a
+/// record's fields end to end (a line csv read), and the hash tells lines apart where only a separator moved.
+#[test]
+fn a_line_hashes_the_same_from_its_text_or_its_fields() {
+    let header = Header::parse(
+        "Type d'identifiant PP|Identifiant PP|Identification nationale PP|Nom d'exercice|Prénom d'exercice|\
+         Code profession|Code catégorie professionnelle",
+        FileKind::PersonneActivite,
+    );
+    let Ok(header) = header else { panic!("header: {header:?}") };
+    let hashes = |line: &str| {
+        let record = csv::StringRecord::from(line.split('|').collect::<Vec<_>>());
+        let (mut a, mut b) = (Ends::default(), Ends::default());
+        let (of_line, of_record) = (a.line(line, &header, 1), b.record(&record, &header, 1));
+        assert_eq!(of_line.iter().collect::<Vec<_>>(), of_record.iter().collect::<Vec<_>>(), "{line:?}");
+        assert_eq!((of_line.joined(), of_line.joined_len()), (of_record.joined(), of_record.joined_len()));
+        (of_line.line_hash(), of_record.line_hash())
+    };
+    for line in ["8|1|81|DOC|KIT|10|C", "8|1|81|DO|CKIT|10|C", "||||||", "é|\u{0}|||||"] {
+        let (raw, fields) = hashes(line);
+        assert_eq!(raw, fields, "{line:?}");
+    }
+    assert_ne!(hashes("8|1|81|DOC|KIT|10|C").0, hashes("8|1|81|DO|CKIT|10|C").0);
+    assert_ne!(hashes("8|1|81|DOC|KIT|10|C").0, hashes("8|1|81|DOC|KIT|10|C|").0);
+}
