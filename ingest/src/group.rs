@@ -249,7 +249,9 @@ impl Grouper {
                 ex.savoir_faire.push(sf);
             }
             if let Some(act) = row.activity
-                && !ex.activities.contains(&act)
+                // The structure's technical id tells most of a person's activities apart at once (the derived
+                // equality reads mode, sector, role ... before the structure).
+                && !ex.activities.iter().any(|a| a.structure.technical_id == act.structure.technical_id && *a == act)
             {
                 ex.activities.push(act);
             }
