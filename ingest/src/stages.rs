@@ -55,8 +55,9 @@ pub(crate) enum PassA {
 pub(crate) struct Written {
     pub(crate) diff: Diff,
     pub(crate) report: ParseReport,
-    /// The views fed during a first load.
-    pub(crate) live: Option<Arc<crate::live::Live>>,
+    /// The views fed during a first load, finishing (when the gate lets the generation through) while the store
+    /// finishes the generation.
+    pub(crate) live: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
 impl Run<'_> {
@@ -370,6 +371,14 @@ impl Run<'_> {
         let totals = diff.total();
         let persons_now = served_count + totals.created - totals.deleted;
         drop(parted);
+        // A first load's views finish (tantivy's last segment and commit) while the store finishes the generation,
+        // when the gate will let it through: a held generation's views are built when it is approved, from what was
+        // approved (`gate_and_promote`). The waves' references to the views are gone, so they unwrap.
+        let passes = self.gate(&diff).is_none();
+        let live = match live.map(Arc::try_unwrap) {
+            Some(Ok(live)) if passes => Some(tokio::spawn(live.finish())),
+            _ => None,
+        };
         // Finishing makes the keys a first load was written without (SQLite, `store/src/bulk.rs`).
         store.finish_generation(generation, persons_now as i64).await?;
         // A large load (the first one, above all) leaves the planner without statistics for the new rows: refresh
@@ -389,20 +398,24 @@ impl Run<'_> {
     pub(crate) async fn gate_and_promote(&mut self, written: &mut Written) -> Result<(RunStatus, Option<String>)> {
         let (store, opts) = (self.store, self.opts);
         let generation = self.generation.ok_or_else(|| Error::Interrupted("no generation was begun".into()))?;
-        let reason =
-            written.diff.gate_all(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor, &opts.segment_gate);
+        let reason = self.gate(&written.diff);
         if reason.is_some() {
             store.hold(generation).await?;
             return Ok((RunStatus::Held, reason));
         }
         // The views of the new generation are complete before the generation is served.
-        // The first load's views are taken (not cloned): the waves' references are gone, so they unwrap.
-        if let Some(Ok(live)) = written.live.take().map(Arc::try_unwrap) {
-            live.finish().await?;
+        if let Some(finishing) = written.live.take() {
+            finishing.await.map_err(|e| Error::Interrupted(format!("finishing the views failed: {e}")))??;
         }
         store.prepare(generation, &opts.views).await?;
         store.promote(generation).await?;
         Ok((RunStatus::Promoted, None))
+    }
+
+    /// Why the gate holds a generation with this diff, or `None` when it lets it through.
+    fn gate(&self, diff: &Diff) -> Option<String> {
+        let opts = self.opts;
+        diff.gate_all(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor, &opts.segment_gate)
     }
 
     /// The report as the run record keeps it, with the data.gouv.fr resources read.
