@@ -3,8 +3,8 @@
 use crate::layout::*;
 use crate::parse::{Fields, RowIssue};
 use annuaire_schemas::codes::{self, Kind};
-use annuaire_schemas::{RegistrationField, Text};
 use annuaire_schemas::model::{Activity, Coded, Diploma, SavoirFaire, Structure};
+use annuaire_schemas::{RegistrationField, Text};
 
 /// Declares a struct of column indexes resolved from a header by name.
 macro_rules! columns {
@@ -296,7 +296,7 @@ pub(crate) fn parse_pa(c: &PaCols, f: &Fields<'_>) -> Result<PaRow, RowIssue> {
     };
     // A row carries an activity when any activity or structure column has a value: the authority field
     // alone (`ARS//`, `CNOM//`) marks a person without activity.
-    let has_activity = activity != Activity::default();
+    let has_activity = !activity.is_empty();
     let authority_part1 = registration.exercice.clone();
     let activity = has_activity.then_some(Activity { registration, ..activity });
     Ok(PaRow {
@@ -329,7 +329,10 @@ pub(crate) fn parse_sf(c: &SfCols, f: &Fields<'_>) -> Result<SfRow, RowIssue> {
         ids: ids(f, c.type_id, c.id, c.idnat)?,
         profession: f.at(c.prof).trim().to_string(),
         category: f.at(c.cat).trim().to_string(),
-        savoir_faire: SavoirFaire { kind: known(Kind::SavoirFaireType, f, c.sf_type, c.sf_type_l), code: known(Kind::SavoirFaire, f, c.sf, c.sf_l) },
+        savoir_faire: SavoirFaire {
+            kind: known(Kind::SavoirFaireType, f, c.sf_type, c.sf_type_l),
+            code: known(Kind::SavoirFaire, f, c.sf, c.sf_l),
+        },
     })
 }
 

@@ -23,5 +23,5 @@ pub mod text;
 
 pub use authority::{Authority, AuthorityKind, RegistrationField};
 pub use id::{IdNat, IdType};
-pub use text::Text;
 pub use model::{Activity, Card, CivilStatus, Diploma, Exercice, Mailbox, Person, SavoirFaire, Structure};
+pub use text::Text;

@@ -257,6 +257,17 @@ pub struct Activity {
     pub structure: Structure,
 }
 
+impl Activity {
+    /// True when no field is filled (as `self == &Activity::default()`, without making one: a line of the extract
+    /// carries an activity when this is false).
+    pub fn is_empty(&self) -> bool {
+        let Activity { mode, sector, pharmacist_section, role, genre, registration, structure } = self;
+        [mode, sector, pharmacist_section, role, genre].iter().all(|c| c.is_blank())
+            && *registration == RegistrationField::default()
+            && structure.is_empty()
+    }
+}
+
 /// A structure (place of practice) as the row describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Structure {
@@ -365,9 +376,61 @@ fn mode_rank(mode: &str) -> u8 {
 pub const CLAIM_SAVOIR_FAIRE_TYPES: [&str; 3] = ["S", "CEX", "PAC"];
 
 impl Structure {
-    /// True when every field is empty.
+    /// True when every field is empty (as `self == &Structure::default()`, without making one: this runs for every
+    /// activity of every record serialised).
     pub fn is_empty(&self) -> bool {
-        self == &Structure::default()
+        // Destructured, so that a field added to the struct is a compile error here until it is checked.
+        let Structure {
+            siret,
+            siren,
+            finess_site,
+            finess_ej,
+            technical_id,
+            name,
+            commercial_name,
+            recipient_complement,
+            geo_complement,
+            street_number,
+            street_repetition,
+            street_type,
+            street_label,
+            distribution,
+            cedex_office,
+            postal_code,
+            commune,
+            country,
+            phone,
+            phone2,
+            fax,
+            email,
+            department,
+            old_id,
+        } = self;
+        [
+            siret,
+            siren,
+            finess_site,
+            finess_ej,
+            technical_id,
+            name,
+            commercial_name,
+            recipient_complement,
+            geo_complement,
+            street_number,
+            street_repetition,
+            street_label,
+            distribution,
+            cedex_office,
+            postal_code,
+            phone,
+            phone2,
+            fax,
+            email,
+            old_id,
+        ]
+        .iter()
+        .all(|s| s.is_empty())
+            && [street_type, commune, country, department].iter().all(|c| c.is_blank())
     }
 
     /// Its town: the commune's label, else the cedex office without its postal code.
@@ -501,80 +564,7 @@ impl Person {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn activity(mode: &str, name: &str) -> Activity {
-        Activity {
-            mode: Coded::new(mode, ""),
-            structure: Structure { name: name.into(), ..Default::default() },
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn canonical_order_puts_liberal_activities_first_and_ignores_row_order() {
-        let ex = |acts: Vec<Activity>| Exercice {
-            profession: Coded::new("10", "Médecin"),
-            activities: acts,
-            ..Default::default()
-        };
-        let mut a = Person {
-            exercices: vec![ex(vec![activity("S", "HOPITAL"), activity("L", "CABINET"), activity("S", "HOPITAL")])],
-            ..Default::default()
-        };
-        let mut b = Person {
-            exercices: vec![ex(vec![activity("L", "CABINET"), activity("S", "HOPITAL")])],
-            ..Default::default()
-        };
-        a.canonicalize();
-        b.canonicalize();
-        assert_eq!(a, b);
-        assert_eq!(a.exercices[0].activities.len(), 2);
-        assert_eq!(a.main_activity().map(|(_, act)| act.structure.name.as_str()), Some("CABINET"));
-    }
-
-    #[test]
-    fn claim_savoir_faire_prefers_s_then_cex_then_pac() {
-        let sf = |k: &str, c: &str| SavoirFaire { kind: Coded::new(k, ""), code: Coded::new(c, "") };
-        let ex =
-            Exercice { savoir_faire: vec![sf("C", "CAPA1"), sf("CEX", "CEX9"), sf("S", "SM53")], ..Default::default() };
-        assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("SM53"));
-        let ex = Exercice { savoir_faire: vec![sf("C", "X"), sf("PAC", "PAC00")], ..Default::default() };
-        assert_eq!(ex.claim_savoir_faire().map(|s| s.code.code.as_str()), Some("PAC00"));
-        let ex = Exercice { savoir_faire: vec![sf("DEC", "X")], ..Default::default() };
-        assert!(ex.claim_savoir_faire().is_none());
-    }
-}
+mod tests;
 
 #[cfg(test)]
-mod serde_tests {
-    use super::*;
-    use crate::authority::RegistrationField;
-
-    #[test]
-    fn records_round_trip_and_omit_empty_fields() {
-        let p = Person {
-            idnat: IdNat::new("810100271385"),
-            id_type: "8".into(),
-            id: "10100271385".into(),
-            exercices: vec![Exercice {
-                profession: Coded::new("10", "Médecin"),
-                activities: vec![Activity {
-                    mode: Coded::new("L", ""),
-                    registration: RegistrationField::parse("CNOM/CNOM/CNOM"),
-                    structure: Structure { name: "CABINET".into(), ..Default::default() },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let json = serde_json::to_string(&p).expect("json");
-        assert!(!json.contains("\"\""), "no empty strings stored: {json}");
-        assert!(json.contains("\"registration\":\"CNOM/CNOM/CNOM\""), "{json}");
-        let back: Person = serde_json::from_str(&json).expect("back");
-        assert_eq!(back, p);
-        assert_eq!(back.exercices[0].activities[0].registration.situation, "CNOM");
-    }
-}
+mod serde_tests;

@@ -135,7 +135,11 @@ mod tests {
         use std::hash::BuildHasher;
         let state = std::hash::RandomState::new();
         assert_eq!(state.hash_one(&b), state.hash_one(&o));
-        assert_eq!(state.hash_one(&b), state.hash_one("SM54"), "hashes as its str (a map keyed by Text is looked up by &str)");
+        assert_eq!(
+            state.hash_one(&b),
+            state.hash_one("SM54"),
+            "hashes as its str (a map keyed by Text is looked up by &str)"
+        );
         assert_eq!(serde_json::to_string(&b).ok(), serde_json::to_string(&o).ok());
         assert_eq!(serde_json::to_string(&b).ok().as_deref(), Some("\"SM54\""));
         assert_eq!(format!("{b:?} {o}"), "\"SM54\" SM54");

@@ -170,7 +170,8 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
     for v in distinct(acts.iter().flat_map(|(_, a)| organization_identifiers(&a.structure))) {
         doc.add_text(f.organization_identifier, v);
     }
-    for v in distinct(acts.iter().flat_map(|(_, a)| [a.structure.name.as_str(), a.structure.commercial_name.as_str()])) {
+    for v in distinct(acts.iter().flat_map(|(_, a)| [a.structure.name.as_str(), a.structure.commercial_name.as_str()]))
+    {
         doc.add_text(f.organization_name, v);
     }
     let codes = acts.iter().flat_map(|(e, a)| {
