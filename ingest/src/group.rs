@@ -101,8 +101,15 @@ impl GroupStats {
 /// Folds rows into persons.
 #[derive(Default)]
 pub struct Grouper {
-    /// foldhash: keys come from the extract, so seeded per process, and several times faster than SipHash.
-    persons: foldhash::HashMap<String, Builder>,
+    /// Each person's place in `builders`. foldhash: keys come from the extract, so seeded per process, and several
+    /// times faster than SipHash.
+    persons: foldhash::HashMap<String, u32>,
+    /// The persons being built, in the order they were met: a person's lines are neighbours in a file, so the
+    /// person of the line before is checked first ([`Grouper::person`]), and the builders (half a kilobyte each) sit
+    /// in memory in the order they are filled rather than scattered over the map.
+    builders: Vec<Builder>,
+    /// The place of the person found last.
+    last: Option<usize>,
     /// Persons with at least one rejected row: their served record must not be replaced by a partial one.
     tainted: HashSet<String>,
     stats: GroupStats,
@@ -148,6 +155,7 @@ impl Grouper {
     pub fn with_capacity(persons: usize) -> Grouper {
         Grouper {
             persons: foldhash::HashMap::with_capacity_and_hasher(persons, Default::default()),
+            builders: Vec::with_capacity(persons),
             ..Grouper::default()
         }
     }
@@ -185,22 +193,44 @@ impl Grouper {
         }
     }
 
+    /// The person of `idnat`, if one of their Personne_activite lines was folded.
+    fn person(&mut self, idnat: &str) -> Option<&mut Builder> {
+        let at = match self.last {
+            Some(at) if self.builders.get(at).is_some_and(|b| b.person.idnat.as_str() == idnat) => at,
+            _ => *self.persons.get(idnat)? as usize,
+        };
+        self.last = Some(at);
+        self.builders.get_mut(at)
+    }
+
     /// Fold Personne_activite rows.
     pub(crate) fn personne_activite(&mut self, rows: Vec<PaRow>) {
         for row in rows {
             // The row's identifiers are moved: the idNat becomes the key, and a new person's fields.
             let ids = row.ids;
-            let b = self.persons.entry(ids.idnat).or_insert_with_key(|idnat| Builder {
-                person: Person {
-                    idnat: IdNat::new(idnat.clone()),
-                    id_type: ids.id_type,
-                    id: ids.id,
-                    ..Person::default()
-                },
-                part1: Vec::new(),
-                lines: Vec::new(),
-                counters: Counters::default(),
-            });
+            let at = match self.last {
+                Some(at) if self.builders.get(at).is_some_and(|b| b.person.idnat.as_str() == ids.idnat) => at,
+                _ => {
+                    let next = self.builders.len();
+                    let at = *self.persons.entry(ids.idnat).or_insert_with_key(|idnat| {
+                        self.builders.push(Builder {
+                            person: Person {
+                                idnat: IdNat::new(idnat.clone()),
+                                id_type: ids.id_type,
+                                id: ids.id,
+                                ..Person::default()
+                            },
+                            part1: Vec::new(),
+                            lines: Vec::new(),
+                            counters: Counters::default(),
+                        });
+                        next as u32
+                    }) as usize;
+                    self.last = Some(at);
+                    at
+                }
+            };
+            let Some(b) = self.builders.get_mut(at) else { continue };
             b.counters.rows += 1;
             if b.lines.contains(&row.line_hash) {
                 b.counters.duplicate_rows += 1;
@@ -266,7 +296,7 @@ impl Grouper {
     pub(crate) fn savoir_faire(&mut self, rows: Vec<SfRow>) {
         let mut orphans = 0;
         for row in rows {
-            let Some(b) = self.persons.get_mut(&row.ids.idnat) else {
+            let Some(b) = self.person(&row.ids.idnat) else {
                 self.stats.rows += 1;
                 orphans += 1;
                 continue;
@@ -294,7 +324,7 @@ impl Grouper {
     pub(crate) fn diplomas(&mut self, rows: Vec<DiplRow>) {
         let mut orphans = 0;
         for row in rows {
-            let Some(b) = self.persons.get_mut(&row.ids.idnat) else {
+            let Some(b) = self.person(&row.ids.idnat) else {
                 self.stats.rows += 1;
                 orphans += 1;
                 continue;
@@ -311,7 +341,7 @@ impl Grouper {
     pub(crate) fn cards(&mut self, rows: Vec<CardRow>) {
         let mut orphans = 0;
         for row in rows {
-            let Some(b) = self.persons.get_mut(&row.idnat) else {
+            let Some(b) = self.person(&row.idnat) else {
                 self.stats.rows += 1;
                 orphans += 1;
                 continue;
@@ -336,7 +366,7 @@ impl Grouper {
                 organisations += 1;
                 continue;
             }
-            let Some(b) = self.persons.get_mut(&row.idnat) else {
+            let Some(b) = self.person(&row.idnat) else {
                 self.stats.rows += 1;
                 orphans += 1;
                 continue;
@@ -364,7 +394,8 @@ impl Grouper {
 
     /// Finish, keeping what each person adds to the counters apart ([`Grouped::facts`]).
     pub fn finish_grouped(mut self) -> Grouped {
-        let builders: Vec<Builder> = self.persons.into_values().collect();
+        drop(self.persons);
+        let builders = self.builders;
         let mut grouped: Vec<(Person, Facts)> = builders
             .into_par_iter()
             .map(|b| {
