@@ -379,58 +379,20 @@ impl Structure {
     /// True when every field is empty (as `self == &Structure::default()`, without making one: this runs for every
     /// activity of every record serialised).
     pub fn is_empty(&self) -> bool {
-        // Destructured, so that a field added to the struct is a compile error here until it is checked.
-        let Structure {
-            siret,
-            siren,
-            finess_site,
-            finess_ej,
-            technical_id,
-            name,
-            commercial_name,
-            recipient_complement,
-            geo_complement,
-            street_number,
-            street_repetition,
-            street_type,
-            street_label,
-            distribution,
-            cedex_office,
-            postal_code,
-            commune,
-            country,
-            phone,
-            phone2,
-            fax,
-            email,
-            department,
-            old_id,
-        } = self;
-        [
-            siret,
-            siren,
-            finess_site,
-            finess_ej,
-            technical_id,
-            name,
-            commercial_name,
-            recipient_complement,
-            geo_complement,
-            street_number,
-            street_repetition,
-            street_label,
-            distribution,
-            cedex_office,
-            postal_code,
-            phone,
-            phone2,
-            fax,
-            email,
-            old_id,
-        ]
-        .iter()
-        .all(|s| s.is_empty())
-            && [street_type, commune, country, department].iter().all(|c| c.is_blank())
+        // Each field is named once, and destructured: a field added to the struct is a compile error here until it
+        // is checked.
+        macro_rules! all_empty {
+            (texts: $($t:ident),*; coded: $($c:ident),*) => {{
+                let Structure { $($t,)* $($c,)* } = self;
+                $($t.is_empty() &&)* $($c.is_blank() &&)* true
+            }};
+        }
+        all_empty!(
+            texts: siret, siren, finess_site, finess_ej, technical_id, name, commercial_name, recipient_complement,
+                geo_complement, street_number, street_repetition, street_label, distribution, cedex_office, postal_code,
+                phone, phone2, fax, email, old_id;
+            coded: street_type, commune, country, department
+        )
     }
 
     /// Its town: the commune's label, else the cedex office without its postal code.
