@@ -105,7 +105,7 @@ pub struct Grouper {
     /// times faster than SipHash.
     persons: foldhash::HashMap<String, u32>,
     /// The persons being built, in the order they were met: a person's lines are neighbours in a file, so the
-    /// person of the line before is checked first ([`Grouper::person`]), and the builders (half a kilobyte each) sit
+    /// person of the line before is checked first ([`Grouper::place`]), and the builders (half a kilobyte each) sit
     /// in memory in the order they are filled rather than scattered over the map.
     builders: Vec<Builder>,
     /// The place of the person found last.
@@ -193,13 +193,20 @@ impl Grouper {
         }
     }
 
-    /// The person of `idnat`, if one of their Personne_activite lines was folded.
-    fn person(&mut self, idnat: &str) -> Option<&mut Builder> {
+    /// The place in `builders` of the person of `idnat`, if one of their Personne_activite lines was folded: the
+    /// person of the line before first, then the map.
+    fn place(&mut self, idnat: &str) -> Option<usize> {
         let at = match self.last {
             Some(at) if self.builders.get(at).is_some_and(|b| b.person.idnat.as_str() == idnat) => at,
             _ => *self.persons.get(idnat)? as usize,
         };
         self.last = Some(at);
+        Some(at)
+    }
+
+    /// The person of `idnat`, if one of their Personne_activite lines was folded.
+    fn person(&mut self, idnat: &str) -> Option<&mut Builder> {
+        let at = self.place(idnat)?;
         self.builders.get_mut(at)
     }
 
@@ -208,24 +215,22 @@ impl Grouper {
         for row in rows {
             // The row's identifiers are moved: the idNat becomes the key, and a new person's fields.
             let ids = row.ids;
-            let at = match self.last {
-                Some(at) if self.builders.get(at).is_some_and(|b| b.person.idnat.as_str() == ids.idnat) => at,
-                _ => {
-                    let next = self.builders.len();
-                    let at = *self.persons.entry(ids.idnat).or_insert_with_key(|idnat| {
-                        self.builders.push(Builder {
-                            person: Person {
-                                idnat: IdNat::new(idnat.clone()),
-                                id_type: ids.id_type,
-                                id: ids.id,
-                                ..Person::default()
-                            },
-                            part1: Vec::new(),
-                            lines: Vec::new(),
-                            counters: Counters::default(),
-                        });
-                        next as u32
-                    }) as usize;
+            let at = match self.place(&ids.idnat) {
+                Some(at) => at,
+                None => {
+                    let at = self.builders.len();
+                    self.builders.push(Builder {
+                        person: Person {
+                            idnat: IdNat::new(ids.idnat.clone()),
+                            id_type: ids.id_type,
+                            id: ids.id,
+                            ..Person::default()
+                        },
+                        part1: Vec::new(),
+                        lines: Vec::new(),
+                        counters: Counters::default(),
+                    });
+                    self.persons.insert(ids.idnat, at as u32);
                     self.last = Some(at);
                     at
                 }

@@ -198,13 +198,15 @@ fn coded(f: &Fields<'_>, code: Option<usize>, label: Option<usize>) -> Coded {
 /// [`coded`] for a column of a shipped table: a code the table knows is the table's own string, and so is its label
 /// when the file wrote the table's label (most lines: neither is copied). Any other text is kept as written.
 fn known(kind: Kind, f: &Fields<'_>, code: Option<usize>, label: Option<usize>) -> Coded {
-    let (code, label) = (f.at(code).trim(), f.at(label));
-    match codes::lookup(kind, code) {
-        Some(e) => Coded {
-            code: Text::from_static(e.code),
-            label: if label == e.label { Text::from_static(e.label) } else { Text::owned(label) },
-        },
-        None => Coded { code: Text::owned(code), label: Text::owned(label) },
+    match codes::lookup(kind, f.at(code).trim()) {
+        Some(e) => {
+            let label = f.at(label);
+            Coded {
+                code: Text::from_static(e.code),
+                label: if label == e.label { Text::from_static(e.label) } else { Text::owned(label) },
+            }
+        }
+        None => coded(f, code, label),
     }
 }
 

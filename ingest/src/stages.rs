@@ -55,6 +55,8 @@ pub(crate) enum PassA {
 pub(crate) struct Written {
     pub(crate) diff: Diff,
     pub(crate) report: ParseReport,
+    /// Why the gate holds the generation, or `None` when it lets it through.
+    pub(crate) held: Option<String>,
     /// The views fed during a first load, finishing (when the gate lets the generation through) while the store
     /// finishes the generation.
     pub(crate) live: Option<tokio::task::JoinHandle<Result<()>>>,
@@ -374,9 +376,9 @@ impl Run<'_> {
         // A first load's views finish (tantivy's last segment and commit) while the store finishes the generation,
         // when the gate will let it through: a held generation's views are built when it is approved, from what was
         // approved (`gate_and_promote`). The waves' references to the views are gone, so they unwrap.
-        let passes = self.gate(&diff).is_none();
+        let held = diff.gate_all(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor, &opts.segment_gate);
         let live = match live.map(Arc::try_unwrap) {
-            Some(Ok(live)) if passes => Some(tokio::spawn(live.finish())),
+            Some(Ok(live)) if held.is_none() => Some(tokio::spawn(live.finish())),
             _ => None,
         };
         // Finishing makes the keys a first load was written without (SQLite, `store/src/bulk.rs`).
@@ -391,14 +393,14 @@ impl Run<'_> {
         self.finish.updated = Some(totals.updated as i64);
         self.finish.deleted = Some(totals.deleted as i64);
         self.finish.diff = serde_json::to_value(&diff).ok();
-        Ok(Written { diff, report, live })
+        Ok(Written { diff, report, held, live })
     }
 
     /// Stage 4: hold the generation when the gate says so; else make its views complete and promote it.
     pub(crate) async fn gate_and_promote(&mut self, written: &mut Written) -> Result<(RunStatus, Option<String>)> {
         let (store, opts) = (self.store, self.opts);
         let generation = self.generation.ok_or_else(|| Error::Interrupted("no generation was begun".into()))?;
-        let reason = self.gate(&written.diff);
+        let reason = written.held.take();
         if reason.is_some() {
             store.hold(generation).await?;
             return Ok((RunStatus::Held, reason));
@@ -410,12 +412,6 @@ impl Run<'_> {
         store.prepare(generation, &opts.views).await?;
         store.promote(generation).await?;
         Ok((RunStatus::Promoted, None))
-    }
-
-    /// Why the gate holds a generation with this diff, or `None` when it lets it through.
-    fn gate(&self, diff: &Diff) -> Option<String> {
-        let opts = self.opts;
-        diff.gate_all(opts.max_delete_rate, opts.max_update_rate, opts.gate_floor, &opts.segment_gate)
     }
 
     /// The report as the run record keeps it, with the data.gouv.fr resources read.

@@ -125,30 +125,6 @@ struct Tables {
     by_table: HashMap<&'static str, HashMap<&'static str, Entry>>,
 }
 
-/// FNV-1a, for the code maps' short keys.
-#[derive(Default, Clone, Copy)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-impl std::hash::BuildHasher for Fnv {
-    type Hasher = Fnv;
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0)
-    }
-}
-
 fn tables() -> &'static Tables {
     static T: OnceLock<Tables> = OnceLock::new();
     T.get_or_init(|| {
@@ -175,16 +151,15 @@ fn tables() -> &'static Tables {
 
 /// Each kind's codes (its tables merged, the first table of a kind winning), indexed by `Kind as usize` (the order
 /// of [`Kind::ALL`]), for the lookups of every row of an extract: one probe of a small map instead of a probe per
-/// table, with SipHash, by table name and then by code. FNV-1a: the codes are a few bytes (and the maps' keys come
-/// from the shipped tables, not from an extract).
-fn by_kind() -> &'static [HashMap<&'static str, &'static Entry, Fnv>] {
-    static K: OnceLock<Vec<HashMap<&'static str, &'static Entry, Fnv>>> = OnceLock::new();
+/// table, with SipHash, by table name and then by code. foldhash: the codes are a few bytes.
+fn by_kind() -> &'static [foldhash::HashMap<&'static str, &'static Entry>] {
+    static K: OnceLock<Vec<foldhash::HashMap<&'static str, &'static Entry>>> = OnceLock::new();
     K.get_or_init(|| {
         let t = tables();
         Kind::ALL
             .iter()
             .map(|kind| {
-                let mut m: HashMap<&'static str, &'static Entry, Fnv> = HashMap::default();
+                let mut m = foldhash::HashMap::default();
                 for name in kind.tables() {
                     for (code, e) in t.by_table.get(name).into_iter().flatten() {
                         m.entry(*code).or_insert(e);
