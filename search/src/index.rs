@@ -105,8 +105,18 @@ impl IndexBuilder {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         add_shared(&mut doc, &f.shared(), p);
-        let names: Vec<String> = distinct(p.exercices.iter().map(|e| format!("{} {}", e.family_name, e.given_name)));
-        doc.add_text(f.names, names.join(" "));
+        // Every exercise name once, for the one-typo tier (it scores as a constant: the words' order and
+        // frequencies do not matter).
+        let mut names = String::new();
+        for (family, given) in crate::schema::ex_names(p) {
+            for part in [family, given] {
+                if !part.trim().is_empty() {
+                    names.push_str(part);
+                    names.push(' ');
+                }
+            }
+        }
+        doc.add_text(f.names, names.trim_end());
         let first = p.exercices.first();
         doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
         doc.add_text(f.given_name, first.map(|e| e.given_name.as_str()).unwrap_or(""));

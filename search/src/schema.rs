@@ -43,12 +43,15 @@ fn folded_filter() -> TextOptions {
     )
 }
 
+/// A counted facet (`crate::facets` reads its column). Stored only where a hit shows it (`profession`).
 fn facet() -> TextOptions {
-    STRING | FAST | STORED
+    STRING | FAST
 }
 
+// Stored: what a hit shows (`index::Hit`), nothing else (the sort copies the document store at every flush). No
+// column for the idNat: nothing reads one in this index (the FHIR index has its own, for its order).
 fields! { Fields, schema, fields_of {
-    idnat: add_text_field(STRING | STORED | FAST),
+    idnat: add_text_field(STRING | STORED),
     names: add_text_field(folded()),
     /// The ranking's tiers: the first word of each family name, its later words, the given names.
     family_head: add_text_field(folded()),
@@ -56,7 +59,7 @@ fields! { Fields, schema, fields_of {
     given: add_text_field(folded()),
     family_name: add_text_field(STORED),
     given_name: add_text_field(STORED),
-    profession: add_text_field(facet()),
+    profession: add_text_field(facet() | STORED),
     category: add_text_field(STRING),
     savoir_faire: add_text_field(STRING),
     authority_kind: add_text_field(facet()),
@@ -244,9 +247,9 @@ pub(crate) fn distinct<T: AsRef<str> + Ord>(values: impl IntoIterator<Item = T>)
 }
 
 /// Each exercice's (family name, given name), without repeats.
-pub(crate) fn ex_names(p: &Person) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> =
-        p.exercices.iter().map(|e| (e.family_name.clone(), e.given_name.clone())).collect();
+pub(crate) fn ex_names(p: &Person) -> Vec<(&str, &str)> {
+    let mut v: Vec<(&str, &str)> =
+        p.exercices.iter().map(|e| (e.family_name.as_str(), e.given_name.as_str())).collect();
     v.sort();
     v.dedup();
     v
@@ -258,7 +261,7 @@ pub(crate) fn ex_names(p: &Person) -> Vec<(String, String)> {
 pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     doc.add_text(f.idnat, p.idnat.as_str());
     for (family, given) in ex_names(p) {
-        let family = fold(&family);
+        let family = fold(family);
         let mut words = family.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty());
         if let Some(head) = words.next() {
             doc.add_text(f.family_head, head);
@@ -266,7 +269,7 @@ pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
         for w in words {
             doc.add_text(f.family_rest, w);
         }
-        doc.add_text(f.given, fold(&given));
+        doc.add_text(f.given, fold(given));
     }
     let ex = &p.exercices;
     for v in distinct(ex.iter().map(|e| e.profession.code.as_str())) {
