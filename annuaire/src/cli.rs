@@ -117,6 +117,9 @@ pub(crate) enum Command {
     Approve(ApproveArgs),
     /// List the changes made by promoted generations after GEN (stable order: generation, idNat).
     Changes(ChangesArgs),
+    /// Rewrite the records an older binary stored as text (before encoding 2) packed, about ten times smaller; hashes
+    /// and answers do not change, and a server may serve meanwhile. Takes the sync lock.
+    Repack(RepackArgs),
 }
 
 /// The arguments of `annuaire sync`.
@@ -357,6 +360,14 @@ pub(crate) struct QualityArgs {
 /// The arguments of `annuaire runs`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+/// The arguments of `annuaire repack`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RepackArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,

@@ -20,6 +20,7 @@ mod lock;
 mod memo;
 mod reads;
 pub mod record;
+mod repack;
 #[cfg(test)]
 pub(crate) use lock::host as lock_host;
 mod runs;
@@ -31,6 +32,7 @@ pub mod views;
 pub use downloads::DownloadState;
 pub use lock::SyncLock;
 pub use memo::Memo;
+pub use repack::{BATCH_REPACK, Repacked};
 pub use runs::{RunFinish, RunRecord, RunStatus};
 pub use usage::{SubjectBatch, UsageDay, UsageKey, UsageReport, subject_hash};
 

@@ -43,7 +43,7 @@ pub const LEVEL: i32 = 3;
 pub const MAX_RECORD: usize = 4 << 20;
 
 /// The first bytes of a zstd frame.
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
 /// A record in its canonical form, with its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]

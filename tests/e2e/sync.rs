@@ -32,6 +32,28 @@ fn syncing_the_same_extract_twice_ingests_once() {
     assert!(runs[0]["report"]["duplicate_rows"].as_u64().unwrap_or(0) > 0);
 }
 
+/// `annuaire repack` on a store this binary wrote finds nothing to rewrite, says so in its JSON, takes and frees the
+/// sync lock (a sync runs after it), and changes no answer. The rewriting itself is tested on both backends in
+/// `store/src/repack.rs`, from rows as an older binary stored them.
+#[test]
+fn repack_on_a_packed_store_rewrites_nothing_and_changes_no_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = annuaire(dir.path(), &["sync", "--source", &sample_path()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = annuaire(dir.path(), &["claims", "810100271385"]);
+    let repack = annuaire(dir.path(), &["repack", "--format", "json"]);
+    assert!(repack.status.success(), "{}", stderr(&repack));
+    let done = json(&repack);
+    for key in ["records", "bytes_before", "bytes_after", "left"] {
+        assert_eq!(done[key], 0, "{key}: {done}");
+    }
+    let table = annuaire(dir.path(), &["repack"]);
+    assert!(stdout(&table).starts_with("repacked 0 records"), "{}", stdout(&table));
+    assert_eq!(stdout(&annuaire(dir.path(), &["claims", "810100271385"])), stdout(&before));
+    let again = annuaire(dir.path(), &["sync", "--source", &sample_path()]);
+    assert!(again.status.success(), "the lock was released: {}", stderr(&again));
+}
+
 #[test]
 fn an_extract_missing_30_percent_of_persons_is_held_and_nothing_changes() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -7,6 +7,7 @@ mod claims;
 mod eligible;
 mod export;
 mod quality;
+mod repack;
 mod runs;
 mod search;
 mod serve;
@@ -58,6 +59,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Quality(args) => quality::run(ctx, args).await,
         Command::Approve(args) => approve::run(ctx, args).await,
         Command::Changes(args) => changes::run(ctx, args).await,
+        Command::Repack(args) => repack::run(ctx, args).await,
     }
 }
 
