@@ -431,6 +431,7 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/fhir/{type}/{id}"),
             ("get", "/fhir/{type}/{id}/_history"),
             ("get", "/fhir/{type}/_history"),
+            ("post", "/fhir/{type}/_search"),
             ("get", "/fhir/$export"),
             ("get", "/fhir/$export-status/{id}"),
             ("delete", "/fhir/$export-status/{id}"),

@@ -11,6 +11,13 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// POST a body of the given media type as the analyst: status and JSON answer.
+async fn post_form(c: &reqwest::Client, url: &str, kind: &str, body: String) -> (u16, Value) {
+    let resp = c.post(url).bearer_auth(ANALYST).header("content-type", kind).body(body).send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, serde_json::from_str(&resp.text().await.expect("body")).unwrap_or(Value::Null))
+}
+
 /// Validate FHIR resources (ndjson or JSON files) with the R4 library, when it is installed
 /// (`ANNUAIRE_FHIR_PYTHON`); CI requires it (`ANNUAIRE_TEST_REQUIRE_FHIR_VALIDATOR=1`).
 fn validate(files: &[PathBuf]) {
@@ -256,6 +263,20 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
                 assert_eq!(total, Value::from(want.len()), "{t}?{q}: total");
                 assert_eq!(gens, BTreeSet::from([1]));
             }
+        }
+        // Search by POST (a form body, its parameters added to the URL's) answers what the same GET answers.
+        for (t, q) in [("Practitioner", "family=lef&_count=7"), ("PractitionerRole", "practitioner=810100271385"), ("Organization", "_count=3")] {
+            let get = call(&c, "GET", &format!("{b}/fhir/{t}?{q}"), Some(ANALYST), None).await;
+            let post = post_form(&c, &format!("{b}/fhir/{t}/_search"), "application/x-www-form-urlencoded", q.to_string()).await;
+            assert_eq!((post.0, &post.1), (200, &get.body), "POST {t}/_search {q}");
+        }
+        let get = call(&c, "GET", &format!("{b}/fhir/Practitioner?_count=2&family=lef"), Some(ANALYST), None).await;
+        let mixed = post_form(&c, &format!("{b}/fhir/Practitioner/_search?_count=2"), "application/x-www-form-urlencoded; charset=utf-8", "family=lef".into()).await;
+        assert_eq!((mixed.0, &mixed.1["total"], &mixed.1["entry"]), (200, &get.body["total"], &get.body["entry"]));
+        // Another media type, a body past the bound, an unknown parameter: OperationOutcomes.
+        for (kind, body, status) in [("application/json", "{}".to_string(), 415), ("application/x-www-form-urlencoded", format!("family={}", "a".repeat(5000)), 413), ("application/x-www-form-urlencoded", "colour=blue".into(), 400)] {
+            let r = post_form(&c, &format!("{b}/fhir/Practitioner/_search"), kind, body).await;
+            assert_eq!((r.0, r.1["resourceType"].as_str()), (status, Some("OperationOutcome")), "{kind}: {}", r.1);
         }
         let r = call(&c, "GET", &format!("{b}/fhir/Practitioner?data-registration-authority=CNOM&_count=0"), Some(ANALYST), None).await;
         assert_eq!(r.body["total"], authority["total"]);

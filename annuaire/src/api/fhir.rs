@@ -191,17 +191,62 @@ pub(crate) async fn fhir_search(
     headers: HeaderMap,
 ) -> Response {
     let s = &s;
+    run(s, &headers, "fhir_search", |_| async move { search(s, served(s)?, &t, raw).await }).await
+}
+
+/// `POST /fhir/{type}/_search`: FHIR's search by POST. The form body (`application/x-www-form-urlencoded`, within
+/// [`MAX_QUERY_BYTES`] with the URL's query) adds its parameters to the URL's, and the answer is the same GET's (its
+/// links are GET links). Another media type is a 415, a longer body a 413, both as OperationOutcomes.
+pub(crate) async fn fhir_search_post(
+    State(s): State<AppState>,
+    Path(t): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let s = &s;
     run(s, &headers, "fhir_search", |_| async move {
         let served = served(s)?;
-        let t = resource_type(&t).map_err(|e| (served, e))?;
-        let promotions = Promotions::read(&s.store).await.map_err(|e| (served, e.into()))?;
-        let search = pairs_of(raw).and_then(|p| query::parse(t, p, &promotions)).map_err(|e| (served, e))?;
-        let (g, index) = index_for(s, served, search.cursor.as_ref()).await.map_err(|e| (served, e))?;
-        let ctx = Ctx { store: &s.store, index, generation: g, promotions: &promotions, base: BASE };
-        let bundle = crate::fhir::search::run(&ctx, &search).await.map_err(|e| (g, e))?;
-        Ok((g, bundle, None))
+        let err = |e| (served, e);
+        if !form {
+            return Err(err(FhirError::UnsupportedMedia(
+                "a search by POST takes a form body (application/x-www-form-urlencoded)".into(),
+            )));
+        }
+        let bytes = axum::body::to_bytes(body, MAX_QUERY_BYTES)
+            .await
+            .map_err(|_| err(FhirError::TooLong(format!("the form body is longer than {MAX_QUERY_BYTES} bytes"))))?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| err(FhirError::Invalid("the form body is not UTF-8".into())))?;
+        let raw = match raw.filter(|q| !q.is_empty()) {
+            Some(q) if !text.is_empty() => Some(format!("{q}&{text}")),
+            Some(q) => Some(q),
+            None => Some(text.to_string()),
+        };
+        search(s, served, &t, raw).await
     })
     .await
+}
+
+/// A search of one type from its raw parameters, on the generation its cursor names or the served one.
+async fn search(
+    s: &AppState,
+    served: i64,
+    t: &str,
+    raw: Option<String>,
+) -> Result<(i64, serde_json::Value, Option<String>), (i64, FhirError)> {
+    let t = resource_type(t).map_err(|e| (served, e))?;
+    let promotions = Promotions::read(&s.store).await.map_err(|e| (served, e.into()))?;
+    let search = pairs_of(raw).and_then(|p| query::parse(t, p, &promotions)).map_err(|e| (served, e))?;
+    let (g, index) = index_for(s, served, search.cursor.as_ref()).await.map_err(|e| (served, e))?;
+    let ctx = Ctx { store: &s.store, index, generation: g, promotions: &promotions, base: BASE };
+    let bundle = crate::fhir::search::run(&ctx, &search).await.map_err(|e| (g, e))?;
+    Ok((g, bundle, None))
 }
 
 /// `GET /fhir/{type}/{id}/_history`.

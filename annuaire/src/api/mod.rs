@@ -182,6 +182,7 @@ pub fn app(state: AppState) -> Router {
         .route("/fhir/$export-file/{id}/{file}", get(fhir_export::file))
         .route("/fhir/{type}", get(fhir::fhir_search))
         .route("/fhir/{type}/_history", get(fhir::fhir_history_type))
+        .route("/fhir/{type}/_search", post(fhir::fhir_search_post))
         .route("/fhir/{type}/{id}", get(fhir::fhir_read))
         .route("/fhir/{type}/{id}/_history", get(fhir::fhir_history_instance))
         .route("/v1/codes/{kind}", get(analysts::codes))

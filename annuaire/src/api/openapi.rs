@@ -280,6 +280,17 @@ pub const ROUTES: &[Route] = &[
         ],
     },
     Route {
+        method: "post",
+        path: "/fhir/{type}/_search",
+        scope: "claims|search",
+        summary: "FHIR search by POST: a form body (application/x-www-form-urlencoded) whose parameters are added to \
+                  the URL's, at most 4,096 bytes together, answered as the same GET; another media type is a 415, a \
+                  longer body a 413 (OperationOutcome)",
+        request: None,
+        response: "FhirResource",
+        query: &[],
+    },
+    Route {
         method: "get",
         path: "/fhir/{type}/{id}",
         scope: "claims|search",

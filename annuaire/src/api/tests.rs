@@ -55,6 +55,11 @@ async fn send(state: &AppState, method: &str, uri: &str, token: Option<&str>, bo
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
+    if let Some(b) = body {
+        // A JSON body, or a FHIR search's form body.
+        let kind = if b.starts_with('{') { "application/json" } else { "application/x-www-form-urlencoded" };
+        req = req.header(header::CONTENT_TYPE, kind);
+    }
     let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
     let resp = app(state.clone()).oneshot(req).await.expect("answer");
     let status = resp.status();
@@ -86,6 +91,9 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
         ("get", "/fhir/{type}") => (format!("/fhir/PractitionerRole?practitioner={id}"), None),
         ("get", "/fhir/{type}/{id}") => ("/fhir/Organization/R10100000328372".into(), None),
         ("get", "/fhir/{type}/{id}/_history") => (format!("/fhir/Practitioner/{id}/_history"), None),
+        ("post", "/fhir/{type}/_search") => {
+            ("/fhir/PractitionerRole/_search".into(), Some("practitioner=810100271385"))
+        }
         ("get", "/fhir/{type}/_history") => ("/fhir/Practitioner/_history?_since=2000-01-01&_count=2".into(), None),
         // A kick-off that is refused once authorised (see `ok_status`): a test never leaves an export running.
         ("get", "/fhir/$export") => ("/fhir/$export?_type=Patient".into(), None),

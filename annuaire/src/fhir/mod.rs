@@ -35,6 +35,10 @@ pub enum FhirError {
     Gone(String),
     /// 503 `transient`: nothing is served yet.
     NotReady(String),
+    /// 415 `not-supported`: a body of a media type the interaction does not take.
+    UnsupportedMedia(String),
+    /// 413 `too-long`: a body past its bound.
+    TooLong(String),
     /// 500.
     Internal(anyhow::Error),
 }
@@ -49,6 +53,8 @@ impl FhirError {
             FhirError::NotFound(m) => (404, "not-found", m.clone()),
             FhirError::Gone(m) => (410, "deleted", m.clone()),
             FhirError::NotReady(m) => (503, "transient", m.clone()),
+            FhirError::UnsupportedMedia(m) => (415, "not-supported", m.clone()),
+            FhirError::TooLong(m) => (413, "too-long", m.clone()),
             FhirError::Internal(e) => (500, "exception", format!("{e:#}")),
         }
     }
