@@ -430,6 +430,7 @@ fn fhir_resources_and_the_openapi_document() {
             ("get", "/fhir/{type}"),
             ("get", "/fhir/{type}/{id}"),
             ("get", "/fhir/{type}/{id}/_history"),
+            ("get", "/fhir/{type}/{id}/_history/{vid}"),
             ("get", "/fhir/{type}/_history"),
             ("post", "/fhir/{type}/_search"),
             ("get", "/fhir/$export"),
@@ -457,6 +458,7 @@ fn fhir_resources_and_the_openapi_document() {
                     .replace("{kind}", "profession")
                     .replace("{type}", "Practitioner")
                     .replace("{file}", "Practitioner.ndjson")
+                    .replace("{vid}", "1")
             );
             let r = call(&c, &method.to_uppercase(), &url, Some(OPS), Some("{}".into())).await;
             assert!(!r.text.contains("no such route"), "{method} {path} is not served");

@@ -326,6 +326,13 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
         let h = call(&c, "GET", &format!("{b}/fhir/Practitioner/{gone}/_history"), Some(ANALYST), None).await;
         let methods: Vec<&str> = h.body["entry"].as_array().expect("e").iter().filter_map(|e| e["request"]["method"].as_str()).collect();
         assert_eq!(methods, ["DELETE", "POST"], "{}", h.text);
+        // vread: the version each generation wrote; the removal's version is gone, a version never written is not found.
+        let v1 = call(&c, "GET", &format!("{b}/fhir/Practitioner/{gone}/_history/1"), Some(ANALYST), None).await;
+        assert_eq!((v1.status, v1.body["meta"]["versionId"].clone(), v1.body["active"].clone()), (200, Value::from("1"), Value::Bool(true)), "{}", v1.text);
+        for (vid, status) in [("2", 410), ("9", 404), ("x", 404)] {
+            let r = call(&c, "GET", &format!("{b}/fhir/Practitioner/{gone}/_history/{vid}"), Some(ANALYST), None).await;
+            assert_eq!((r.status, r.body["resourceType"].as_str()), (status, Some("OperationOutcome")), "vid {vid}: {}", r.text);
+        }
         let r = call(&c, "GET", &format!("{b}/fhir/Practitioner?active=false"), Some(ANALYST), None).await;
         assert_eq!((r.body["total"].clone(), r.body["entry"][0]["resource"]["id"].clone()), (Value::from(1), Value::from(gone)));
         let promoted_1 = json(&annuaire(dir.path(), &["runs", "--format", "json"]));

@@ -255,7 +255,21 @@ pub(crate) async fn fhir_history_instance(
     Path((t, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = check_id("id", &id) {
+    instance_history(s, headers, t, id, None).await
+}
+
+/// `GET /fhir/{type}/{id}/_history/{vid}`: one version (vread).
+pub(crate) async fn fhir_vread(
+    State(s): State<AppState>,
+    Path((t, id, vid)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    instance_history(s, headers, t, id, Some(vid)).await
+}
+
+/// A resource's history, or one version of it.
+async fn instance_history(s: AppState, headers: HeaderMap, t: String, id: String, vid: Option<String>) -> Response {
+    if let Err(e) = check_id("id", &id).and_then(|()| vid.as_deref().map_or(Ok(()), |v| check_id("vid", v))) {
         return e.into_response();
     }
     let s = &s;
@@ -263,8 +277,11 @@ pub(crate) async fn fhir_history_instance(
         let g = served(s)?;
         let t = resource_type(&t).map_err(|e| (g, e))?;
         let promotions = Promotions::read(&s.store).await.map_err(|e| (g, e.into()))?;
-        let body = history::instance(&s.store, &promotions, BASE, t, &id, g).await.map_err(|e| (g, e))?;
-        Ok((g, body, None))
+        let body = match &vid {
+            None => history::instance(&s.store, &promotions, BASE, t, &id, g).await,
+            Some(vid) => history::version(&s.store, &promotions, BASE, t, &id, vid, g).await,
+        };
+        Ok((g, body.map_err(|e| (g, e))?, None))
     })
     .await
 }

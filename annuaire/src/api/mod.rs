@@ -185,6 +185,7 @@ pub fn app(state: AppState) -> Router {
         .route("/fhir/{type}/_search", post(fhir::fhir_search_post))
         .route("/fhir/{type}/{id}", get(fhir::fhir_read))
         .route("/fhir/{type}/{id}/_history", get(fhir::fhir_history_instance))
+        .route("/fhir/{type}/{id}/_history/{vid}", get(fhir::fhir_vread))
         .route("/v1/codes/{kind}", get(analysts::codes))
         .route("/v1/professionals/{id}", get(claims::professional))
         .route("/openapi.json", get(web::openapi_json))

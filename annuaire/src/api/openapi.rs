@@ -311,6 +311,16 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/fhir/{type}/{id}/_history/{vid}",
+        scope: "claims|search",
+        summary: "FHIR vread of a Practitioner or PractitionerRole: the version whose versionId is vid (the \
+                  generation that wrote it); 410 when that version is its removal, 404 when there is none",
+        request: None,
+        response: "FhirResource",
+        query: &[],
+    },
+    Route {
+        method: "get",
         path: "/fhir/{type}/_history",
         scope: "claims|search",
         summary: "FHIR history of a type since an instant, in the order applied, removals as DELETE entries",

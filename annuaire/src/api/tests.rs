@@ -91,6 +91,7 @@ fn example(method: &str, path: &str) -> Option<(String, Option<&'static str>)> {
         ("get", "/fhir/{type}") => (format!("/fhir/PractitionerRole?practitioner={id}"), None),
         ("get", "/fhir/{type}/{id}") => ("/fhir/Organization/R10100000328372".into(), None),
         ("get", "/fhir/{type}/{id}/_history") => (format!("/fhir/Practitioner/{id}/_history"), None),
+        ("get", "/fhir/{type}/{id}/_history/{vid}") => (format!("/fhir/Practitioner/{id}/_history/1"), None),
         ("post", "/fhir/{type}/_search") => {
             ("/fhir/PractitionerRole/_search".into(), Some("practitioner=810100271385"))
         }

@@ -108,6 +108,33 @@ pub async fn instance(
     Ok(json!({"resourceType": "Bundle", "type": "history", "total": entries.len(), "entry": entries}))
 }
 
+/// `GET /fhir/{t}/{id}/_history/{vid}` (vread) as a reader of generation `g` sees it: the version its instance
+/// history lists with that `versionId` (the generation that wrote it). A version that is a removal is a 410; a
+/// version the history does not list, a 404.
+#[allow(clippy::too_many_arguments)]
+pub async fn version(
+    store: &Store,
+    promotions: &Promotions,
+    base: &str,
+    t: ResourceType,
+    id: &str,
+    vid: &str,
+    g: i64,
+) -> Result<Value, FhirError> {
+    let missing = || FhirError::NotFound(format!("no version {vid:?} of {} {id}", t.name()));
+    let wanted: i64 = vid.parse().ok().filter(|v| *v > 0).ok_or_else(missing)?;
+    let history = instance(store, promotions, base, t, id, g).await?;
+    let etag = format!("W/\"{wanted}\"");
+    let entry = history["entry"].as_array().and_then(|es| es.iter().find(|e| e["response"]["etag"] == etag.as_str()));
+    match entry {
+        Some(e) if e["request"]["method"] == "DELETE" => {
+            Err(FhirError::Gone(format!("{} {id} was removed in version {wanted}", t.name())))
+        }
+        Some(e) => Ok(e["resource"].clone()),
+        None => Err(missing()),
+    }
+}
+
 /// `GET /fhir/{t}/_history?_since=…&_count=…`: the changes of promoted generations after `_since` up to `g`, in the
 /// order they were applied, one page from the cursor on.
 #[allow(clippy::too_many_arguments)]
