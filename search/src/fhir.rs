@@ -34,6 +34,8 @@ pub enum Param {
     Name,
     /// `number-smartcard`: a CPS/CPF number.
     Card,
+    /// `type-smartcard`: a CPx card type (`CPS`, `CPF` ...), `code` or `system|code`.
+    CardType,
     /// `mailbox-mss`: an MSSanté address (a prefix, case-insensitive).
     Mailbox,
     /// `address-postalcode`: a postal code prefix.
@@ -191,7 +193,8 @@ impl GenerationView for FhirIndexView {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: the card types (`type-smartcard`).
+        2
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
@@ -277,6 +280,7 @@ impl FhirIndex {
             Param::Given => words(f.given, v, None),
             Param::Name => words(f.names, v, None),
             Param::Card => term(f.card, v),
+            Param::CardType => term(f.card_type, v.rsplit('|').next().unwrap_or(v).trim()),
             Param::Mailbox => prefix(f.mailbox_address, &v.to_lowercase()),
             Param::PostalCode => prefix(f.postal_code, v),
             Param::City => words(f.city, v, None),

@@ -97,6 +97,8 @@ fields! { FhirFields, fhir_schema, fhir_fields_of {
     postal_code: add_text_field(STRING),
     sector: add_text_field(STRING),
     card: add_text_field(STRING),
+    /// The types of the person's CPx cards (TRE_R87-TypeCarte: `CPS`, `CPF` ...).
+    card_type: add_text_field(STRING),
     /// MSSanté addresses, lower case.
     mailbox_address: add_text_field(STRING),
     /// The towns of the activities' places (commune or cedex office), folded.
@@ -162,6 +164,9 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
     }
     for m in distinct(p.mailboxes.iter().map(|m| m.address.trim().to_lowercase())) {
         doc.add_text(f.mailbox_address, m);
+    }
+    for t in distinct(p.cards.iter().map(|c| c.card_type.code.trim())) {
+        doc.add_text(f.card_type, t);
     }
     let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
     for town in distinct(acts.iter().map(|(_, a)| a.structure.town())) {

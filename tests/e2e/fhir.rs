@@ -149,6 +149,18 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
             .filter_map(|c| c["code"].as_str().map(str::to_string))
             .collect()
     };
+    // The types of a Practitioner's cards, from its `as-ext-smartcard` extensions.
+    let card_types = |p: &Value| -> Vec<String> {
+        p["extension"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["url"].as_str().is_some_and(|u| u.ends_with("as-ext-smartcard")))
+            .flat_map(|e| e["extension"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["url"] == "type")
+            .flat_map(|e| codes(&Value::Array(vec![e["valueCodeableConcept"].clone()])))
+            .collect()
+    };
     let card = pracs
         .iter()
         .flat_map(|p| p["extension"].as_array().cloned().unwrap_or_default())
@@ -188,6 +200,11 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
         (
             format!("number-smartcard={card}"),
             Box::new(|p| p.to_string().contains(&format!("\"valueString\":\"{card}\""))),
+        ),
+        ("type-smartcard=CPS".into(), Box::new(|p| card_types(p).contains(&"CPS".to_string()))),
+        (
+            "type-smartcard=https://mos.esante.gouv.fr/NOS/TRE_R87-TypeCarte/FHIR/TRE-R87-TypeCarte|CPF".into(),
+            Box::new(|p| card_types(p).contains(&"CPF".to_string())),
         ),
         (
             format!("mailbox-mss={}", &mailbox[..6]),
@@ -230,6 +247,13 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
             Box::new(|r| r["organization"]["reference"] == format!("Organization/{org_id}").as_str()),
         ),
         ("address-postalcode=25".into(), Box::new(|r| postal(role_org(r), "25"))),
+        (
+            "type-smartcard=CPS".into(),
+            Box::new(|r| {
+                let of = r["practitioner"]["reference"].as_str().unwrap_or("").trim_start_matches("Practitioner/");
+                pracs.iter().any(|p| p["id"] == of && card_types(p).contains(&"CPS".to_string()))
+            }),
+        ),
     ];
     let o_cases: Vec<(String, Pred)> = vec![
         ("address-postalcode=25".into(), Box::new(|o| postal(Some(o), "25"))),
@@ -256,6 +280,8 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
         for (t, cases, all) in [("Practitioner", &p_cases, &pracs), ("PractitionerRole", &r_cases, &roles), ("Organization", &o_cases, &orgs)] {
             for (q, pred) in cases.iter() {
                 let want: BTreeSet<String> = all.iter().filter(|r| pred(r)).map(|r| r["id"].as_str().expect("id").to_string()).collect();
+                // Every case but the one meant to match nothing finds someone in the sample: none passes by being empty.
+                assert!(!want.is_empty() || q.contains("lt2000"), "{t}?{q} matches nothing in the sample");
                 let (ids, total, gens) = all_pages(&c, b, &format!("{t}?{q}&_count=7")).await;
                 let got: BTreeSet<String> = ids.iter().cloned().collect();
                 assert_eq!(got.len(), ids.len(), "{t}?{q}: an id twice across pages");

@@ -1,7 +1,7 @@
 //! The FHIR search parameters this server answers, per resource type: one table that the query parser, the role
 //! filters and the capability statement (`/fhir/metadata`) all read, so that what is advertised is what is served.
 //! Names and types follow the Annuaire Santé IG (`input/fsh/SearchParameters/*.fsh`: `data-registration-authority`,
-//! `mailbox-mss`, `number-smartcard`, `qualification-code`) and FHIR R4's base parameters.
+//! `mailbox-mss`, `number-smartcard`, `type-smartcard`, `qualification-code`) and FHIR R4's base parameters.
 
 use annuaire_search::fhir::{Clause, Param};
 
@@ -139,6 +139,14 @@ pub const PARAMS: &[ParamDef] = &[
         "The registration authority (`CNOM`, `ONI`, `ARS` ...) or its kind (`ordre`, `ars`, `local`).",
     ),
     def("number-smartcard", "string", &[P, R], Role::Filter(Param::Card), false, "A CPS/CPF card number."),
+    def(
+        "type-smartcard",
+        "token",
+        &[P, R],
+        Role::Filter(Param::CardType),
+        false,
+        "The type of a CPx card the professional holds (TRE_R87-TypeCarte: `CPS`, `CPF` ...), `code` or `system|code`.",
+    ),
     def("mailbox-mss", "string", &[P, R], Role::Filter(Param::Mailbox), false, "An MSSanté address (a prefix)."),
     def(
         "address-postalcode",
