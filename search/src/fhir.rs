@@ -38,6 +38,8 @@ pub enum Param {
     CardType,
     /// `mailbox-mss`: an MSSanté address (a prefix, case-insensitive).
     Mailbox,
+    /// `mailbox-mss-type`: the type of an MSSanté mailbox (`PER`, `CAB` ...), `code` or `system|code`.
+    MailboxType,
     /// `address-postalcode`: a postal code prefix.
     PostalCode,
     /// `address-city`: a town, each word a prefix.
@@ -193,8 +195,8 @@ impl GenerationView for FhirIndexView {
     }
 
     fn version(&self) -> u32 {
-        // 2: the card types (`type-smartcard`).
-        2
+        // 2: the card types (`type-smartcard`); 3: the mailboxes' types (`mailbox-mss-type`).
+        3
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
@@ -282,6 +284,7 @@ impl FhirIndex {
             Param::Card => term(f.card, v),
             Param::CardType => term(f.card_type, v.rsplit('|').next().unwrap_or(v).trim()),
             Param::Mailbox => prefix(f.mailbox_address, &v.to_lowercase()),
+            Param::MailboxType => term(f.mailbox_type, &v.rsplit('|').next().unwrap_or(v).trim().to_uppercase()),
             Param::PostalCode => prefix(f.postal_code, v),
             Param::City => words(f.city, v, None),
             Param::Authority => match AuthorityKind::parse(v) {

@@ -101,6 +101,8 @@ fields! { FhirFields, fhir_schema, fhir_fields_of {
     card_type: add_text_field(STRING),
     /// MSSanté addresses, lower case.
     mailbox_address: add_text_field(STRING),
+    /// The types of the person's MSSanté mailboxes (TRE_R256-TypeMessagerie: `PER`, `CAB` ...), upper case.
+    mailbox_type: add_text_field(STRING),
     /// The towns of the activities' places (commune or cedex office), folded.
     city: add_text_field(folded_filter()),
     /// The Organization ids of the activities' structures.
@@ -167,6 +169,10 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
     }
     for t in distinct(p.cards.iter().map(|c| c.card_type.code.trim())) {
         doc.add_text(f.card_type, t);
+    }
+    let kinds = p.mailboxes.iter().filter(|m| !m.address.trim().is_empty()).map(|m| m.kind.trim().to_uppercase());
+    for k in distinct(kinds) {
+        doc.add_text(f.mailbox_type, k);
     }
     let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
     for town in distinct(acts.iter().map(|(_, a)| a.structure.town())) {

@@ -149,6 +149,17 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
             .filter_map(|c| c["code"].as_str().map(str::to_string))
             .collect()
     };
+    // Who holds a personal (PER) mailbox, read from the MSSanté sample itself (type, then the idNat in column 5).
+    let mss = std::fs::read_dir(samples().join("MSSante")).expect("ls").next().expect("a file").expect("entry").path();
+    let per: BTreeSet<String> = std::fs::read_to_string(&mss)
+        .expect("read")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (f.first() == Some(&"PER")).then(|| f.get(4).map(|s| s.to_string())).flatten()
+        })
+        .collect();
     // The types of a Practitioner's cards, from its `as-ext-smartcard` extensions.
     let card_types = |p: &Value| -> Vec<String> {
         p["extension"]
@@ -200,6 +211,12 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
         (
             format!("number-smartcard={card}"),
             Box::new(|p| p.to_string().contains(&format!("\"valueString\":\"{card}\""))),
+        ),
+        ("mailbox-mss-type=PER".into(), Box::new(|p| per.contains(p["id"].as_str().unwrap_or("")))),
+        (
+            "mailbox-mss-type=https://mos.esante.gouv.fr/NOS/TRE_R256-TypeMessagerie/FHIR/TRE-R256-TypeMessagerie|per"
+                .into(),
+            Box::new(|p| per.contains(p["id"].as_str().unwrap_or(""))),
         ),
         ("type-smartcard=CPS".into(), Box::new(|p| card_types(p).contains(&"CPS".to_string()))),
         (
@@ -304,6 +321,9 @@ fn fhir_search_parameters_match_the_records_and_paging_reads_one_generation() {
             let r = post_form(&c, &format!("{b}/fhir/Practitioner/_search"), kind, body).await;
             assert_eq!((r.0, r.1["resourceType"].as_str()), (status, Some("OperationOutcome")), "{kind}: {}", r.1);
         }
+        // Organisations' mailboxes are not kept: no professional holds an ORG one.
+        let r = call(&c, "GET", &format!("{b}/fhir/Practitioner?mailbox-mss-type=ORG"), Some(ANALYST), None).await;
+        assert_eq!((r.status, r.body["total"].clone()), (200, Value::from(0)), "{}", r.text);
         let r = call(&c, "GET", &format!("{b}/fhir/Practitioner?data-registration-authority=CNOM&_count=0"), Some(ANALYST), None).await;
         assert_eq!(r.body["total"], authority["total"]);
         // Unknown parameters are refused with an OperationOutcome, as a strict server does.

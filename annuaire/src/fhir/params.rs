@@ -1,7 +1,8 @@
 //! The FHIR search parameters this server answers, per resource type: one table that the query parser, the role
 //! filters and the capability statement (`/fhir/metadata`) all read, so that what is advertised is what is served.
 //! Names and types follow the Annuaire Santé IG (`input/fsh/SearchParameters/*.fsh`: `data-registration-authority`,
-//! `mailbox-mss`, `number-smartcard`, `type-smartcard`, `qualification-code`) and FHIR R4's base parameters.
+//! `mailbox-mss`, `mailbox-mss-type`, `number-smartcard`, `type-smartcard`, `qualification-code`) and FHIR R4's base
+//! parameters.
 
 use annuaire_search::fhir::{Clause, Param};
 
@@ -148,6 +149,15 @@ pub const PARAMS: &[ParamDef] = &[
         "The type of a CPx card the professional holds (TRE_R87-TypeCarte: `CPS`, `CPF` ...), `code` or `system|code`.",
     ),
     def("mailbox-mss", "string", &[P, R], Role::Filter(Param::Mailbox), false, "An MSSanté address (a prefix)."),
+    def(
+        "mailbox-mss-type",
+        "token",
+        &[P, R],
+        Role::Filter(Param::MailboxType),
+        false,
+        "The type of an MSSanté mailbox the professional holds (TRE_R256-TypeMessagerie: `PER`, `CAB`), `code` or \
+         `system|code`. Organisations' mailboxes are not kept here: `ORG` and `APP` match no professional.",
+    ),
     def(
         "address-postalcode",
         "string",
