@@ -151,35 +151,16 @@ impl SearchRequest {
 /// assert_eq!(fold("MEDDAH-LAÏD  Cœur"), "meddah laid coeur");
 /// ```
 pub fn fold(s: &str) -> String {
-    if s.is_ascii() {
-        return fold_ascii(s);
-    }
     let mut out = String::with_capacity(s.len());
     let mut space = false;
-    for c in s.chars().flat_map(char::to_lowercase) {
-        let mapped: &str = match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
-            'ç' => "c",
-            'è' | 'é' | 'ê' | 'ë' => "e",
-            'ì' | 'í' | 'î' | 'ï' => "i",
-            'ñ' => "n",
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
-            'ù' | 'ú' | 'û' | 'ü' => "u",
-            'ý' | 'ÿ' => "y",
-            'œ' => "oe",
-            'æ' => "ae",
-            'ß' => "ss",
-            _ => "",
-        };
-        if !mapped.is_empty() {
-            out.push_str(mapped);
-            space = false;
-        } else if c.is_alphanumeric() {
-            out.push(c);
-            space = false;
-        } else if !space && !out.is_empty() {
-            out.push(' ');
-            space = true;
+    for c in s.chars() {
+        // ASCII (most names of the extract) is lower-cased in place; other letters may lower-case to several.
+        if c.is_ascii() {
+            fold_char(&mut out, &mut space, c.to_ascii_lowercase());
+        } else {
+            for l in c.to_lowercase() {
+                fold_char(&mut out, &mut space, l);
+            }
         }
     }
     if out.ends_with(' ') {
@@ -188,24 +169,33 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-/// [`fold`] of ASCII text (most names of the extract), byte by byte: the same as the general path, which lower-cases
-/// ASCII as ASCII and finds no diacritic in it (`tests::ascii_folds_as_the_general_path`).
-fn fold_ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() {
-            out.push(char::from(b.to_ascii_lowercase()));
-            space = false;
-        } else if !space && !out.is_empty() {
-            out.push(' ');
-            space = true;
-        }
+/// One lower-case character of [`fold`]: its Latin letter without diacritic, itself when alphanumeric, else a
+/// space (one per run, none first).
+fn fold_char(out: &mut String, space: &mut bool, c: char) {
+    let mapped: &str = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+        'ç' => "c",
+        'è' | 'é' | 'ê' | 'ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+        'ù' | 'ú' | 'û' | 'ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'œ' => "oe",
+        'æ' => "ae",
+        'ß' => "ss",
+        _ => "",
+    };
+    if !mapped.is_empty() {
+        out.push_str(mapped);
+        *space = false;
+    } else if c.is_alphanumeric() {
+        out.push(c);
+        *space = false;
+    } else if !*space && !out.is_empty() {
+        out.push(' ');
+        *space = true;
     }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
 }
 
 /// Today in Paris (`yyyy-mm-dd`): the day card validity is judged on when an index or a counting table is built
@@ -216,7 +206,7 @@ pub use annuaire_schemas::clock::today;
 mod tests {
     use super::*;
 
-    /// The general path of `fold`, for ASCII text too.
+    /// `fold` of ASCII text through a non-ASCII letter, which the text's own folding must not change.
     fn fold_by_chars(s: &str) -> String {
         let mut out = fold(&format!("{s}é"));
         out.pop();
