@@ -175,11 +175,15 @@ impl Diff {
 
     /// Count a person of the new generation in its segments (its facts' `segments`; `updated` when its record
     /// changed). A segment's name is allocated once, when it is first seen.
-    pub(crate) fn count_segments(segments: &mut BTreeMap<String, SegmentDiff>, names: &[String], updated: bool) {
+    pub(crate) fn count_segments<S: AsRef<str>>(
+        segments: &mut BTreeMap<String, SegmentDiff>,
+        names: &[S],
+        updated: bool,
+    ) {
         for name in names {
-            let s = match segments.get_mut(name.as_str()) {
+            let s = match segments.get_mut(name.as_ref()) {
                 Some(s) => s,
-                None => segments.entry(name.clone()).or_default(),
+                None => segments.entry(name.as_ref().to_string()).or_default(),
             };
             s.now += 1;
             if updated {

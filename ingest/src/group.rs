@@ -67,14 +67,25 @@ pub struct GroupStats {
 
 impl GroupStats {
     /// Add one person's counters (its [`Facts`]).
-    pub fn add_person(&mut self, f: &Facts) {
+    pub fn add_person<S: AsRef<str>>(&mut self, f: &Facts<S>) {
         self.rows += u64::from(f.rows);
         self.duplicate_rows += u64::from(f.duplicate_rows);
+        // A key is copied only when it is new: a re-sync adds 1.7 million persons' counters, to keys already there.
         for (k, n) in &f.warnings {
-            *self.warnings_by_kind.entry(k.clone()).or_default() += u64::from(*n);
+            match self.warnings_by_kind.get_mut(k.as_ref()) {
+                Some(c) => *c += u64::from(*n),
+                None => drop(self.warnings_by_kind.insert(k.as_ref().to_string(), u64::from(*n))),
+            }
         }
         for (kind, code, n) in &f.unknown {
-            *self.unknown_codes.entry(kind.clone()).or_default().entry(code.clone()).or_default() += u64::from(*n);
+            let codes = match self.unknown_codes.get_mut(kind.as_ref()) {
+                Some(c) => c,
+                None => self.unknown_codes.entry(kind.as_ref().to_string()).or_default(),
+            };
+            match codes.get_mut(code.as_ref()) {
+                Some(c) => *c += u64::from(*n),
+                None => drop(codes.insert(code.as_ref().to_string(), u64::from(*n))),
+            }
         }
     }
 

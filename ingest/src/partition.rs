@@ -5,7 +5,7 @@
 use crate::diff::{Diff, SegmentDiff, id_group, id_group_of, record_and_hash};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, Partitioned, partition_of};
-use crate::facts::Facts;
+use crate::facts::{Facts, FactsRef};
 use annuaire_store::{Change, ChangeKind, Memo, Store};
 use std::collections::{BTreeMap, HashSet};
 
@@ -32,17 +32,28 @@ pub(crate) struct PartResult {
 /// One partition's served records: idNat → record hash.
 pub(crate) type Served = foldhash::HashMap<Box<str>, u128>;
 
-/// One partition's memos, by idNat: the hash of the lines, the record hash they gave, the person's facts.
-pub(crate) type Memos = foldhash::HashMap<String, (u128, u128, Facts)>;
+/// One partition's memos, by idNat: the hash of the lines, the record hash they gave, the person's facts (borrowed
+/// from the memos read).
+pub(crate) type Memos<'a> = foldhash::HashMap<&'a str, (u128, u128, FactsRef<'a>)>;
 
-/// The memos of a wave's partitions, decoded (a memo that does not decode is left out: its person is parsed).
-pub(crate) fn memos_by_partition(rows: Vec<Memo>, first: usize, count: usize) -> Vec<Memos> {
-    let mut out: Vec<Memos> = (0..count).map(|_| Memos::default()).collect();
+/// The memos of each of a wave's partitions (`first`, then the `count - 1` after it), from the wave's memos in
+/// partition order, as the store gives them.
+pub(crate) fn memos_by_partition(rows: &[Memo], first: usize, count: usize) -> Vec<&[Memo]> {
+    (first..first + count)
+        .map(|p| {
+            let (from, to) = (rows.partition_point(|m| m.part < p), rows.partition_point(|m| m.part <= p));
+            rows.get(from..to).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// One partition's memos, decoded on the worker that diffs it (a memo that does not decode is left out: its person
+/// is parsed).
+fn decode_memos(rows: &[Memo]) -> Memos<'_> {
+    let mut out = Memos::with_capacity_and_hasher(rows.len(), Default::default());
     for m in rows {
-        if let (Some(slot), Some(facts)) =
-            (m.part.checked_sub(first).and_then(|i| out.get_mut(i)), Facts::decode(&m.facts))
-        {
-            slot.insert(m.idnat, (m.raw, m.record, facts));
+        if let Some(facts) = Facts::decode(&m.facts) {
+            out.insert(m.idnat.as_str(), (m.raw, m.record, facts));
         }
     }
     out
@@ -85,11 +96,12 @@ pub(crate) fn diff_partition(
     parted: &Partitioned,
     p: usize,
     served: &Served,
-    memos: &Memos,
+    memos: &[Memo],
     tainted_a: &HashSet<String>,
     live: Option<&crate::live::Live>,
     identifiers: &std::sync::Mutex<crate::quality::Identifiers>,
 ) -> Result<PartResult> {
+    let memos = decode_memos(memos);
     let known = |key: &str, raw: u128| {
         !tainted_a.contains(key)
             && memos.get(key).is_some_and(|(m_raw, m_record, _)| *m_raw == raw && served.get(key) == Some(m_record))
@@ -104,12 +116,15 @@ pub(crate) fn diff_partition(
     let mut quality = crate::quality::Collector::default();
     let mut stats = part.stats;
     let mut new_memos = Vec::new();
-    let skipped: Vec<(&str, &Facts)> =
-        part.skipped.iter().filter_map(|k| memos.get(k).map(|(_, _, f)| (k.as_str(), f))).collect();
+    let skipped: Vec<(&str, &FactsRef)> =
+        part.skipped.iter().filter_map(|k| memos.get(k.as_str()).map(|(_, _, f)| (k.as_str(), f))).collect();
     {
         let mut ids = identifiers.lock().map_err(|_| Error::Interrupted("a worker panicked".into()))?;
-        for f in part.facts.iter().chain(skipped.iter().map(|(_, f)| *f)) {
+        for f in &part.facts {
             ids.person(f);
+        }
+        for (_, f) in &skipped {
+            ids.person(*f);
         }
     }
     for (idnat, facts) in &skipped {

@@ -84,8 +84,9 @@ impl Identifiers {
     }
 
     /// Note the structures of one person.
-    pub(crate) fn person(&mut self, f: &crate::facts::Facts) {
+    pub(crate) fn person<S: AsRef<str>>(&mut self, f: &crate::facts::Facts<S>) {
         for (tech, siret, finess) in &f.structures {
+            let (tech, siret, finess) = (tech.as_ref(), siret.as_ref(), finess.as_ref());
             if !siret.is_empty() {
                 Self::add(&mut self.siret, &mut self.shared_siret, siret, tech);
             }
@@ -108,14 +109,14 @@ pub(crate) struct Collector {
 
 impl Collector {
     /// Look at one person of the new generation (`idnat`, with its facts).
-    pub(crate) fn person(&mut self, idnat: &str, f: &crate::facts::Facts) {
+    pub(crate) fn person<S: AsRef<str>>(&mut self, idnat: &str, f: &crate::facts::Facts<S>) {
         for (kind, code, _) in &f.unknown {
-            let slot = self.unknown_first.entry(kind.clone()).or_default();
-            match slot.get_mut(code) {
+            let slot = self.unknown_first.entry(kind.as_ref().to_string()).or_default();
+            match slot.get_mut(code.as_ref()) {
                 Some(first) if idnat < first.as_str() => *first = idnat.to_string(),
                 Some(_) => {}
                 None => {
-                    slot.insert(code.clone(), idnat.to_string());
+                    slot.insert(code.as_ref().to_string(), idnat.to_string());
                 }
             }
         }

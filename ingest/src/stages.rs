@@ -257,7 +257,7 @@ impl Run<'_> {
                 (parted.clone(), current.clone(), tainted_a.clone(), live.clone(), identifiers.clone());
             tokio::task::spawn_blocking(move || {
                 let t = std::time::Instant::now();
-                let memos = memos_by_partition(memos, first, parts.len());
+                let memos = memos_by_partition(&memos, first, parts.len());
                 let r = parts
                     .par_iter()
                     .zip(memos.par_iter())
