@@ -1,7 +1,7 @@
 //! The server's background work: follow the served generation (read every second, so servers sharing a store switch
 //! within seconds of a promotion by any of them), prepare the views a new generation needs on this host (the
 //! registry in `crate::views`: claims snapshot, search index, counting table) through the store's one `prepare`
-//! (which also prunes older ones), and flush the usage counters.
+//! (which also prunes older ones), keep the served claims snapshot in the page cache, and flush the usage counters.
 
 use crate::api::state::AppState;
 use std::sync::atomic::Ordering;
@@ -27,6 +27,13 @@ pub fn spawn_background(state: AppState) {
                 tokio::spawn(async move { prepare_views(&state, g).await });
             }
             n += 1;
+            // The served claims snapshot back into the page cache, if other work took pages of it (a minute's
+            // advice over pages still there costs a few milliseconds; see `ClaimsSnapshot::read_ahead`).
+            if n.is_multiple_of(60)
+                && let Some(snap) = state.snapshot_of(g)
+            {
+                tokio::task::spawn_blocking(move || snap.read_ahead());
+            }
             if n.is_multiple_of(2)
                 && let Err(e) = state.usage.flush(&state.store).await
             {

@@ -6,7 +6,7 @@ use super::limits::{Budgets, RateLimits};
 use super::metrics::{Metrics, UsageBuffer};
 use crate::config::{Config, Scope};
 use crate::serve::LastRun;
-use annuaire_claims::snapshot::ClaimsSnapshot;
+use annuaire_claims::snapshot::{Cached, ClaimsSnapshot};
 use annuaire_claims::{Profile, user_info};
 use annuaire_schemas::Person;
 use annuaire_store::Store;
@@ -82,6 +82,9 @@ impl AppState {
         let dirs = self.store.prepare(g, &[view]).await?;
         let dir = dirs.first().ok_or_else(|| anyhow::anyhow!("no folder for the claims snapshot"))?;
         let snap = Arc::new(ClaimsSnapshot::open(dir)?);
+        // Into the page cache in the background (a lookup whose entry is not there yet reads it off the workers).
+        let ahead = snap.clone();
+        tokio::task::spawn_blocking(move || ahead.read_ahead());
         if let Ok(mut slot) = self.snapshot.write() {
             *slot = Some(snap);
         }
@@ -105,7 +108,21 @@ impl AppState {
             let variant =
                 snap.variant(profile.as_str()).ok_or_else(|| ApiError::internal("snapshot without profile"))?;
             for candidate in annuaire_schemas::id::candidates(id) {
-                if let Some(body) = snap.get(&candidate, variant).map_err(ApiError::internal)? {
+                let found = match snap.get_cached(&candidate, variant).map_err(ApiError::internal)? {
+                    Cached::Found(body) => Some(body),
+                    Cached::Absent => None,
+                    // Not in the page cache (a server just started, or memory taken by others): the read waits on
+                    // the disk on a blocking thread, so that this worker goes on answering the others.
+                    Cached::OnDisk => {
+                        let (snap, candidate) = (snap.clone(), candidate.clone());
+                        self.metrics.claims_disk_read();
+                        tokio::task::spawn_blocking(move || snap.get(&candidate, variant))
+                            .await
+                            .map_err(ApiError::internal)?
+                            .map_err(ApiError::internal)?
+                    }
+                };
+                if let Some(body) = found {
                     let hit = (Bytes::from(body), candidate);
                     self.claims_cache.insert(key, hit.clone());
                     return Ok(Some(hit));

@@ -475,3 +475,47 @@ async fn a_held_generation_is_listed_with_its_reason_and_approved_over_the_api()
     let a = send(&s, "GET", "/v1/usage?since=yesterday", Some(OPS), None).await;
     assert_eq!(a.status, 400);
 }
+
+/// A claims lookup whose snapshot entry is not in the page cache is read on a blocking thread, answers what the
+/// store answers, and is counted in `/metrics`.
+#[tokio::test]
+#[cfg(target_os = "linux")]
+async fn claims_out_of_the_page_cache_are_read_off_the_workers_and_answer_the_same() {
+    let (dir, state) = state().await;
+    let g = state.generation().expect("served");
+    let ids = ["810100271385", "810000013994"];
+    let mut from_store = Vec::new();
+    for id in ids {
+        let a = send(&state, "GET", &format!("/v1/claims/{id}"), Some(IDP), None).await;
+        assert_eq!(a.status, StatusCode::OK, "{id}: {}", a.body);
+        from_store.push(a.body);
+    }
+    state.prepare_snapshot(g).await.expect("snapshot");
+    state.claims_cache.clear();
+    // Every layer out of the page cache (written back first: only clean pages are dropped).
+    let snapshot_dir = dir.path().join("claims").join(format!("gen-{g}"));
+    let mut on_tmpfs = false;
+    for entry in std::fs::read_dir(&snapshot_dir).expect("snapshot folder") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("data-")) {
+            let file = std::fs::File::open(&path).expect("layer");
+            file.sync_all().expect("sync");
+            rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+            on_tmpfs |= rustix::fs::statfs(&path).expect("statfs").f_type as i64 == 0x0102_1994;
+        }
+    }
+    for (id, expected) in ids.iter().zip(&from_store) {
+        let a = send(&state, "GET", &format!("/v1/claims/{id}"), Some(IDP), None).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(&a.body, expected, "{id}: the snapshot's answer differs from the store's");
+    }
+    let metrics = state.metrics.render(&[]);
+    let reads: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("annuaire_claims_disk_reads_total "))
+        .and_then(|n| n.parse().ok())
+        .expect("the counter is rendered");
+    if !on_tmpfs {
+        assert!(reads >= 1, "no lookup went to the disk after the snapshot left the page cache");
+    }
+}

@@ -21,7 +21,12 @@
 //! deleted at any time (it is rebuilt).
 //!
 //! Reads use positioned reads (`pread`) on shared file handles: no `unsafe` memory map, and the page cache
-//! does the caching.
+//! does the caching. A server must not wait on the disk on its async threads, so it asks first with
+//! [`ClaimsSnapshot::get_cached`], a read that fails at once (Linux's `RWF_NOWAIT`) when the entry is not in the page
+//! cache, and does only those reads on a blocking thread; and it asks the kernel to read the layers ahead
+//! ([`ClaimsSnapshot::read_ahead`]) when it opens a snapshot and then every minute, so that a server just started,
+//! just switched to a new generation, or whose pages were taken for other work, gets them back in sequential reads
+//! rather than one lookup's random read at a time.
 
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -258,6 +263,10 @@ pub fn dictionary(samples: &[Vec<&[u8]>]) -> Vec<u8> {
     dict
 }
 
+/// Bytes advised per call by [`ClaimsSnapshot::read_ahead`] (at most Linux's read-ahead window, so that each call
+/// starts all of its range).
+pub const READ_AHEAD_CHUNK: u64 = 1 << 20;
+
 /// A snapshot open for lookups (cheap to share: `Sync`, no lock).
 pub struct ClaimsSnapshot {
     dict: Vec<u8>,
@@ -265,6 +274,19 @@ pub struct ClaimsSnapshot {
     layers: Vec<std::fs::File>,
     meta: SnapshotMeta,
     path: PathBuf,
+    /// Set when the kernel or the file system refuses reads that do not wait (`RWF_NOWAIT`): every read then waits.
+    nowait_refused: std::sync::atomic::AtomicBool,
+}
+
+/// What a lookup that must not wait on the disk found ([`ClaimsSnapshot::get_cached`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// The answer.
+    Found(Vec<u8>),
+    /// The generation has no such idNat.
+    Absent,
+    /// The entry is not (wholly) in the page cache: [`ClaimsSnapshot::get`] would wait on the disk.
+    OnDisk,
 }
 
 impl ClaimsSnapshot {
@@ -288,7 +310,38 @@ impl ClaimsSnapshot {
         let map = fst::Map::new(std::fs::read(&fst_path)?).map_err(|e| io_err(&fst_path, e))?;
         let layers = meta.layers.iter().map(|l| std::fs::File::open(dir.join(&l.file))).collect::<Result<_, _>>()?;
         let dict = std::fs::read(dir.join("dict.bin"))?;
-        Ok(ClaimsSnapshot { dict, map, layers, meta, path: dir.to_path_buf() })
+        let snapshot = ClaimsSnapshot {
+            dict,
+            map,
+            layers,
+            meta,
+            path: dir.to_path_buf(),
+            nowait_refused: std::sync::atomic::AtomicBool::new(false),
+        };
+        Ok(snapshot)
+    }
+
+    /// Ask the kernel to bring every layer into the page cache (`POSIX_FADV_WILLNEED`): the reads are started, not
+    /// waited for, and pages already there cost a lookup. Linux starts at most its read-ahead window (a few MB) per
+    /// call, so the layers are advised [`READ_AHEAD_CHUNK`] at a time. It may still wait for the disk's queue: call
+    /// it where waiting is allowed. Returns the bytes advised (a refusal is ignored: advice changes only speed).
+    pub fn read_ahead(&self) -> u64 {
+        let mut advised = 0;
+        #[cfg(target_os = "linux")]
+        for file in &self.layers {
+            let len = file.metadata().map_or(0, |m| m.len());
+            let mut offset = 0;
+            while offset < len {
+                let chunk = READ_AHEAD_CHUNK.min(len - offset);
+                if let Some(n) = std::num::NonZeroU64::new(chunk)
+                    && rustix::fs::fadvise(file, offset, Some(n), rustix::fs::Advice::WillNeed).is_ok()
+                {
+                    advised += chunk;
+                }
+                offset += chunk;
+            }
+        }
+        advised
     }
 
     /// The dictionary its entries are compressed with (a snapshot that copies entries from this one needs it).
@@ -317,6 +370,28 @@ impl ClaimsSnapshot {
         let mut buf = vec![0; place.len];
         file.read_exact_at(&mut buf, place.offset).map_err(|e| io_err(&self.path, e))?;
         Ok(buf)
+    }
+
+    /// [`ClaimsSnapshot::read`] if the entry is wholly in the page cache, else `None` at once (Linux; elsewhere, and
+    /// where the file system refuses such reads, it reads and waits).
+    fn read_cached(&self, idnat: &str, v: u64) -> std::io::Result<Option<Vec<u8>>> {
+        #[cfg(target_os = "linux")]
+        if !self.nowait_refused.load(std::sync::atomic::Ordering::Relaxed) {
+            use rustix::io::{Errno, ReadWriteFlags, preadv2};
+            let place = Place::unpack(v);
+            let file = self.layers.get(place.layer).ok_or_else(|| io_err(&self.path, format!("{idnat}: no layer")))?;
+            let mut buf = vec![0; place.len];
+            match preadv2(file, &mut [std::io::IoSliceMut::new(&mut buf)], place.offset, ReadWriteFlags::NOWAIT) {
+                Ok(n) if n == place.len => return Ok(Some(buf)),
+                // Partly cached, or a truncated file: the waiting read tells which.
+                Ok(_) | Err(Errno::AGAIN) => return Ok(None),
+                Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => {
+                    self.nowait_refused.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => return Err(io_err(&self.path, std::io::Error::from(e))),
+            }
+        }
+        self.read(idnat, v).map(Some)
     }
 
     /// A person's entry as stored (compressed), to copy into the next generation's snapshot.
@@ -357,7 +432,22 @@ impl ClaimsSnapshot {
     /// A person's answer in variant `variant`, or `None` when the generation has no such idNat.
     pub fn get(&self, idnat: &str, variant: usize) -> std::io::Result<Option<Vec<u8>>> {
         let Some(entry) = self.raw(idnat)? else { return Ok(None) };
-        let raw = lz4_flex::block::decompress_size_prepended_with_dict(&entry, &self.dict)
+        self.answer(&entry, variant).map(Some)
+    }
+
+    /// [`ClaimsSnapshot::get`] without waiting on the disk: [`Cached::OnDisk`] at once when the entry is not in the
+    /// page cache (the caller reads it with `get` where waiting is allowed).
+    pub fn get_cached(&self, idnat: &str, variant: usize) -> std::io::Result<Cached> {
+        let Some(v) = self.map.get(idnat) else { return Ok(Cached::Absent) };
+        match self.read_cached(idnat, v)? {
+            Some(entry) => self.answer(&entry, variant).map(Cached::Found),
+            None => Ok(Cached::OnDisk),
+        }
+    }
+
+    /// Variant `variant` of a stored entry.
+    fn answer(&self, entry: &[u8], variant: usize) -> std::io::Result<Vec<u8>> {
+        let raw = lz4_flex::block::decompress_size_prepended_with_dict(entry, &self.dict)
             .map_err(|e| io_err(&self.path, e))?;
         let mut rest = &raw[..];
         let mut k = 0;
@@ -366,7 +456,7 @@ impl ClaimsSnapshot {
             let len = u32::from_le_bytes(*len) as usize;
             let (answer, tail) = tail.split_at_checked(len).ok_or_else(|| io_err(&self.path, "truncated entry"))?;
             if k == variant {
-                return Ok(Some(answer.to_vec()));
+                return Ok(answer.to_vec());
             }
             rest = tail;
             k += 1;
@@ -377,6 +467,79 @@ impl ClaimsSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lookup that must not wait finds what `get` finds while the entry is in the page cache, and says `OnDisk`,
+    /// at once, when it is not; `get` then reads it from the disk.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_lookup_that_must_not_wait_says_when_the_entry_is_on_disk() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut w = SnapshotWriter::create(&dir.path().join("3"), 3, &["a", "b"], &[])?;
+        // Entries of several pages each (incompressible), so that a dropped page is an entry's.
+        let mut ids = Vec::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect()
+        };
+        for k in 0..40 {
+            let id = format!("8100{k:08}");
+            w.add(&id, &[&noise(20_000), format!("b of {id}").as_bytes()])?;
+            ids.push(id);
+        }
+        let path = w.finish()?;
+        let s = ClaimsSnapshot::open(&path)?;
+        assert_eq!(s.get_cached("8100999", 0)?, Cached::Absent);
+        // Written just now: in the page cache.
+        for id in &ids {
+            assert_eq!(s.get_cached(id, 1)?, Cached::Found(format!("b of {id}").into_bytes()));
+        }
+        // Out of the page cache (written back first: only clean pages can be dropped).
+        let layer = path.join(&s.meta().layers[0].file);
+        let file = std::fs::File::open(&layer)?;
+        file.sync_all()?;
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
+        let on_tmpfs = rustix::fs::statfs(&layer)?.f_type as i64 == 0x0102_1994; // TMPFS_MAGIC: pages stay
+        let mut on_disk = 0;
+        for id in &ids {
+            match s.get_cached(id, 1)? {
+                Cached::OnDisk => on_disk += 1,
+                found => assert_eq!(found, Cached::Found(format!("b of {id}").into_bytes())),
+            }
+            assert_eq!(s.get(id, 1)?, Some(format!("b of {id}").into_bytes()));
+        }
+        if !on_tmpfs && !s.nowait_refused.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(on_disk > 0, "no entry was reported on disk after its pages were dropped");
+        }
+        // Read back by `get`: cached again, found without waiting.
+        for id in &ids {
+            assert_eq!(s.get_cached(id, 1)?, Cached::Found(format!("b of {id}").into_bytes()));
+        }
+        // Dropped again, then read ahead: every entry comes back to the page cache without a lookup waiting.
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
+        assert_eq!(s.read_ahead(), std::fs::metadata(&layer)?.len());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut missing: Vec<&String> = ids.iter().collect();
+        while !missing.is_empty() && std::time::Instant::now() < deadline {
+            let mut still = Vec::new();
+            for id in missing {
+                match s.get_cached(id, 1)? {
+                    Cached::OnDisk => still.push(id),
+                    found => assert_eq!(found, Cached::Found(format!("b of {id}").into_bytes())),
+                }
+            }
+            missing = still;
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(missing.is_empty(), "read ahead, still not in the page cache: {missing:?}");
+        Ok(())
+    }
 
     #[test]
     fn entries_round_trip_in_every_variant() -> std::io::Result<()> {

@@ -12,7 +12,7 @@ pub mod format;
 use crate::{Profile, user_info};
 use annuaire_schemas::Person;
 use annuaire_views::{Build, GenerationView, ViewWriter};
-pub use format::{ClaimsSnapshot, SnapshotWriter};
+pub use format::{Cached, ClaimsSnapshot, SnapshotWriter};
 use format::{dictionary, encode};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
