@@ -342,10 +342,13 @@ fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
             .filter_map(|l| l.split('|').nth(2).map(str::to_string))
             .take(200)
             .collect();
+    // The sync's output goes to a file (a pipe nobody reads during the loop below could fill and stop it), and is
+    // shown if it fails.
+    let sync_log = dir.path().join("sync-in-flight.log");
     let mut sync = annuaire_command(dir.path())
         .args(["sync", "--source", renamed.to_str().expect("path"), "--max-update-rate", "100"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(std::fs::File::create(&sync_log).expect("log"))
+        .stderr(std::fs::File::create(dir.path().join("sync-in-flight.err")).expect("log"))
         .spawn()
         .expect("sync");
     let seen = rt().block_on(async {
@@ -375,7 +378,14 @@ fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
         }
         seen
     });
-    assert!(sync.wait().expect("sync").success());
+    let status = sync.wait().expect("sync");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    assert!(
+        status.success(),
+        "sync: {status}\nstdout:\n{}\nstderr:\n{}",
+        read("sync-in-flight.log"),
+        read("sync-in-flight.err")
+    );
     assert!(seen.contains(&2), "the server never switched to generation 2: {seen:?}");
 }
 
