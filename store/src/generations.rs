@@ -1,6 +1,7 @@
 //! A generation's lifecycle: begin, write its changes (COPY on PostgreSQL, multi-row INSERT on SQLite), finish,
 //! promote, hold, approve (with exclusions), abandon, and recover what a killed writer left.
 
+use crate::BeginWrite;
 use crate::{BATCH, Pool, now, serve_generation, state_in, with_pool};
 use crate::{Change, ChangeKind, Error, GenerationInfo, GenerationRow, Result, Served, Store};
 use sqlx::{QueryBuilder, Row};
@@ -159,7 +160,7 @@ impl Store {
     pub async fn begin_generation(&self, run: i64) -> Result<i64> {
         self.prepare_keys().await?;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) + 1 FROM generation")
                 .fetch_one(&mut *tx)
                 .await?;
@@ -186,7 +187,7 @@ impl Store {
     pub async fn write_changes(&self, generation: i64, changes: &[Change]) -> Result<()> {
         match self.pool() {
             Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 if state_in!(tx, generation).as_deref() != Some("building") {
                     return Err(Error::Invalid(format!("generation {generation} is not being built")));
                 }
@@ -233,7 +234,7 @@ impl Store {
                 tx.commit().await?;
             }
             Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 if state_in!(tx, generation).as_deref() != Some("building") {
                     return Err(Error::Invalid(format!("generation {generation} is not being built")));
                 }
@@ -312,7 +313,7 @@ impl Store {
     /// Serve a generation (`ready` or `held`): one statement moves the pointer.
     pub async fn promote(&self, generation: i64) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let state = state_in!(tx, generation);
             if !matches!(state.as_deref(), Some("ready" | "held")) {
                 return Err(Error::Invalid(format!(
@@ -342,7 +343,7 @@ impl Store {
     /// [`Store::approve`] with the same exclusions (applying them again changes nothing).
     pub async fn exclude_changes(&self, generation: i64, exclude: &[ChangeKind]) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let state = state_in!(tx, generation);
             if state.as_deref() != Some("held") {
                 return Err(Error::Invalid(format!(
@@ -390,7 +391,7 @@ impl Store {
     pub async fn approve(&self, generation: i64, exclude: &[ChangeKind]) -> Result<HashMap<ChangeKind, i64>> {
         self.exclude_changes(generation, exclude).await?;
         let kept: Vec<(String, i64)> = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let state = state_in!(tx, generation);
             if state.as_deref() != Some("held") {
                 return Err(Error::Invalid(format!(
@@ -433,7 +434,7 @@ impl Store {
     /// changes, and mark it `state` (`failed` or `superseded`). One transaction.
     pub async fn abandon(&self, generation: i64, state: &str) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if state_in!(tx, generation).as_deref() == Some("promoted") {
                 return Err(Error::Invalid(format!("generation {generation} is served and cannot be abandoned")));
             }

@@ -285,6 +285,31 @@ macro_rules! with_pool {
 pub(crate) use with_pool;
 pub(crate) use {serve_generation, state_in};
 
+/// A transaction that writes. On SQLite it begins `IMMEDIATE`: it takes the write lock at once, waiting for another
+/// writer up to the busy timeout. A deferred one that reads first and writes later fails at once with
+/// `SQLITE_BUSY_SNAPSHOT` ("database is locked") when another connection committed in between, whatever the busy
+/// timeout: a sync beside a server recording usage on the same file did (`tests::a_sync_and_a_server_write_the_same_sqlite_file_at_once`).
+pub(crate) trait BeginWrite {
+    /// The database.
+    type Db: sqlx::Database;
+    /// Begin the transaction.
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>>> + Send {
+        self.begin()
+    }
+}
+
 /// How many rows one multi-row INSERT carries (5 bound values each; SQLite allows 32,766).
 pub(crate) const BATCH: usize = 1000;
 

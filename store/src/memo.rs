@@ -3,6 +3,7 @@
 //! trusts a row only when the served record's hash is its [`Memo::record`], so the memo is a cache of a pure function
 //! and never has to follow generations: a held, abandoned or approved generation leaves it right.
 
+use crate::BeginWrite;
 use crate::{BATCH, Error, Pool, Result, Store, with_pool};
 use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, Row};
@@ -101,7 +102,7 @@ impl Store {
             return Ok(());
         }
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // In key order: a wave's rows are then appended to its partitions' ranges.
             let mut sorted: Vec<&Memo> = memos.iter().collect();
             sorted.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));

@@ -7,6 +7,7 @@
 //! either encoding, and a server may serve while it runs. A row whose text is not the canonical form its hash names
 //! is left as it is, and counted.
 
+use crate::BeginWrite;
 use crate::record::{ZSTD_MAGIC, pack, unpack};
 use crate::{Pool, Result, Store};
 use sqlx::Row;
@@ -82,7 +83,7 @@ impl Store {
                 rewrites.push((row, packed));
             }
             crate::with_pool!(self, pool => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 for (row, packed) in &rewrites {
                     sqlx::query(REWRITE)
                         .bind(packed.as_slice())

@@ -187,6 +187,46 @@ async fn a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_serve
     assert!(store.write_changes(g4, &[change("8C", ChangeKind::Create, "c2")]).await.is_err());
 }
 
+/// A sync writing while a server on the same SQLite file records usage (two processes, two pools): no write fails
+/// with "database is locked". A transaction that read first and then writes cannot wait for a writer that committed
+/// in between (SQLite answers `SQLITE_BUSY` at once, whatever the busy timeout): write transactions begin `IMMEDIATE`.
+#[tokio::test]
+async fn a_sync_and_a_server_write_the_same_sqlite_file_at_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sync = Store::open(dir.path()).await.expect("open");
+    let server = Store::open(dir.path()).await.expect("open");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let usage = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let key = UsageKey {
+                day: "2026-12-02".into(),
+                client: "idp".into(),
+                endpoint: "claims".into(),
+                outcome: "ok".into(),
+            };
+            let mut flushes = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let subjects = [SubjectBatch::of_idnats("2026-12-02", "idp", ["810000000001"])];
+                server.record_usage(&[(key.clone(), 1)], &subjects).await.expect("usage while a sync writes");
+                flushes += 1;
+                tokio::task::yield_now().await;
+            }
+            flushes
+        })
+    };
+    for k in 0..30 {
+        let changes: Vec<Change> =
+            (0..50).map(|i| change(&format!("8{k:03}{i:03}"), ChangeKind::Create, &format!("{k}-{i}"))).collect();
+        let g = generation(&sync, &changes).await;
+        sync.promote(g).await.expect("promote while a server writes usage");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flushes = usage.await.expect("usage task");
+    assert!(flushes > 0);
+    assert_eq!(record(&sync, "8029049").await.as_deref().map(|r| r.contains("29-49")), Some(true));
+}
+
 #[tokio::test]
 async fn one_sync_at_a_time_sqlite() {
     let dir = tempfile::tempdir().expect("tmp");

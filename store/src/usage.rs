@@ -1,5 +1,6 @@
 //! Usage indicators: calls per client service, endpoint and outcome, and distinct professionals.
 
+use crate::BeginWrite;
 use crate::{Result, Store, with_pool};
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -123,7 +124,7 @@ impl Store {
             if counts.is_empty() && subjects.is_empty() {
                 return Ok(());
             }
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for chunk in counts.chunks(500) {
                 let mut q = QueryBuilder::new("INSERT INTO usage_count (day, client, endpoint, outcome, calls) ");
                 q.push_values(chunk, |mut b, (k, n)| {
@@ -149,7 +150,7 @@ impl Store {
     /// (`YYYY-MM-DD`); returns how many rows went.
     pub async fn purge_usage_before(&self, before_day: &str) -> Result<u64> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let a = sqlx::query("DELETE FROM usage_count WHERE day < $1").bind(before_day).execute(&mut *tx).await?;
             let b = sqlx::query("DELETE FROM usage_subject WHERE day < $1").bind(before_day).execute(&mut *tx).await?;
             let c = sqlx::query("DELETE FROM usage_subject_batch WHERE day < $1")
