@@ -10,8 +10,7 @@
 //! is stored (so no reader has anything to look up); a generation begun when rows exist, and [`Store::recover`], make
 //! them again if a first load was interrupted. PostgreSQL keeps its primary keys (migration 0008).
 
-use crate::BeginWrite;
-use crate::{Pool, Result, Store};
+use crate::{BeginWrite, Pool, Result, Store};
 
 /// The keys: name, how to make one (`IF NOT EXISTS`: making them is also how a dropped pair is healed), how to drop it.
 const KEYS: [(&str, &str, &str); 2] = [

@@ -1,8 +1,7 @@
 //! A generation's lifecycle: begin, write its changes (COPY on PostgreSQL, multi-row INSERT on SQLite), finish,
 //! promote, hold, approve (with exclusions), abandon, and recover what a killed writer left.
 
-use crate::BeginWrite;
-use crate::{BATCH, Pool, now, serve_generation, state_in, with_pool};
+use crate::{BATCH, BeginWrite, Pool, now, serve_generation, state_in, with_pool};
 use crate::{Change, ChangeKind, Error, GenerationInfo, GenerationRow, Result, Served, Store};
 use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;

@@ -3,8 +3,7 @@
 //! trusts a row only when the served record's hash is its [`Memo::record`], so the memo is a cache of a pure function
 //! and never has to follow generations: a held, abandoned or approved generation leaves it right.
 
-use crate::BeginWrite;
-use crate::{BATCH, Error, Pool, Result, Store, with_pool};
+use crate::{BATCH, BeginWrite, Error, Pool, Result, Store, with_pool};
 use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, Row};
 use std::ops::Range;

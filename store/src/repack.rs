@@ -7,9 +7,8 @@
 //! either encoding, and a server may serve while it runs. A row whose text is not the canonical form its hash names
 //! is left as it is, and counted.
 
-use crate::BeginWrite;
 use crate::record::{ZSTD_MAGIC, pack, unpack};
-use crate::{Pool, Result, Store};
+use crate::{BeginWrite, Pool, Result, Store};
 use sqlx::Row;
 
 /// How many rows [`Store::repack`] rewrites per transaction by default.

@@ -1,7 +1,6 @@
 //! Usage indicators: calls per client service, endpoint and outcome, and distinct professionals.
 
-use crate::BeginWrite;
-use crate::{Result, Store, with_pool};
+use crate::{BeginWrite, Result, Store, with_pool};
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row};

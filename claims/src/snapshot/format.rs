@@ -364,9 +364,15 @@ impl ClaimsSnapshot {
         self.meta.variants.iter().position(|v| v == name)
     }
 
-    fn read(&self, idnat: &str, v: u64) -> std::io::Result<Vec<u8>> {
+    /// The layer file and place of an entry.
+    fn locate(&self, idnat: &str, v: u64) -> std::io::Result<(&std::fs::File, Place)> {
         let place = Place::unpack(v);
         let file = self.layers.get(place.layer).ok_or_else(|| io_err(&self.path, format!("{idnat}: no layer")))?;
+        Ok((file, place))
+    }
+
+    fn read(&self, idnat: &str, v: u64) -> std::io::Result<Vec<u8>> {
+        let (file, place) = self.locate(idnat, v)?;
         let mut buf = vec![0; place.len];
         file.read_exact_at(&mut buf, place.offset).map_err(|e| io_err(&self.path, e))?;
         Ok(buf)
@@ -378,8 +384,7 @@ impl ClaimsSnapshot {
         #[cfg(target_os = "linux")]
         if !self.nowait_refused.load(std::sync::atomic::Ordering::Relaxed) {
             use rustix::io::{Errno, ReadWriteFlags, preadv2};
-            let place = Place::unpack(v);
-            let file = self.layers.get(place.layer).ok_or_else(|| io_err(&self.path, format!("{idnat}: no layer")))?;
+            let (file, place) = self.locate(idnat, v)?;
             let mut buf = vec![0; place.len];
             match preadv2(file, &mut [std::io::IoSliceMut::new(&mut buf)], place.offset, ReadWriteFlags::NOWAIT) {
                 Ok(n) if n == place.len => return Ok(Some(buf)),
