@@ -222,7 +222,7 @@ impl Grouper {
     }
 
     /// Fold Personne_activite rows.
-    pub(crate) fn personne_activite(&mut self, rows: Vec<PaRow>) {
+    pub(crate) fn personne_activite(&mut self, rows: impl IntoIterator<Item = PaRow>) {
         for row in rows {
             // The row's identifiers are moved: the idNat becomes the key, and a new person's fields.
             let ids = row.ids;
@@ -309,7 +309,7 @@ impl Grouper {
     }
 
     /// Fold SavoirFaire rows into the exercices already built from Personne_activite.
-    pub(crate) fn savoir_faire(&mut self, rows: Vec<SfRow>) {
+    pub(crate) fn savoir_faire(&mut self, rows: impl IntoIterator<Item = SfRow>) {
         let mut orphans = 0;
         for row in rows {
             let Some(b) = self.person(&row.ids.idnat) else {
@@ -337,7 +337,7 @@ impl Grouper {
     }
 
     /// Fold Dipl_AutExerc rows.
-    pub(crate) fn diplomas(&mut self, rows: Vec<DiplRow>) {
+    pub(crate) fn diplomas(&mut self, rows: impl IntoIterator<Item = DiplRow>) {
         let mut orphans = 0;
         for row in rows {
             let Some(b) = self.person(&row.ids.idnat) else {
@@ -354,7 +354,7 @@ impl Grouper {
     }
 
     /// Attach Porteurs_CPS_CPF rows to their persons (a card of a person absent from Personne_activite is counted).
-    pub(crate) fn cards(&mut self, rows: Vec<CardRow>) {
+    pub(crate) fn cards(&mut self, rows: impl IntoIterator<Item = CardRow>) {
         let mut orphans = 0;
         for row in rows {
             let Some(b) = self.person(&row.idnat) else {
@@ -374,7 +374,7 @@ impl Grouper {
 
     /// Attach MSSanté rows of type `PER` to their persons, without duplicates. Organisations' mailboxes (no person)
     /// and mailboxes of persons absent from Personne_activite are counted.
-    pub(crate) fn mailboxes(&mut self, rows: Vec<MailboxRow>) {
+    pub(crate) fn mailboxes(&mut self, rows: impl IntoIterator<Item = MailboxRow>) {
         let (mut orphans, mut organisations) = (0, 0);
         for row in rows {
             if row.idnat.is_empty() {
