@@ -344,11 +344,11 @@ fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
             .collect();
     // The sync's output goes to a file (a pipe nobody reads during the loop below could fill and stop it), and is
     // shown if it fails.
-    let sync_log = dir.path().join("sync-in-flight.log");
+    let (sync_out, sync_err) = (dir.path().join("sync-in-flight.out"), dir.path().join("sync-in-flight.err"));
     let mut sync = annuaire_command(dir.path())
         .args(["sync", "--source", renamed.to_str().expect("path"), "--max-update-rate", "100"])
-        .stdout(std::fs::File::create(&sync_log).expect("log"))
-        .stderr(std::fs::File::create(dir.path().join("sync-in-flight.err")).expect("log"))
+        .stdout(std::fs::File::create(&sync_out).expect("log"))
+        .stderr(std::fs::File::create(&sync_err).expect("log"))
         .spawn()
         .expect("sync");
     let seen = rt().block_on(async {
@@ -379,13 +379,8 @@ fn a_request_in_flight_during_a_promotion_answers_from_one_generation() {
         seen
     });
     let status = sync.wait().expect("sync");
-    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
-    assert!(
-        status.success(),
-        "sync: {status}\nstdout:\n{}\nstderr:\n{}",
-        read("sync-in-flight.log"),
-        read("sync-in-flight.err")
-    );
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    assert!(status.success(), "sync: {status}\nstdout:\n{}\nstderr:\n{}", read(&sync_out), read(&sync_err));
     assert!(seen.contains(&2), "the server never switched to generation 2: {seen:?}");
 }
 

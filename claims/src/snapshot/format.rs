@@ -310,15 +310,14 @@ impl ClaimsSnapshot {
         let map = fst::Map::new(std::fs::read(&fst_path)?).map_err(|e| io_err(&fst_path, e))?;
         let layers = meta.layers.iter().map(|l| std::fs::File::open(dir.join(&l.file))).collect::<Result<_, _>>()?;
         let dict = std::fs::read(dir.join("dict.bin"))?;
-        let snapshot = ClaimsSnapshot {
+        Ok(ClaimsSnapshot {
             dict,
             map,
             layers,
             meta,
             path: dir.to_path_buf(),
             nowait_refused: std::sync::atomic::AtomicBool::new(false),
-        };
-        Ok(snapshot)
+        })
     }
 
     /// Ask the kernel to bring every layer into the page cache (`POSIX_FADV_WILLNEED`): the reads are started, not
