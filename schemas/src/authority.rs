@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 pub const ORDRES: [&str; 8] = ["CNOM", "CNOP", "ONCD", "CNOSF", "ONI", "CNOMK", "CNOPP", "SSA"];
 
 /// The three parts of the raw field. Parts are empty strings when absent. Serialised as the raw string.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(from = "String")]
 pub struct RegistrationField {
     /// The value as written in the file.
     pub raw: String,
@@ -63,6 +63,14 @@ impl RegistrationField {
 impl From<String> for RegistrationField {
     fn from(raw: String) -> RegistrationField {
         RegistrationField::parse(&raw)
+    }
+}
+
+/// The raw string, as `#[serde(into = "String")]` wrote it, without cloning the four strings first (a record has
+/// one per activity).
+impl Serialize for RegistrationField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw)
     }
 }
 
