@@ -60,8 +60,8 @@ impl Store {
         // by hand at national size: 735 MB, 675 MB with this).
         sqlx::query("PRAGMA temp_store = FILE").execute(&mut *conn).await?;
         let made = async {
-            // IMMEDIATE, as every writing transaction of the store (`BeginWrite`), on a connection of the pool.
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            // Begun as every writing transaction of the store (`BeginWrite`), on this connection of the pool.
+            let mut tx = conn.begin_with(crate::SQLITE_BEGIN_WRITE).await?;
             for (_, make, _) in KEYS {
                 sqlx::query(make).execute(&mut *tx).await?;
             }

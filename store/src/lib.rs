@@ -296,10 +296,13 @@ pub(crate) trait BeginWrite {
     fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
 }
 
+/// How [`BeginWrite`] begins on SQLite; also for a writing transaction on one connection of the pool (`bulk.rs`).
+pub(crate) const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
     fn begin_write(&self) -> impl Future<Output = sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>>> + Send {
-        self.begin_with("BEGIN IMMEDIATE")
+        self.begin_with(SQLITE_BEGIN_WRITE)
     }
 }
 
