@@ -41,6 +41,10 @@ pub const MAX_LAYERS: usize = 8;
 /// Most dead bytes (entries no longer referenced) in a base's layers, in percent of their size, for an update to
 /// add a layer rather than rewrite.
 pub const MAX_DEAD_PERCENT: u64 = 25;
+
+/// The largest decompressed entry a lookup accepts (64 MiB): a person's answers in every profile, a few KB at national
+/// size, and derived from a record of at most 4 MiB. An entry claiming more is refused as damaged.
+pub const MAX_ENTRY: usize = 64 << 20;
 const LEN_BITS: u32 = 24;
 const OFFSET_BITS: u32 = 34;
 const LAYER_BITS: u32 = 64 - LEN_BITS - OFFSET_BITS;
@@ -451,8 +455,15 @@ impl ClaimsSnapshot {
 
     /// Variant `variant` of a stored entry.
     fn answer(&self, entry: &[u8], variant: usize) -> std::io::Result<Vec<u8>> {
-        let raw = lz4_flex::block::decompress_size_prepended_with_dict(entry, &self.dict)
-            .map_err(|e| io_err(&self.path, e))?;
+        // The entry says its decompressed size first; it is bounded before anything is allocated for it, so that a
+        // damaged file cannot make a lookup allocate up to 4 GiB.
+        let (size, compressed) = entry.split_first_chunk::<4>().ok_or_else(|| io_err(&self.path, "truncated entry"))?;
+        let size = u32::from_le_bytes(*size) as usize;
+        if size > MAX_ENTRY {
+            return Err(io_err(&self.path, format!("an entry claims {size} bytes, more than {MAX_ENTRY}")));
+        }
+        let raw =
+            lz4_flex::block::decompress_with_dict(compressed, size, &self.dict).map_err(|e| io_err(&self.path, e))?;
         let mut rest = &raw[..];
         let mut k = 0;
         loop {

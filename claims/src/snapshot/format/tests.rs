@@ -112,6 +112,37 @@ fn entries_round_trip_in_every_variant() -> std::io::Result<()> {
 }
 
 #[test]
+fn a_damaged_entry_is_refused_without_allocating_what_it_claims() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dict = dictionary(&[vec![b"{\"x\":0}"]]);
+    let good = encode(&dict, &[b"{\"x\":1}"]);
+    let with_size = |size: u32| {
+        let mut e = size.to_le_bytes().to_vec();
+        e.extend_from_slice(&good[4..]);
+        e
+    };
+    let mut w = SnapshotWriter::create(&dir.path().join("1"), 1, &["a"], &dict)?;
+    w.add_encoded("01", &good)?;
+    // Claims 4 GiB: refused before the allocation.
+    w.add_encoded("02", &with_size(u32::MAX))?;
+    // Claims one byte more than the limit.
+    w.add_encoded("03", &with_size(MAX_ENTRY as u32 + 1))?;
+    // Claims less than it holds: an error, not a panic.
+    w.add_encoded("04", &with_size(2))?;
+    // Shorter than its size.
+    w.add_encoded("05", &good[..2])?;
+    let s = ClaimsSnapshot::open(&w.finish()?)?;
+    assert_eq!(s.get("01", 0)?.as_deref(), Some(&b"{\"x\":1}"[..]));
+    for (idnat, says) in
+        [("02", "claims 4294967295 bytes"), ("03", "more than 67108864"), ("04", ""), ("05", "truncated")]
+    {
+        let e = s.get(idnat, 0).expect_err(idnat).to_string();
+        assert!(e.contains(says), "{idnat}: {e}");
+    }
+    Ok(())
+}
+
+#[test]
 fn a_layer_over_a_base_keeps_its_entries_in_place_and_writes_only_the_changed() -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir()?;
