@@ -457,8 +457,8 @@ impl ClaimsSnapshot {
     fn answer(&self, entry: &[u8], variant: usize) -> std::io::Result<Vec<u8>> {
         // The entry says its decompressed size first; it is bounded before anything is allocated for it, so that a
         // damaged file cannot make a lookup allocate up to 4 GiB.
-        let (size, compressed) = entry.split_first_chunk::<4>().ok_or_else(|| io_err(&self.path, "truncated entry"))?;
-        let size = u32::from_le_bytes(*size) as usize;
+        let (size, compressed) =
+            lz4_flex::block::uncompressed_size(entry).map_err(|_| io_err(&self.path, "truncated entry"))?;
         if size > MAX_ENTRY {
             return Err(io_err(&self.path, format!("an entry claims {size} bytes, more than {MAX_ENTRY}")));
         }
