@@ -2,8 +2,9 @@
 //!
 //! Names are searchable accent- and case-insensitively (tokenizer `folded`: simple split, lower case, ASCII
 //! folding) with prefix and one-typo tolerance, ranked by what a person typing a name means ([`SearchIndex::search`]:
-//! the first word of a family name, then a later word of it, then given names, then one-typo matches; ties by name); profession, category, savoir-faire, authority kind and name,
-//! department, commune, postal code, mode, sector and id type are exact filters, and the [`FACETS`] are counted
+//! the first word of a family name, then a later word of it, then given names, then one-typo matches; ties by name);
+//! profession, savoir-faire, authority kind and name, department, commune, a valid card and a mailbox are exact
+//! filters (the [`SearchRequest`]'s; the index holds nothing it is not queried on), and the [`FACETS`] are counted
 //! for every search from a table held in memory ([`crate::facets`]).
 
 use crate::facets::FacetTable;
@@ -105,18 +106,6 @@ impl IndexBuilder {
         let f = self.fields;
         let mut doc = TantivyDocument::default();
         add_shared(&mut doc, &f.shared(), p);
-        // Every exercise name once, for the one-typo tier (it scores as a constant: the words' order and
-        // frequencies do not matter).
-        let mut names = String::new();
-        for (family, given) in crate::schema::ex_names(p) {
-            for part in [family, given] {
-                if !part.trim().is_empty() {
-                    names.push_str(part);
-                    names.push(' ');
-                }
-            }
-        }
-        doc.add_text(f.names, names.trim_end());
         let first = p.exercices.first();
         doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
         doc.add_text(f.given_name, first.map(|e| e.given_name.as_str()).unwrap_or(""));
@@ -124,10 +113,6 @@ impl IndexBuilder {
         for v in distinct(acts.iter().map(|a| a.structure.commune.code.as_str())) {
             doc.add_text(f.commune, v);
         }
-        for v in distinct(acts.iter().map(|a| a.mode.code.as_str())) {
-            doc.add_text(f.mode, v);
-        }
-        doc.add_text(f.id_type, p.idnat.id_type().code());
         doc.add_text(f.valid_card, if p.valid_cards(&self.day).next().is_some() { "true" } else { "false" });
         doc.add_text(f.mailbox, if p.mailboxes.is_empty() { "false" } else { "true" });
         doc.add_u64(f.name_key, name_key(first.map(|e| e.family_name.as_str()).unwrap_or("")));
@@ -283,10 +268,11 @@ impl SearchIndex {
                     let q = FuzzyTermQuery::new_prefix(Term::from_field_text(field, token), distance, true);
                     Box::new(ConstScoreQuery::new(Box::new(q), score))
                 };
-                let mut tiers = vec![tier(f.family_head, 0, 8.0), tier(f.family_rest, 0, 4.0), tier(f.given, 0, 2.0)];
+                let names = [(f.family_head, 8.0), (f.family_rest, 4.0), (f.given, 2.0)];
+                let mut tiers: Vec<_> = names.iter().map(|&(field, score)| tier(field, 0, score)).collect();
                 let letters = token.chars().count();
                 if (MIN_WORD_FOR_TYPO..=crate::MAX_TYPO_WORD_CHARS).contains(&letters) {
-                    tiers.push(tier(f.names, 1, 1.0));
+                    tiers.extend(names.iter().map(|&(field, _)| tier(field, 1, 1.0)));
                 }
                 clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(tiers))));
             }

@@ -30,13 +30,8 @@ macro_rules! fields {
     };
 }
 
-fn folded() -> TextOptions {
-    TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::WithFreqs),
-    )
-}
-
-/// Folded words without frequencies: filters only (nothing scores on them), the smaller postings.
+/// Folded words without frequencies: filters and constant-score tiers (nothing scores by frequency), the smaller
+/// postings.
 fn folded_filter() -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::Basic),
@@ -49,27 +44,25 @@ fn facet() -> TextOptions {
 }
 
 // Stored: what a hit shows (`index::Hit`), nothing else (the sort copies the document store at every flush). No
-// column for the idNat: nothing reads one in this index (the FHIR index has its own, for its order).
+// column for the idNat: nothing reads one in this index (the FHIR index has its own, for its order). Indexed: what
+// `SearchIndex` queries, nothing else (categories, postal codes, modes, sectors and id types are the counting table's
+// and the FHIR index's; in this index they were a fifth of the first load's postings, queried by nothing).
 fields! { Fields, schema, fields_of {
     idnat: add_text_field(STRING | STORED),
-    names: add_text_field(folded()),
-    /// The ranking's tiers: the first word of each family name, its later words, the given names.
-    family_head: add_text_field(folded()),
-    family_rest: add_text_field(folded()),
-    given: add_text_field(folded()),
+    /// The ranking's tiers: the first word of each family name, its later words, the given names. Every tier scores
+    /// as a constant, so no frequencies; the one-typo tier reads the same three fields (no field of every name word:
+    /// it was an eighth of the first load's postings).
+    family_head: add_text_field(folded_filter()),
+    family_rest: add_text_field(folded_filter()),
+    given: add_text_field(folded_filter()),
     family_name: add_text_field(STORED),
     given_name: add_text_field(STORED),
     profession: add_text_field(facet() | STORED),
-    category: add_text_field(STRING),
     savoir_faire: add_text_field(STRING),
     authority_kind: add_text_field(facet()),
     authority: add_text_field(STRING | STORED),
     department: add_text_field(facet()),
     commune: add_text_field(STRING),
-    postal_code: add_text_field(STRING),
-    mode: add_text_field(STRING),
-    sector: add_text_field(STRING),
-    id_type: add_text_field(STRING),
     place: add_text_field(STORED),
     card: add_text_field(STRING),
     valid_card: add_text_field(STRING | FAST),
@@ -213,41 +206,38 @@ pub(crate) struct Shared {
     family_rest: Field,
     given: Field,
     profession: Field,
-    category: Field,
     savoir_faire: Field,
     authority_kind: Field,
     authority: Field,
     department: Field,
-    postal_code: Field,
-    sector: Field,
     card: Field,
+    /// Categories, postal codes and sectors: the FHIR index's parameters (the analysts' index does not hold them).
+    fhir: Option<(Field, Field, Field)>,
 }
 
 macro_rules! shared_of {
-    ($t:ty) => {
+    ($t:ty, $self:ident => $fhir:expr) => {
         impl $t {
-            pub(crate) fn shared(&self) -> Shared {
+            pub(crate) fn shared(&$self) -> Shared {
                 Shared {
-                    idnat: self.idnat,
-                    family_head: self.family_head,
-                    family_rest: self.family_rest,
-                    given: self.given,
-                    profession: self.profession,
-                    category: self.category,
-                    savoir_faire: self.savoir_faire,
-                    authority_kind: self.authority_kind,
-                    authority: self.authority,
-                    department: self.department,
-                    postal_code: self.postal_code,
-                    sector: self.sector,
-                    card: self.card,
+                    idnat: $self.idnat,
+                    family_head: $self.family_head,
+                    family_rest: $self.family_rest,
+                    given: $self.given,
+                    profession: $self.profession,
+                    savoir_faire: $self.savoir_faire,
+                    authority_kind: $self.authority_kind,
+                    authority: $self.authority,
+                    department: $self.department,
+                    card: $self.card,
+                    fhir: $fhir,
                 }
             }
         }
     };
 }
-shared_of!(Fields);
-shared_of!(FhirFields);
+shared_of!(Fields, self => None);
+shared_of!(FhirFields, self => Some((self.category, self.postal_code, self.sector)));
 
 /// Distinct non-blank values, sorted.
 pub(crate) fn distinct<T: AsRef<str> + Ord>(values: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -267,8 +257,8 @@ pub(crate) fn ex_names(p: &Person) -> Vec<(&str, &str)> {
 }
 
 /// Add what both indexes hold the same way: the idNat, the first word of each family name, its later words and the
-/// given names (folded), and the filters (professions, categories, savoir-faire, authorities, departments, postal
-/// codes, sectors, cards).
+/// given names (folded), and the filters (professions, savoir-faire, authorities, departments, cards; and for the FHIR
+/// index categories, postal codes and sectors).
 pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     doc.add_text(f.idnat, p.idnat.as_str());
     for (family, given) in ex_names(p) {
@@ -286,9 +276,6 @@ pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     for v in distinct(ex.iter().map(|e| e.profession.code.as_str())) {
         doc.add_text(f.profession, v);
     }
-    for v in distinct(ex.iter().map(|e| e.category.code.as_str())) {
-        doc.add_text(f.category, v);
-    }
     for v in distinct(ex.iter().flat_map(|e| e.savoir_faire.iter().map(|s| s.code.code.as_str()))) {
         doc.add_text(f.savoir_faire, v);
     }
@@ -301,14 +288,19 @@ pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     for v in p.departments() {
         doc.add_text(f.department, v);
     }
-    let acts: Vec<_> = ex.iter().flat_map(|e| &e.activities).collect();
-    for v in distinct(acts.iter().map(|a| a.structure.postal_code.as_str())) {
-        doc.add_text(f.postal_code, v);
-    }
-    for v in distinct(acts.iter().map(|a| a.sector.code.as_str())) {
-        doc.add_text(f.sector, v);
-    }
     for c in &p.cards {
         doc.add_text(f.card, c.number.trim());
+    }
+    if let Some((category, postal_code, sector)) = f.fhir {
+        for v in distinct(ex.iter().map(|e| e.category.code.as_str())) {
+            doc.add_text(category, v);
+        }
+        let acts: Vec<_> = ex.iter().flat_map(|e| &e.activities).collect();
+        for v in distinct(acts.iter().map(|a| a.structure.postal_code.as_str())) {
+            doc.add_text(postal_code, v);
+        }
+        for v in distinct(acts.iter().map(|a| a.sector.code.as_str())) {
+            doc.add_text(sector, v);
+        }
     }
 }

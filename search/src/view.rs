@@ -28,7 +28,9 @@ impl GenerationView for SearchIndexView {
         // 2: the ranking's tiers (family_head, family_rest, given).
         // 3 and 4 held the FHIR directory's fields, which cost the first load 40 % more CPU and 260 MB
         // (docs/benchmarks.md); 5 is 2's schema again, and the FHIR fields are an index of their own (`FhirIndexView`).
-        5
+        // 6: no `names` field (the one-typo tier reads the three tiers' fields), the tiers without frequencies, and no
+        // field that nothing queries (category, postal code, mode, sector, id type).
+        6
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
