@@ -24,7 +24,16 @@ macro_rules! fields {
             (b.build(), f)
         }
 
+        /// The fields of an index of this schema; an index with a field more or less is of another version.
         pub(crate) fn $fields_of(schema: &Schema) -> tantivy::Result<$fields> {
+            let names = [$(stringify!($name)),*];
+            if schema.fields().count() != names.len() {
+                return Err(tantivy::TantivyError::SchemaError(format!(
+                    "{} fields, where this version has {}",
+                    schema.fields().count(),
+                    names.len()
+                )));
+            }
             Ok($fields { $($name: schema.get_field(stringify!($name))?,)* })
         }
     };
@@ -167,7 +176,16 @@ pub(crate) fn add_fhir_fields(doc: &mut TantivyDocument, f: &FhirFields, p: &Per
     for k in distinct(kinds) {
         doc.add_text(f.mailbox_type, k);
     }
+    for v in distinct(p.exercices.iter().map(|e| e.category.code.as_str())) {
+        doc.add_text(f.category, v);
+    }
     let acts: Vec<_> = p.exercices.iter().flat_map(|e| e.activities.iter().map(move |a| (e, a))).collect();
+    for v in distinct(acts.iter().map(|(_, a)| a.structure.postal_code.as_str())) {
+        doc.add_text(f.postal_code, v);
+    }
+    for v in distinct(acts.iter().map(|(_, a)| a.sector.code.as_str())) {
+        doc.add_text(f.sector, v);
+    }
     for town in distinct(acts.iter().map(|(_, a)| a.structure.town())) {
         doc.add_text(f.city, town);
     }
@@ -211,33 +229,30 @@ pub(crate) struct Shared {
     authority: Field,
     department: Field,
     card: Field,
-    /// Categories, postal codes and sectors: the FHIR index's parameters (the analysts' index does not hold them).
-    fhir: Option<(Field, Field, Field)>,
 }
 
 macro_rules! shared_of {
-    ($t:ty, $self:ident => $fhir:expr) => {
+    ($t:ty) => {
         impl $t {
-            pub(crate) fn shared(&$self) -> Shared {
+            pub(crate) fn shared(&self) -> Shared {
                 Shared {
-                    idnat: $self.idnat,
-                    family_head: $self.family_head,
-                    family_rest: $self.family_rest,
-                    given: $self.given,
-                    profession: $self.profession,
-                    savoir_faire: $self.savoir_faire,
-                    authority_kind: $self.authority_kind,
-                    authority: $self.authority,
-                    department: $self.department,
-                    card: $self.card,
-                    fhir: $fhir,
+                    idnat: self.idnat,
+                    family_head: self.family_head,
+                    family_rest: self.family_rest,
+                    given: self.given,
+                    profession: self.profession,
+                    savoir_faire: self.savoir_faire,
+                    authority_kind: self.authority_kind,
+                    authority: self.authority,
+                    department: self.department,
+                    card: self.card,
                 }
             }
         }
     };
 }
-shared_of!(Fields, self => None);
-shared_of!(FhirFields, self => Some((self.category, self.postal_code, self.sector)));
+shared_of!(Fields);
+shared_of!(FhirFields);
 
 /// Distinct non-blank values, sorted.
 pub(crate) fn distinct<T: AsRef<str> + Ord>(values: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -257,8 +272,7 @@ pub(crate) fn ex_names(p: &Person) -> Vec<(&str, &str)> {
 }
 
 /// Add what both indexes hold the same way: the idNat, the first word of each family name, its later words and the
-/// given names (folded), and the filters (professions, savoir-faire, authorities, departments, cards; and for the FHIR
-/// index categories, postal codes and sectors).
+/// given names (folded), and the filters (professions, savoir-faire, authorities, departments, cards).
 pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     doc.add_text(f.idnat, p.idnat.as_str());
     for (family, given) in ex_names(p) {
@@ -291,16 +305,25 @@ pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     for c in &p.cards {
         doc.add_text(f.card, c.number.trim());
     }
-    if let Some((category, postal_code, sector)) = f.fhir {
-        for v in distinct(ex.iter().map(|e| e.category.code.as_str())) {
-            doc.add_text(category, v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_with_a_field_more_is_of_another_version() {
+        let (current, _) = schema();
+        assert!(fields_of(&current).is_ok());
+        // Version 5 had every field of version 6, and `names` besides.
+        let mut b = Schema::builder();
+        for (_, entry) in current.fields() {
+            b.add_field(entry.clone());
         }
-        let acts: Vec<_> = ex.iter().flat_map(|e| &e.activities).collect();
-        for v in distinct(acts.iter().map(|a| a.structure.postal_code.as_str())) {
-            doc.add_text(postal_code, v);
-        }
-        for v in distinct(acts.iter().map(|a| a.sector.code.as_str())) {
-            doc.add_text(sector, v);
-        }
+        b.add_text_field("names", STRING);
+        assert!(fields_of(&b.build()).is_err());
+        let (fhir, _) = fhir_schema();
+        assert!(fhir_fields_of(&fhir).is_ok());
+        assert!(fields_of(&fhir).is_err());
     }
 }

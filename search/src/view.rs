@@ -24,7 +24,7 @@ impl GenerationView for SearchIndexView {
     }
 
     fn version(&self) -> u32 {
-        // Bump with the schema in `index.rs` (an index of another schema is also refused by `IndexBuilder::open`).
+        // Bump with the schema in `index.rs` (an index with other fields is also refused by `IndexBuilder::open`).
         // 2: the ranking's tiers (family_head, family_rest, given).
         // 3 and 4 held the FHIR directory's fields, which cost the first load 40 % more CPU and 260 MB
         // (docs/benchmarks.md); 5 is 2's schema again, and the FHIR fields are an index of their own (`FhirIndexView`).
