@@ -123,7 +123,7 @@ impl Policy {
                     && listed(&self.sectors, &a.sector.code)
                     && listed(&self.roles, &a.role.code)
                     && (self.departments.is_empty()
-                        || a.structure.department_code().is_some_and(|d| listed(&self.departments, &d)))
+                        || a.structure.department().is_some_and(|d| listed(&self.departments, d)))
             });
             if !ok {
                 if ex.activities.is_empty() {

@@ -458,7 +458,7 @@ pub(crate) fn facts_of(p: &Person, c: &Counters) -> Facts {
     unknown_codes_of(p, |kind, code| {
         *unknown.entry((kind.name().to_string(), code.to_string())).or_default() += 1;
     });
-    let mut segments: Vec<String> = p.departments().into_iter().map(|d| format!("department:{d}")).collect();
+    let mut segments: Vec<String> = p.department_codes().into_iter().map(|d| format!("department:{d}")).collect();
     let mut professions: Vec<&str> =
         p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
     professions.sort_unstable();

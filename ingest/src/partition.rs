@@ -2,7 +2,7 @@
 //! lines, [`crate::facts`]), each compared with the served record, with what the wave needs to write and count; and
 //! the served hashes it compares with ([`ServedHashes`]), read while pass A runs.
 
-use crate::diff::{Diff, SegmentDiff, id_group, id_group_of, record_and_hash};
+use crate::diff::{Diff, SegmentDiff, id_group, id_group_of};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, Partitioned, partition_of};
 use crate::facts::{Facts, FactsRef};
@@ -146,8 +146,7 @@ pub(crate) fn diff_partition(
             Diff::count_segments(&mut segments, &facts.segments, false);
             continue;
         }
-        let (json, hash) = record_and_hash(person)?;
-        let record = u128::from_str_radix(&hash, 16).unwrap_or(0);
+        let (record, packed) = annuaire_store::record::hash_then_pack(person, |h| old != Some(&h))?;
         if let Some(raw) = *raw
             && !tainted_a.contains(idnat)
             && memos.get(idnat).is_none_or(|(m_raw, m_record, _)| (*m_raw, *m_record) != (raw, record))
@@ -156,18 +155,25 @@ pub(crate) fn diff_partition(
         }
         let updated = old.is_some_and(|h| *h != record);
         Diff::count_segments(&mut segments, &facts.segments, updated);
-        match old {
-            Some(h) if *h == record => outcomes.push((group, Outcome::Unchanged)),
-            Some(_) => {
-                outcomes.push((group, Outcome::Updated));
-                changes.push(change(idnat, ChangeKind::Update, group, &json, hash)?);
-            }
-            None => {
-                outcomes.push((group, Outcome::Created));
-                changes.push(change(idnat, ChangeKind::Create, group, &json, hash)?);
-                if let Some(live) = live {
+        match (old, packed) {
+            (Some(h), _) if *h == record => outcomes.push((group, Outcome::Unchanged)),
+            (old, Some(packed)) => {
+                let (kind, outcome) = if old.is_some() {
+                    (ChangeKind::Update, Outcome::Updated)
+                } else {
+                    (ChangeKind::Create, Outcome::Created)
+                };
+                outcomes.push((group, outcome));
+                changes.push(change(idnat, kind, group, packed, record));
+                if old.is_none()
+                    && let Some(live) = live
+                {
                     live.add(person)?;
                 }
+            }
+            // `keep` above takes every hash that is not the served one: a bug, said as such rather than a panic.
+            (_, None) => {
+                return Err(annuaire_store::Error::Record(format!("{idnat}: a changed record was not packed")).into());
             }
         }
     }
@@ -200,7 +206,6 @@ pub(crate) enum Outcome {
 }
 
 /// A change with its record packed for storage (here, on the pass's workers, rather than on the store's writer).
-fn change(idnat: &str, kind: ChangeKind, group: &'static str, json: &str, hash: String) -> Result<Change> {
-    let packed = annuaire_store::record::pack(json)?;
-    Ok(Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((packed, hash)) })
+fn change(idnat: &str, kind: ChangeKind, group: &'static str, packed: Vec<u8>, hash: u128) -> Change {
+    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((packed, format!("{hash:032x}"))) }
 }

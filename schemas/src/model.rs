@@ -435,36 +435,45 @@ impl Structure {
     /// use annuaire_schemas::model::{Coded, Structure};
     /// let s = Structure { commune: Coded::new("2A104", ""), ..Default::default() };
     /// assert_eq!(s.department_code().as_deref(), Some("2A"));
+    /// assert_eq!(s.department(), Some("2A"));
+    /// let s = Structure { postal_code: "20167".into(), ..Default::default() };
+    /// assert_eq!(s.department(), Some("2A"));
     /// let s = Structure { postal_code: "97400".into(), ..Default::default() };
     /// assert_eq!(s.department_code().as_deref(), Some("974"));
     /// let s = Structure { postal_code: "GL".into(), ..Default::default() };
     /// assert_eq!(s.department_code(), None);
     /// ```
     pub fn department_code(&self) -> Option<String> {
+        self.department().map(str::to_string)
+    }
+
+    /// [`Structure::department_code`], borrowed from the structure's own fields (or, for Corsica's postal codes,
+    /// a constant): what the sync counts and indexes for every activity, without a copy each.
+    pub fn department(&self) -> Option<&str> {
         if !self.department.code.is_empty() {
-            return Some(self.department.code.to_string());
+            return Some(&self.department.code);
         }
-        let from_code = |c: &str| -> Option<String> {
+        fn from_code(c: &str) -> Option<&str> {
             if c.len() != 5 {
                 return None;
             }
             let b = c.as_bytes();
             if c.starts_with("97") || c.starts_with("98") {
-                return c.get(..3).map(str::to_string);
+                return c.get(..3);
             }
             if b[..2].iter().all(u8::is_ascii_digit) || c.starts_with("2A") || c.starts_with("2B") {
-                return c.get(..2).map(str::to_string);
+                return c.get(..2);
             }
             None
-        };
+        }
         if let Some(d) = from_code(&self.commune.code) {
             return Some(d);
         }
-        let pc = &self.postal_code;
+        let pc = self.postal_code.as_str();
         if pc.len() == 5 && pc.bytes().all(|b| b.is_ascii_digit()) {
             if pc.starts_with("20") {
                 // Corsica: 200xx/201xx Corse-du-Sud, 202xx-206xx Haute-Corse.
-                return Some(if pc.as_bytes()[2] < b'2' { "2A" } else { "2B" }.to_string());
+                return Some(if pc.as_bytes()[2] < b'2' { "2A" } else { "2B" });
             }
             return from_code(pc);
         }
@@ -517,9 +526,14 @@ impl Person {
 
     /// Every distinct department where the person has an activity.
     pub fn departments(&self) -> Vec<String> {
-        let mut out: Vec<String> =
-            self.exercices.iter().flat_map(|e| &e.activities).filter_map(|a| a.structure.department_code()).collect();
-        out.sort();
+        self.department_codes().into_iter().map(str::to_string).collect()
+    }
+
+    /// [`Person::departments`], borrowed.
+    pub fn department_codes(&self) -> Vec<&str> {
+        let mut out: Vec<&str> =
+            self.exercices.iter().flat_map(|e| &e.activities).filter_map(|a| a.structure.department()).collect();
+        out.sort_unstable();
         out.dedup();
         out
     }

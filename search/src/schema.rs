@@ -299,7 +299,7 @@ pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
     for v in distinct(ex.iter().map(|e| e.authority.name.as_str())) {
         doc.add_text(f.authority, v);
     }
-    for v in p.departments() {
+    for v in p.department_codes() {
         doc.add_text(f.department, v);
     }
     for c in &p.cards {

@@ -54,6 +54,29 @@ pub struct Encoded {
     pub hash: String,
 }
 
+/// The change hash of a record (already canonicalised) and, when `keep` says so of that hash, the record as stored
+/// ([`pack`]): what a sync does for every person it parses. The canonical form is written in a buffer of this
+/// thread's, never made a `String` (serde_json writes UTF-8; a `String` would check all of it again), and is
+/// compressed only for the persons whose hash `keep` takes as changed. The same bytes and hash as [`encode`].
+pub fn hash_then_pack(p: &Person, keep: impl FnOnce(u128) -> bool) -> Result<(u128, Option<Vec<u8>>)> {
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    // Taken out of the thread's slot while it is used, so that nothing here can find it borrowed.
+    let mut bytes = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    bytes.clear();
+    let done = serde_json::to_writer(&mut bytes, p).map_err(|e| Error::Record(e.to_string())).and_then(|()| {
+        let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
+        let packed = if keep(hash) { Some(pack_bytes(&bytes)?) } else { None };
+        Ok((hash, packed))
+    });
+    // A buffer grown by an outsized record is not kept.
+    if bytes.capacity() <= 64 << 10 {
+        BUFFER.with(|b| *b.borrow_mut() = bytes);
+    }
+    done
+}
+
 /// The canonical form of a record (already canonicalised), with its change hash.
 pub fn encode(p: &Person) -> Result<Encoded> {
     // Sized for most records at once (serde_json starts at 128 bytes and doubles: four copies for 1.1 KB).
@@ -75,6 +98,10 @@ fn zstd_error(e: std::io::Error) -> Error {
 
 /// A canonical form as stored in encoding 2.
 pub fn pack(record: &str) -> Result<Vec<u8>> {
+    pack_bytes(record.as_bytes())
+}
+
+fn pack_bytes(record: &[u8]) -> Result<Vec<u8>> {
     static PREPARED: OnceLock<zstd::dict::EncoderDictionary<'static>> = OnceLock::new();
     // A compressor and a scratch buffer per thread: the frame is copied out at its size (a buffer of zstd's bound
     // would hold ten times the record).
@@ -91,7 +118,7 @@ pub fn pack(record: &str) -> Result<Vec<u8>> {
         };
         buffer.clear();
         buffer.reserve(zstd::zstd_safe::compress_bound(record.len()));
-        compressor.compress_to_buffer(record.as_bytes(), buffer).map_err(zstd_error)?;
+        compressor.compress_to_buffer(record, buffer).map_err(zstd_error)?;
         Ok(buffer.as_slice().to_vec())
     })
 }
@@ -268,6 +295,27 @@ mod tests {
         // Empty parts are left out.
         let bare = Person { idnat: IdNat::new("810000000001"), ..Person::default() };
         assert_eq!(encode(&bare)?.record, r#"{"idnat":"810000000001","exercices":[]}"#);
+        Ok(())
+    }
+
+    #[test]
+    fn hash_then_pack_gives_the_hash_and_frame_of_encode() -> Result<()> {
+        let bare = Person { idnat: IdNat::new("810000000001"), ..Person::default() };
+        for p in [full(), bare, full()] {
+            let e = encode(&p)?;
+            let (hash, packed) = hash_then_pack(&p, |_| true)?;
+            assert_eq!(format!("{hash:032x}"), e.hash);
+            assert_eq!(packed.map(|b| unpack(&b)).transpose()?, Some(e.record));
+            let mut asked = None;
+            assert_eq!(
+                hash_then_pack(&p, |h| {
+                    asked = Some(h);
+                    false
+                })?,
+                (hash, None)
+            );
+            assert_eq!(asked, Some(hash), "keep is asked about the record's hash");
+        }
         Ok(())
     }
 

@@ -54,7 +54,7 @@ fn value_matches(r: &RoleRef<'_>, param: Param, v: &str) -> bool {
         Param::OrganizationName => words_prefix(&format!("{} {}", s.name, s.commercial_name), v),
         Param::PostalCode => s.postal_code.starts_with(v),
         Param::City => words_prefix(s.town(), v),
-        Param::Department => s.department_code().is_some_and(|d| d.eq_ignore_ascii_case(v)),
+        Param::Department => s.department().is_some_and(|d| d.eq_ignore_ascii_case(v)),
         Param::RoleCode => [&r.exercice.profession, &a.genre, &a.mode, &a.role, &a.pharmacist_section, &a.sector]
             .iter()
             .any(|c| c.code == v),
