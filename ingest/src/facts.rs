@@ -88,7 +88,7 @@ pub struct Facts<S = String> {
 pub type FactsRef<'a> = Facts<&'a str>;
 
 impl Facts {
-    /// The stored form: bincode's standard configuration (see [`Reader`]), written directly rather than through
+    /// The stored form: bincode's standard configuration (as `Reader` reads it), written directly rather than through
     /// bincode's serde encoder, which took 1.8 % of a full ingest's CPU growing its buffer field by field.
     /// `tests::the_writer_writes_what_bincode_writes` holds the two to the same bytes.
     pub fn encode(&self) -> Vec<u8> {
