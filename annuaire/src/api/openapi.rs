@@ -167,7 +167,8 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/v1/usage",
         scope: "admin",
-        summary: "Usage by client service (calls, distinct professionals, eligible, refused) over the period and by day",
+        summary: "Usage by client service (calls, distinct professionals, eligible, refused) over the period and by day; \
+                  this server's calls not yet written are written first",
         request: None,
         response: "Usage",
         query: &[("since", false, "first day counted, yyyy-mm-dd (default: 30 days ago)")],

@@ -137,6 +137,12 @@ pub(crate) async fn usage(State(s): State<AppState>, Q(q): Q, headers: HeaderMap
                 }
                 None => annuaire_schemas::clock::days_before(&annuaire_schemas::clock::today(), 30),
             };
+            // This server's counts not yet written (up to two seconds of calls) are written first, so that the report
+            // has every call it answered before this one; another server's are at most two seconds behind. A failed
+            // write keeps them for the next flush and the report is read anyway.
+            if let Err(e) = s.usage.flush(&s.store).await {
+                tracing::warn!(error = %format!("{e:#}"), "cannot record usage before reporting it; kept for the next flush");
+            }
             let clients = s.store.usage_since(&since).await.map_err(ApiError::internal)?;
             let days = s.store.usage_by_day(&since).await.map_err(ApiError::internal)?;
             let clients = clients.into_iter().map(wire::UsageClient::from).collect();
