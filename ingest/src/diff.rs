@@ -1,7 +1,6 @@
 //! What a run finds: the diff by id group and the safety gate that holds a generation ([`Diff::gate`]), how the run
 //! ended ([`RunOutcome`]), and a record's stored encoding and change hash.
 
-use crate::error::Result;
 use crate::extract::ParseReport;
 use annuaire_schemas::Person;
 use annuaire_store::RunStatus;
@@ -247,12 +246,6 @@ pub(crate) fn id_group(p: &Person) -> &'static str {
 
 pub(crate) fn id_group_of(idnat: &str) -> &'static str {
     annuaire_schemas::IdType::of_idnat(idnat).group()
-}
-
-/// The stored encoding of a record and its change hash ([`annuaire_store::record::encode`]).
-pub fn record_and_hash(p: &Person) -> Result<(String, String)> {
-    let e = annuaire_store::record::encode(p)?;
-    Ok((e.record, e.hash))
 }
 
 #[cfg(test)]

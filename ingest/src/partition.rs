@@ -155,9 +155,10 @@ pub(crate) fn diff_partition(
         }
         let updated = old.is_some_and(|h| *h != record);
         Diff::count_segments(&mut segments, &facts.segments, updated);
-        match (old, packed) {
-            (Some(h), _) if *h == record => outcomes.push((group, Outcome::Unchanged)),
-            (old, Some(packed)) => {
+        // Packed exactly when the hash is not the served one: nothing packed is unchanged.
+        match packed {
+            None => outcomes.push((group, Outcome::Unchanged)),
+            Some(packed) => {
                 let (kind, outcome) = if old.is_some() {
                     (ChangeKind::Update, Outcome::Updated)
                 } else {
@@ -170,10 +171,6 @@ pub(crate) fn diff_partition(
                 {
                     live.add(person)?;
                 }
-            }
-            // `keep` above takes every hash that is not the served one: a bug, said as such rather than a panic.
-            (_, None) => {
-                return Err(annuaire_store::Error::Record(format!("{idnat}: a changed record was not packed")).into());
             }
         }
     }

@@ -5,7 +5,7 @@
 //! gate: a failed run abandons its generation (nothing of it remains), a killed run is rolled back by
 //! the next one ([`annuaire_store::Store::recover`]).
 
-pub use crate::diff::{DEFAULT_GATE_FLOOR, Diff, GroupDiff, RunOutcome, SegmentDiff, SegmentGate, record_and_hash};
+pub use crate::diff::{DEFAULT_GATE_FLOOR, Diff, GroupDiff, RunOutcome, SegmentDiff, SegmentGate};
 use crate::error::Result;
 pub use crate::options::{Origin, ProgressFn, RunOptions};
 use annuaire_store::{RunFinish, RunStatus, Store};

@@ -65,8 +65,7 @@ pub fn hash_then_pack(p: &Person, keep: impl FnOnce(u128) -> bool) -> Result<(u1
     // Taken out of the thread's slot while it is used, so that nothing here can find it borrowed.
     let mut bytes = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
     bytes.clear();
-    let done = serde_json::to_writer(&mut bytes, p).map_err(|e| Error::Record(e.to_string())).and_then(|()| {
-        let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
+    let done = write_canonical(p, &mut bytes).and_then(|hash| {
         let packed = if keep(hash) { Some(pack_bytes(&bytes)?) } else { None };
         Ok((hash, packed))
     });
@@ -77,13 +76,18 @@ pub fn hash_then_pack(p: &Person, keep: impl FnOnce(u128) -> bool) -> Result<(u1
     done
 }
 
+/// The canonical form of `p` appended to `bytes`, which it is all of; its change hash.
+fn write_canonical(p: &Person, bytes: &mut Vec<u8>) -> Result<u128> {
+    serde_json::to_writer(&mut *bytes, p).map_err(|e| Error::Record(e.to_string()))?;
+    Ok(xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
 /// The canonical form of a record (already canonicalised), with its change hash.
 pub fn encode(p: &Person) -> Result<Encoded> {
     // Sized for most records at once (serde_json starts at 128 bytes and doubles: four copies for 1.1 KB).
     let mut bytes = Vec::with_capacity(2048);
-    serde_json::to_writer(&mut bytes, p).map_err(|e| Error::Record(e.to_string()))?;
+    let hash = format!("{:032x}", write_canonical(p, &mut bytes)?);
     let record = String::from_utf8(bytes).map_err(|e| Error::Record(e.to_string()))?;
-    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(record.as_bytes()));
     Ok(Encoded { record, hash })
 }
 
