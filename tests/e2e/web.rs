@@ -38,10 +38,42 @@ fn chromedriver() -> Option<(Driver, String)> {
         eprintln!("skipped: chromedriver is not installed (apt-get install chromium chromium-driver)");
         return None;
     };
-    // chromedriver picks a free port itself (`--port=0`) and says which on stdout: no port is guessed here.
-    let mut child =
-        Command::new(exe).arg("--port=0").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("chromedriver");
-    let stdout = child.stdout.take().expect("stdout");
+    // A chromedriver that exits before it says its port (seen once in CI, on a busy machine) is
+    // started again, twice at most; what it printed on stderr is in the failure.
+    let mut failures = Vec::new();
+    let (driver, port) = loop {
+        match start_driver(&exe) {
+            Ok(started) => break started,
+            Err(e) if failures.len() < 2 => failures.push(e),
+            Err(e) => {
+                failures.push(e);
+                panic!("chromedriver did not say its port, three times: {failures:#?}");
+            }
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Ready: the WebDriver status endpoint answers.
+        if rt().block_on(async { reqwest::Client::new().get(format!("{base}/status")).send().await.is_ok() }) {
+            return Some((driver, base));
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not answer /status");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One chromedriver on a free port it picks itself (`--port=0`) and says on stdout: no port is guessed here.
+fn start_driver(exe: &std::path::Path) -> Result<(Driver, u16), String> {
+    let log = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let err = log.reopen().map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(err))
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
     let driver = Driver(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -58,16 +90,13 @@ fn chromedriver() -> Option<(Driver, String)> {
             }
         }
     });
-    let port = rx.recv_timeout(Duration::from_secs(30)).expect("chromedriver did not say its port");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Ready: the WebDriver status endpoint answers.
-        if rt().block_on(async { reqwest::Client::new().get(format!("{base}/status")).send().await.is_ok() }) {
-            return Some((driver, base));
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(port) => Ok((driver, port)),
+        Err(e) => {
+            drop(driver);
+            let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+            Err(format!("{e}; stderr: {}", said.chars().take(2000).collect::<String>()))
         }
-        assert!(Instant::now() < deadline, "chromedriver did not answer /status");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
