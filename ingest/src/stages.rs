@@ -330,9 +330,9 @@ impl Run<'_> {
                 wave_changes.extend(deletions);
             }
             // One transaction per wave of partitions.
-            store.write_changes(generation, &wave_changes).await?;
+            store.write_changes(generation, wave_changes).await?;
             let m = std::time::Instant::now();
-            store.put_memos(&wave_memos, &wave_gone).await?;
+            store.put_memos(wave_memos, &wave_gone).await?;
             memo_writes += m.elapsed();
             batches += 1;
             if opts.fail_after_batches.is_some_and(|n| batches >= n) {

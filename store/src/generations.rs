@@ -1,9 +1,9 @@
 //! A generation's lifecycle: begin, write its changes (COPY on PostgreSQL, multi-row INSERT on SQLite), finish,
 //! promote, hold, approve (with exclusions), abandon, and recover what a killed writer left.
 
-use crate::{BATCH, BeginWrite, Pool, now, serve_generation, state_in, with_pool};
+use crate::{BeginWrite, Pool, now, serve_generation, state_in, with_pool};
 use crate::{Change, ChangeKind, Error, GenerationInfo, GenerationRow, Result, Served, Store};
-use sqlx::{QueryBuilder, Row};
+use sqlx::Row;
 use std::collections::HashMap;
 
 impl Store {
@@ -182,56 +182,11 @@ impl Store {
     /// Write a batch of changes into a generation that is `building`, in one transaction. Call as many
     /// times as needed; nothing written is visible to readers until [`Store::promote`].
     ///
-    /// SQLite gets multi-row INSERTs; PostgreSQL gets `COPY ... FROM STDIN`, its bulk path.
-    pub async fn write_changes(&self, generation: i64, changes: &[Change]) -> Result<()> {
+    /// SQLite gets one row a statement, prepared once, on its bulk writer's connection (`sqlite_writer.rs`);
+    /// PostgreSQL gets `COPY ... FROM STDIN`, its bulk path.
+    pub async fn write_changes(&self, generation: i64, changes: Vec<Change>) -> Result<()> {
         match self.pool() {
-            Pool::Sqlite(pool) => {
-                let mut tx = pool.begin_write().await?;
-                if state_in!(tx, generation).as_deref() != Some("building") {
-                    return Err(Error::Invalid(format!("generation {generation} is not being built")));
-                }
-                // In idNat order, so that consecutive rows go to neighbouring pages of the keys' B-trees.
-                let mut sorted: Vec<&Change> = changes.iter().collect();
-                sorted.sort_unstable_by(|a, b| a.idnat.cmp(&b.idnat));
-                for chunk in sorted.chunks(BATCH) {
-                    let closing: Vec<&Change> =
-                        chunk.iter().copied().filter(|c| c.kind != ChangeKind::Create).collect();
-                    for part in closing.chunks(500) {
-                        let mut q = QueryBuilder::new("UPDATE person_version SET valid_to = ");
-                        q.push_bind(generation).push(" WHERE valid_to IS NULL AND idnat IN (");
-                        let mut sep = q.separated(", ");
-                        for c in part {
-                            sep.push_bind(&c.idnat);
-                        }
-                        q.push(")");
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    let versions: Vec<(&Change, &(Vec<u8>, String))> =
-                        chunk.iter().filter_map(|c| c.record.as_ref().map(|r| (*c, r))).collect();
-                    // `OR FAIL`: a row that breaks a constraint still fails the statement, and the transaction is
-                    // rolled back, but SQLite keeps no statement journal (copies of pages to undo a statement alone).
-                    if !versions.is_empty() {
-                        let mut q = QueryBuilder::new(
-                            "INSERT OR FAIL INTO person_version (idnat, valid_from, valid_to, hash, record) ",
-                        );
-                        q.push_values(versions, |mut b, (c, (record, hash))| {
-                            b.push_bind(&c.idnat)
-                                .push_bind(generation)
-                                .push("NULL")
-                                .push_bind(hash)
-                                .push_bind(record.as_slice());
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    let mut q =
-                        QueryBuilder::new("INSERT OR FAIL INTO change_log (generation, idnat, change, id_group) ");
-                    q.push_values(chunk, |mut b, c| {
-                        b.push_bind(generation).push_bind(&c.idnat).push_bind(c.kind.as_str()).push_bind(c.id_group);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            }
+            Pool::Sqlite(_) => self.sqlite_writer()?.write_changes(generation, changes).await?,
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin_write().await?;
                 if state_in!(tx, generation).as_deref() != Some("building") {
@@ -248,7 +203,7 @@ impl Store {
                 }
                 let mut versions = Vec::new();
                 let mut log = Vec::new();
-                for c in changes {
+                for c in &changes {
                     if let Some((record, hash)) = &c.record {
                         copy_row(
                             &mut versions,

@@ -25,6 +25,7 @@ mod repack;
 pub(crate) use lock::host as lock_host;
 mod runs;
 mod slices;
+mod sqlite_writer;
 pub mod testing;
 mod usage;
 pub mod views;
@@ -81,6 +82,9 @@ pub enum Error {
         /// Since when.
         since: String,
     },
+    /// SQLite's bulk writer failed (a constraint, the disk, the lock's timeout).
+    #[error("database error: {0}")]
+    Write(String),
     /// The request does not fit the store's state (e.g. approving a generation that is not held).
     #[error("{0}")]
     Invalid(String),
@@ -340,9 +344,16 @@ pub enum Backend {
 pub struct Store {
     pool: Pool,
     data_dir: PathBuf,
+    /// SQLite's bulk writer (the sync's versions, change log and memos); none on PostgreSQL.
+    writer: Option<sqlite_writer::SqliteWriter>,
 }
 
 impl Store {
+    /// SQLite's bulk writer (`sqlite_writer.rs`).
+    fn sqlite_writer(&self) -> Result<&sqlite_writer::SqliteWriter> {
+        self.writer.as_ref().ok_or_else(|| Error::Invalid("this store has no SQLite writer".into()))
+    }
+
     /// Open (creating if needed) the embedded store of a data directory: `DIR/annuaire.db`, migrated.
     pub async fn open(data_dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::Io { path: data_dir.to_path_buf(), source: e })?;
@@ -379,7 +390,8 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
         SQLITE_MIGRATOR.run(&pool).await?;
         drop(lock); // closing the file releases the lock
-        Ok(Store { pool: Pool::Sqlite(pool), data_dir: data_dir.to_path_buf() })
+        let writer = Some(sqlite_writer::SqliteWriter::new(path));
+        Ok(Store { pool: Pool::Sqlite(pool), data_dir: data_dir.to_path_buf(), writer })
     }
 
     /// Open the store in a PostgreSQL database (`postgres://...`), migrated; `data_dir` keeps what stays
@@ -396,7 +408,7 @@ impl Store {
             .await?;
         // Several servers may start together: sqlx serialises migrations with an advisory lock.
         POSTGRES_MIGRATOR.run(&pool).await?;
-        Ok(Store { pool: Pool::Postgres(pool), data_dir: data_dir.to_path_buf() })
+        Ok(Store { pool: Pool::Postgres(pool), data_dir: data_dir.to_path_buf(), writer: None })
     }
 
     /// Open the store: PostgreSQL when `database_url` is given, else the embedded SQLite file of

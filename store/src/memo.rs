@@ -96,39 +96,41 @@ impl Store {
 
     /// Write memos (replacing a person's previous one) and remove those of persons gone (`gone`: partition and
     /// idNat), in one transaction.
-    pub async fn put_memos(&self, memos: &[Memo], gone: &[(usize, String)]) -> Result<()> {
+    pub async fn put_memos(&self, memos: Vec<Memo>, gone: &[(usize, String)]) -> Result<()> {
         if memos.is_empty() && gone.is_empty() {
             return Ok(());
         }
-        with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            // In key order: a wave's rows are then appended to its partitions' ranges.
-            let mut sorted: Vec<&Memo> = memos.iter().collect();
-            sorted.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));
-            for chunk in sorted.chunks(BATCH) {
-                let mut q = QueryBuilder::new("INSERT INTO person_memo (part, idnat, raw_hash, record_hash, facts) ");
-                q.push_values(chunk, |mut b, m| {
-                    b.push_bind(m.part as i64)
-                        .push_bind(m.idnat.as_str())
-                        .push_bind(m.raw.to_be_bytes().to_vec())
-                        .push_bind(m.record.to_be_bytes().to_vec())
-                        .push_bind(m.facts.as_slice());
-                });
-                q.push(
-                    " ON CONFLICT (part, idnat) DO UPDATE SET raw_hash = excluded.raw_hash, \
-                     record_hash = excluded.record_hash, facts = excluded.facts",
-                );
-                q.build().execute(&mut *tx).await?;
-            }
-            for (part, idnat) in gone {
-                sqlx::query("DELETE FROM person_memo WHERE part = $1 AND idnat = $2")
-                    .bind(*part as i64)
-                    .bind(idnat.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
+        let pool = match self.pool() {
+            Pool::Sqlite(_) => return self.sqlite_writer()?.put_memos(memos, gone.to_vec()).await,
+            Pool::Postgres(pool) => pool,
+        };
+        let mut tx = pool.begin_write().await?;
+        // In key order: a wave's rows are then appended to its partitions' ranges.
+        let mut sorted: Vec<&Memo> = memos.iter().collect();
+        sorted.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));
+        for chunk in sorted.chunks(BATCH) {
+            let mut q = QueryBuilder::new("INSERT INTO person_memo (part, idnat, raw_hash, record_hash, facts) ");
+            q.push_values(chunk, |mut b, m| {
+                b.push_bind(m.part as i64)
+                    .push_bind(m.idnat.as_str())
+                    .push_bind(m.raw.to_be_bytes().to_vec())
+                    .push_bind(m.record.to_be_bytes().to_vec())
+                    .push_bind(m.facts.as_slice());
+            });
+            q.push(
+                " ON CONFLICT (part, idnat) DO UPDATE SET raw_hash = excluded.raw_hash, \
+                 record_hash = excluded.record_hash, facts = excluded.facts",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for (part, idnat) in gone {
+            sqlx::query("DELETE FROM person_memo WHERE part = $1 AND idnat = $2")
+                .bind(*part as i64)
+                .bind(idnat.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

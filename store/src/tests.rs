@@ -38,6 +38,7 @@ backend_tests!(
     versions_removals_and_promotions_as_the_fhir_directory_reads_them,
     memos_are_read_by_partition_range_replaced_and_removed,
     a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_served,
+    many_changes_and_memos_in_one_write_all_arrive,
 );
 
 /// A store in a fresh PostgreSQL database, or `None` when no server is given.
@@ -64,7 +65,7 @@ fn change(idnat: &str, kind: ChangeKind, body: &str) -> Change {
 async fn generation(store: &Store, changes: &[Change]) -> i64 {
     let run = store.start_run("test").await.expect("run");
     let g = store.begin_generation(run).await.expect("begin");
-    store.write_changes(g, changes).await.expect("write");
+    store.write_changes(g, changes.to_vec()).await.expect("write");
     store.finish_generation(g, changes.len() as i64).await.expect("finish");
     g
 }
@@ -136,7 +137,7 @@ async fn an_abandoned_or_interrupted_generation_leaves_the_served_one_untouched(
     // A writer that dies half-way leaves a `building` generation: recovery rolls it back.
     let run = store.start_run("killed").await.expect("run");
     let g3 = store.begin_generation(run).await.expect("begin");
-    store.write_changes(g3, &[change("8A", ChangeKind::Delete, "")]).await.expect("write");
+    store.write_changes(g3, vec![change("8A", ChangeKind::Delete, "")]).await.expect("write");
     assert_eq!(store.recover().await.expect("recover"), vec![g3]);
     assert_eq!(store.current_hashes().await.expect("h").len(), 2);
     assert_eq!(store.served().await.expect("s").map(|s| s.generation), Some(g1));
@@ -156,7 +157,7 @@ async fn a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_serve
     let g1 = store.begin_generation(run).await.expect("begin");
     let dropped = if sqlite { vec!["person_version_key", "change_log_key"] } else { vec![] };
     assert_eq!(store.missing_keys().await.expect("keys"), dropped);
-    store.write_changes(g1, &[change("8A", ChangeKind::Create, "a1")]).await.expect("write");
+    store.write_changes(g1, vec![change("8A", ChangeKind::Create, "a1")]).await.expect("write");
     assert_eq!(store.recover().await.expect("recover"), vec![g1]);
     assert_eq!(store.missing_keys().await.expect("keys"), Vec::<&str>::new());
 
@@ -164,8 +165,8 @@ async fn a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_serve
     let run = store.start_run("duplicate").await.expect("run");
     let g2 = store.begin_generation(run).await.expect("begin");
     assert_eq!(store.missing_keys().await.expect("keys").len(), if sqlite { 2 } else { 0 });
-    store.write_changes(g2, &[change("8A", ChangeKind::Create, "a1")]).await.expect("write");
-    let again = store.write_changes(g2, &[change("8A", ChangeKind::Create, "a2")]).await;
+    store.write_changes(g2, vec![change("8A", ChangeKind::Create, "a1")]).await.expect("write");
+    let again = store.write_changes(g2, vec![change("8A", ChangeKind::Create, "a2")]).await;
     let finished = match again {
         Err(_) => false,
         Ok(()) => store.finish_generation(g2, 1).await.is_ok(),
@@ -183,8 +184,8 @@ async fn a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_serve
     let run = store.start_run("next").await.expect("run");
     let g4 = store.begin_generation(run).await.expect("begin");
     assert_eq!(store.missing_keys().await.expect("keys"), Vec::<&str>::new());
-    store.write_changes(g4, &[change("8C", ChangeKind::Create, "c1")]).await.expect("write");
-    assert!(store.write_changes(g4, &[change("8C", ChangeKind::Create, "c2")]).await.is_err());
+    store.write_changes(g4, vec![change("8C", ChangeKind::Create, "c1")]).await.expect("write");
+    assert!(store.write_changes(g4, vec![change("8C", ChangeKind::Create, "c2")]).await.is_err());
 }
 
 /// A sync writing while a server on the same SQLite file records usage (two processes, two pools): no write fails
@@ -541,17 +542,17 @@ async fn memos_are_read_by_partition_range_replaced_and_removed(store: Store) {
     };
     assert_eq!(store.memos(0..128).await.expect("none"), []);
     let first = [memo(3, "b", 1, b"\x00\xff"), memo(3, "a", u128::MAX, b""), memo(7, "c", 1 << 100, b"x")];
-    store.put_memos(&first, &[]).await.expect("put");
+    store.put_memos(first.to_vec(), &[]).await.expect("put");
     let mut got = store.memos(0..4).await.expect("read");
     got.sort_by(|a, b| a.idnat.cmp(&b.idnat));
     assert_eq!(got, [first[1].clone(), first[0].clone()], "partition 3 only");
     assert_eq!(store.memos(4..128).await.expect("read"), [first[2].clone()]);
     // A newer memo of `a` replaces the old one; `b` is gone.
-    store.put_memos(&[memo(3, "a", 5, b"new")], &[(3, "b".into())]).await.expect("replace");
+    store.put_memos(vec![memo(3, "a", 5, b"new")], &[(3, "b".into())]).await.expect("replace");
     assert_eq!(store.memos(3..4).await.expect("read"), [memo(3, "a", 5, b"new")]);
     // Any idNat and any facts come back whole (SQLite reads a partition's memos as one concatenated value).
     let odd = [memo(9, "1:2", 7, b"3:\x00:\n\xff"), memo(9, "\n:É", 0, b":"), memo(9, "z", 1, &[b':'; 300])];
-    store.put_memos(&odd, &[]).await.expect("put odd");
+    store.put_memos(odd.to_vec(), &[]).await.expect("put odd");
     let mut sorted = odd.to_vec();
     sorted.sort_by(|a, b| a.idnat.as_bytes().cmp(b.idnat.as_bytes()));
     let mut got = store.memos(9..10).await.expect("read odd");
@@ -559,6 +560,60 @@ async fn memos_are_read_by_partition_range_replaced_and_removed(store: Store) {
     assert_eq!(got, sorted);
     store.clear_memos().await.expect("clear");
     assert_eq!(store.memos(0..128).await.expect("cleared"), []);
+}
+
+/// A write of more rows than one statement takes (SQLite's bulk writer writes 64 rows a statement, then the rest one
+/// at a time): every version, change and memo arrives with its own values, on a first load and on the generation
+/// after it (updates and deletions of some, creations of others), and a duplicate in a long write still fails it.
+async fn many_changes_and_memos_in_one_write_all_arrive(store: Store) {
+    let n = 64 * 2 + 13;
+    let ids: Vec<String> = (0..n).map(|i| format!("8{i:05}")).collect();
+    let first: Vec<Change> = ids.iter().map(|id| change(id, ChangeKind::Create, &format!("a{id}"))).collect();
+    let g1 = generation(&store, &first).await;
+    store.promote(g1).await.expect("promote");
+    let hashes = store.current_hashes().await.expect("hashes");
+    assert_eq!(hashes.len(), n);
+    assert!(ids.iter().all(|id| hashes.get(id) == Some(&format!("h-a{id}"))));
+    assert_eq!(record(&store, &ids[n - 1]).await.as_deref(), Some(format!("{{\"v\":\"a{}\"}}", ids[n - 1]).as_str()));
+
+    // Generation 2: the first 70 updated, the next 7 deleted, 66 created.
+    let mut next: Vec<Change> = ids[..70].iter().map(|id| change(id, ChangeKind::Update, &format!("b{id}"))).collect();
+    next.extend(ids[70..77].iter().map(|id| change(id, ChangeKind::Delete, "")));
+    next.extend((0..66).map(|i| change(&format!("9{i:05}"), ChangeKind::Create, "c")));
+    let g2 = generation(&store, &next).await;
+    store.promote(g2).await.expect("promote");
+    let hashes = store.current_hashes().await.expect("hashes");
+    assert_eq!(hashes.len(), n - 7 + 66);
+    assert_eq!(hashes.get(&ids[69]), Some(&format!("h-b{}", ids[69])));
+    assert_eq!(hashes.get(&ids[77]), Some(&format!("h-a{}", ids[77])));
+    assert!(!hashes.contains_key(&ids[70]));
+    let changes = store.changes_since(g1).await.expect("changes");
+    assert_eq!(changes.len(), next.len());
+    let count = |k: ChangeKind| changes.iter().filter(|c| c.change == k).count();
+    assert_eq!((count(ChangeKind::Update), count(ChangeKind::Delete), count(ChangeKind::Create)), (70, 7, 66));
+
+    // A duplicate far into a long write fails the write, and nothing of it is kept.
+    let run = store.start_run("duplicate").await.expect("run");
+    let g3 = store.begin_generation(run).await.expect("begin");
+    let mut dup: Vec<Change> = (0..100).map(|i| change(&format!("7{i:05}"), ChangeKind::Create, "d")).collect();
+    dup.push(change("700099", ChangeKind::Create, "e"));
+    assert!(store.write_changes(g3, dup).await.is_err());
+    store.abandon(g3, "failed").await.expect("abandon");
+    assert_eq!(store.current_hashes().await.expect("hashes").len(), n - 7 + 66);
+
+    let memos: Vec<Memo> = (0..n)
+        .map(|i| Memo {
+            part: i % 3,
+            idnat: ids[i].clone(),
+            raw: i as u128,
+            record: u128::MAX - i as u128,
+            facts: vec![i as u8; i],
+        })
+        .collect();
+    store.put_memos(memos.clone(), &[]).await.expect("put");
+    let mut got = store.memos(0..3).await.expect("read");
+    got.sort_by(|a, b| a.idnat.cmp(&b.idnat));
+    assert_eq!(got, memos);
 }
 
 /// The two migration folders move in step: same version numbers, same names.
