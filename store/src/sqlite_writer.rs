@@ -4,9 +4,11 @@
 //! Why: a national first load writes 13 values for each of 1.7 million persons. Through sqlx each value is put in
 //! an `Arc` on the calling thread, the statement's text (a multi-row `INSERT` of a thousand rows) is built again for
 //! every batch, and the values are bound and then freed on the connection's own thread (a free across threads in
-//! the allocator). `perf` put that at about 9 % of a first load's CPU (the section "The morning of 2026-12-03" of
-//! `docs/benchmarks.md`). Here a row is one `sqlite3_step` of a statement prepared once, its values bound from
-//! borrowed slices (SQLite copies each once, as it did), on a blocking thread.
+//! the allocator); a wave's last batch, of a row count of its own, is prepared anew. `perf` put that at about 9 % of a
+//! first load's samples. Here 64 rows are one `sqlite3_step` of a statement prepared once and cached (the rest one
+//! row a statement), their values bound from borrowed slices (SQLite copies each once, as it did), on a blocking
+//! thread. What it saved, and the one-row-a-statement variant that did not: the section "The morning of 2026-12-03"
+//! of `docs/benchmarks.md`.
 //!
 //! Invariants: this connection writes only inside `BEGIN IMMEDIATE` transactions, as every writer of the store does
 //! (`BeginWrite`), with the pool's pragmas that matter to a writer (busy timeout, synchronous, checkpoint interval,
