@@ -182,7 +182,7 @@ impl Store {
     /// Write a batch of changes into a generation that is `building`, in one transaction. Call as many
     /// times as needed; nothing written is visible to readers until [`Store::promote`].
     ///
-    /// SQLite gets one row a statement, prepared once, on its bulk writer's connection (`sqlite_writer.rs`);
+    /// SQLite gets multi-row INSERTs of 64 rows, prepared once, on its bulk writer's connection (`sqlite_writer.rs`);
     /// PostgreSQL gets `COPY ... FROM STDIN`, its bulk path.
     pub async fn write_changes(&self, generation: i64, changes: Vec<Change>) -> Result<()> {
         match self.pool() {

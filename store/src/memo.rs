@@ -8,6 +8,12 @@ use futures_util::TryStreamExt;
 use sqlx::{QueryBuilder, Row};
 use std::ops::Range;
 
+/// A memo's row, before its values (both backends' bulk paths).
+pub(crate) const MEMO_INSERT: &str = "INSERT INTO person_memo (part, idnat, raw_hash, record_hash, facts) ";
+/// After the values: a newer memo of the same person replaces the old one.
+pub(crate) const MEMO_UPSERT: &str = " ON CONFLICT (part, idnat) DO UPDATE SET raw_hash = excluded.raw_hash, \
+     record_hash = excluded.record_hash, facts = excluded.facts";
+
 /// One person's memo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Memo {
@@ -96,20 +102,19 @@ impl Store {
 
     /// Write memos (replacing a person's previous one) and remove those of persons gone (`gone`: partition and
     /// idNat), in one transaction.
-    pub async fn put_memos(&self, memos: Vec<Memo>, gone: &[(usize, String)]) -> Result<()> {
+    pub async fn put_memos(&self, mut memos: Vec<Memo>, gone: &[(usize, String)]) -> Result<()> {
         if memos.is_empty() && gone.is_empty() {
             return Ok(());
         }
+        // In key order: a wave's rows are then appended to its partitions' ranges.
+        memos.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));
         let pool = match self.pool() {
             Pool::Sqlite(_) => return self.sqlite_writer()?.put_memos(memos, gone.to_vec()).await,
             Pool::Postgres(pool) => pool,
         };
         let mut tx = pool.begin_write().await?;
-        // In key order: a wave's rows are then appended to its partitions' ranges.
-        let mut sorted: Vec<&Memo> = memos.iter().collect();
-        sorted.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));
-        for chunk in sorted.chunks(BATCH) {
-            let mut q = QueryBuilder::new("INSERT INTO person_memo (part, idnat, raw_hash, record_hash, facts) ");
+        for chunk in memos.chunks(BATCH) {
+            let mut q = QueryBuilder::new(MEMO_INSERT);
             q.push_values(chunk, |mut b, m| {
                 b.push_bind(m.part as i64)
                     .push_bind(m.idnat.as_str())
@@ -117,10 +122,7 @@ impl Store {
                     .push_bind(m.record.to_be_bytes().to_vec())
                     .push_bind(m.facts.as_slice());
             });
-            q.push(
-                " ON CONFLICT (part, idnat) DO UPDATE SET raw_hash = excluded.raw_hash, \
-                 record_hash = excluded.record_hash, facts = excluded.facts",
-            );
+            q.push(MEMO_UPSERT);
             q.build().execute(&mut *tx).await?;
         }
         for (part, idnat) in gone {

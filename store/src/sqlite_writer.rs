@@ -15,7 +15,7 @@
 //! cache). It is opened at the first write, so a process that only reads never opens it. The two libraries drive one
 //! SQLite library (`libsqlite3-sys`, bundled, one version: see the workspace's `Cargo.toml`).
 
-use crate::memo::Memo;
+use crate::memo::{MEMO_INSERT, MEMO_UPSERT, Memo};
 use crate::{Change, ChangeKind, Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::PathBuf;
@@ -122,28 +122,18 @@ impl SqliteWriter {
         .await
     }
 
-    /// [`crate::Store::put_memos`] on SQLite.
-    pub(crate) async fn put_memos(&self, mut memos: Vec<Memo>, gone: Vec<(usize, String)>) -> Result<()> {
+    /// [`crate::Store::put_memos`] on SQLite (`memos` come sorted by key).
+    pub(crate) async fn put_memos(&self, memos: Vec<Memo>, gone: Vec<(usize, String)>) -> Result<()> {
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // In key order: a wave's rows are then appended to its partitions' ranges.
-            memos.sort_unstable_by(|a, b| (a.part, &a.idnat).cmp(&(b.part, &b.idnat)));
-            insert_rows(
-                &tx,
-                "INSERT INTO person_memo (part, idnat, raw_hash, record_hash, facts) VALUES ",
-                "(?, ?, ?, ?, ?)",
-                " ON CONFLICT (part, idnat) DO UPDATE SET raw_hash = excluded.raw_hash, \
-                 record_hash = excluded.record_hash, facts = excluded.facts",
-                &memos,
-                |st, i, m| {
-                    st.raw_bind_parameter(i, part_number(m.part)?)?;
-                    st.raw_bind_parameter(i + 1, &m.idnat)?;
-                    st.raw_bind_parameter(i + 2, &m.raw.to_be_bytes()[..])?;
-                    st.raw_bind_parameter(i + 3, &m.record.to_be_bytes()[..])?;
-                    st.raw_bind_parameter(i + 4, &m.facts[..])?;
-                    Ok(5)
-                },
-            )?;
+            insert_rows(&tx, &format!("{MEMO_INSERT}VALUES "), "(?, ?, ?, ?, ?)", MEMO_UPSERT, &memos, |st, i, m| {
+                st.raw_bind_parameter(i, part_number(m.part)?)?;
+                st.raw_bind_parameter(i + 1, &m.idnat)?;
+                st.raw_bind_parameter(i + 2, &m.raw.to_be_bytes()[..])?;
+                st.raw_bind_parameter(i + 3, &m.record.to_be_bytes()[..])?;
+                st.raw_bind_parameter(i + 4, &m.facts[..])?;
+                Ok(5)
+            })?;
             {
                 let mut forget = tx.prepare_cached("DELETE FROM person_memo WHERE part = ?1 AND idnat = ?2")?;
                 for (part, idnat) in &gone {
