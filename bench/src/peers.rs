@@ -134,6 +134,25 @@ pub fn wrk(
         .env("BENCH_TOKEN", token)
         .env("BENCH_IDS", &ids_file)
         .output()?;
+    parse_wrk(out).map(Some)
+}
+
+/// The peer of the claims over HTTP: `wrk` with the same options on the same server's `/healthz` (no token, no
+/// lookup, a 50-byte answer), the floor that `wrk` and the server sharing the machine's cores leave to a request;
+/// `None` when `wrk` is not installed.
+pub fn wrk_healthz(base: &str, connections: usize, seconds: u64) -> anyhow::Result<Option<Wrk>> {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let out = Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"])
+        .arg(format!("{base}/healthz"))
+        .output()?;
+    parse_wrk(out).map(Some)
+}
+
+/// What `wrk` printed.
+fn parse_wrk(out: std::process::Output) -> anyhow::Result<Wrk> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     anyhow::ensure!(out.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
     let field = |prefix: &str| -> Option<&str> {
@@ -149,5 +168,5 @@ pub fn wrk(
             .filter_map(|p| p.split_whitespace().last().and_then(|n| n.parse::<u64>().ok()))
             .sum::<u64>();
     }
-    Ok(Some(Wrk { rps, p50_ms: p50, p99_ms: p99, errors }))
+    Ok(Wrk { rps, p50_ms: p50, p99_ms: p99, errors })
 }
