@@ -415,22 +415,7 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     // Their peer in the same minutes: `/healthz` on the same server with the same `wrk` options, three runs.
-    let mut floor = Vec::new();
-    for _ in 0..3 {
-        match peers::wrk_healthz(&base, 64, a.seconds)? {
-            Some(r) => floor.push(r),
-            None => break,
-        }
-    }
-    if !floor.is_empty() {
-        let (rps, rlo, rhi) = median(floor.iter().map(|r| r.rps).collect());
-        let (p99, plo, phi) = median(floor.iter().map(|r| r.p99_ms).collect());
-        let (p50, _, _) = median(floor.iter().map(|r| r.p50_ms).collect());
-        line(format!(
-            "| peer: `/healthz` over HTTP, 64 connections, same server (`wrk`, 2 threads, median of {}) | {rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2}) | no token, no lookup, a 50-byte answer: the floor `wrk` and the server on the same cores leave a request |",
-            floor.len()
-        ));
-    }
+    peers::healthz_row(&base, a.seconds)?.into_iter().for_each(&mut line);
     // The FHIR directory's search over HTTP, on the same server (the claims token has a FHIR scope).
     let (p50, p95, n) = rt.block_on(fhir::search(&base, token, &family_names))?;
     line(format!(

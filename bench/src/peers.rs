@@ -151,6 +151,24 @@ pub fn wrk_healthz(base: &str, connections: usize, seconds: u64) -> anyhow::Resu
     parse_wrk(out).map(Some)
 }
 
+/// The table row of the claims' peer: [`wrk_healthz`] at 64 connections, three runs, median and spread; `None` when
+/// `wrk` is not installed.
+pub fn healthz_row(base: &str, seconds: u64) -> anyhow::Result<Option<String>> {
+    let mut floor = Vec::new();
+    for _ in 0..3 {
+        match wrk_healthz(base, 64, seconds)? {
+            Some(r) => floor.push(r),
+            None => return Ok(None),
+        }
+    }
+    let (rps, rlo, rhi) = crate::measure::median(floor.iter().map(|r| r.rps).collect());
+    let (p99, plo, phi) = crate::measure::median(floor.iter().map(|r| r.p99_ms).collect());
+    let (p50, _, _) = crate::measure::median(floor.iter().map(|r| r.p50_ms).collect());
+    Ok(Some(format!(
+        "| peer: `/healthz` over HTTP, 64 connections, same server (`wrk`, 2 threads, median of 3) | {rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2}) | no token, no lookup, a 50-byte answer: the floor `wrk` and the server on the same cores leave a request |"
+    )))
+}
+
 /// What `wrk` printed.
 fn parse_wrk(out: std::process::Output) -> anyhow::Result<Wrk> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
