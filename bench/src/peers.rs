@@ -118,7 +118,7 @@ pub fn wrk(
     connections: usize,
     seconds: u64,
 ) -> anyhow::Result<Option<Wrk>> {
-    if Command::new("wrk").arg("--version").output().is_err() {
+    if !wrk_installed() {
         return Ok(None);
     }
     let ids_file = work.join("wrk-ids.txt");
@@ -141,7 +141,7 @@ pub fn wrk(
 /// lookup, a 50-byte answer), the floor that `wrk` and the server sharing the machine's cores leave to a request;
 /// `None` when `wrk` is not installed.
 pub fn wrk_healthz(base: &str, connections: usize, seconds: u64) -> anyhow::Result<Option<Wrk>> {
-    if Command::new("wrk").arg("--version").output().is_err() {
+    if !wrk_installed() {
         return Ok(None);
     }
     let out = Command::new("wrk")
@@ -161,12 +161,22 @@ pub fn healthz_row(base: &str, seconds: u64) -> anyhow::Result<Option<String>> {
             None => return Ok(None),
         }
     }
-    let (rps, rlo, rhi) = crate::measure::median(floor.iter().map(|r| r.rps).collect());
-    let (p99, plo, phi) = crate::measure::median(floor.iter().map(|r| r.p99_ms).collect());
-    let (p50, _, _) = crate::measure::median(floor.iter().map(|r| r.p50_ms).collect());
     Ok(Some(format!(
-        "| peer: `/healthz` over HTTP, 64 connections, same server (`wrk`, 2 threads, median of 3) | {rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2}) | no token, no lookup, a 50-byte answer: the floor `wrk` and the server on the same cores leave a request |"
+        "| peer: `/healthz` over HTTP, 64 connections, same server (`wrk`, 2 threads, median of 3) | {} | no token, no lookup, a 50-byte answer: the floor `wrk` and the server on the same cores leave a request |",
+        summary(&floor)
     )))
+}
+
+/// The two middle cells of a row of `wrk` runs: req/s, then p50 and p99, medians and spreads.
+pub fn summary(runs: &[Wrk]) -> String {
+    let (rps, rlo, rhi) = crate::measure::median(runs.iter().map(|r| r.rps).collect());
+    let (p99, plo, phi) = crate::measure::median(runs.iter().map(|r| r.p99_ms).collect());
+    let (p50, _, _) = crate::measure::median(runs.iter().map(|r| r.p50_ms).collect());
+    format!("{rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2})")
+}
+
+fn wrk_installed() -> bool {
+    Command::new("wrk").arg("--version").output().is_ok()
 }
 
 /// What `wrk` printed.
