@@ -30,7 +30,8 @@ impl GenerationView for SearchIndexView {
         // (docs/benchmarks.md); 5 is 2's schema again, and the FHIR fields are an index of their own (`FhirIndexView`).
         // 6: no `names` field (the one-typo tier reads the three tiers' fields), the tiers without frequencies, and no
         // field that nothing queries (category, postal code, mode, sector, id type).
-        6
+        // 7: `tie_key`, equal names in idNat order (the first load's index has several indexing threads).
+        7
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
