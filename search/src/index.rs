@@ -173,7 +173,7 @@ pub struct SearchIndex {
 }
 
 /// The order of hits: the score first, then the family name's sort key (smaller first), then the idNat's
-/// ([`crate::schema::tie_key`]): the same order whatever segment a document is in.
+/// (`schema::tie_key`): the same order whatever segment a document is in.
 type Rank = (tantivy::Score, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>);
 
 /// Equal scores in name order, equal names in idNat order.

@@ -79,7 +79,7 @@ fields! { Fields, schema, fields_of {
     /// The index is sorted on it (the first twelve letters of the first family name): the persons a name prefix
     /// matches are neighbours, and counting their facets reads memory in order.
     name_key: add_u64_field(FAST),
-    /// Ties of score and name key are broken on it ([`tie_key`]: the idNat as a number), so that hits come in the
+    /// Ties of score and name key are broken on it (`tie_key()`: the idNat as a number), so that hits come in the
     /// same order whichever indexing thread and segment a document went to.
     tie_key: add_u64_field(FAST),
 }}
@@ -144,7 +144,7 @@ pub(crate) fn name_key(family_name: &str) -> u64 {
     key << (5 * (NAME_KEY_LETTERS - n))
 }
 
-/// Letters of a family name its sort key holds (equal keys are in [`tie_key`] order).
+/// Letters of a family name its sort key holds (equal keys are in idNat order, the `tie_key` column).
 pub const NAME_KEY_LETTERS: usize = 12;
 
 /// The tie-break of equal scores and name keys: an idNat of digits (every RPPS, and ADELI numbers without letters) is
