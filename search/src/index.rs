@@ -47,7 +47,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub use crate::schema::NAME_KEY_LETTERS;
-use crate::schema::{Fields, add_shared, distinct, fields_of, name_key, register, schema, tie_key};
+use crate::schema::{Fields, add_shared, distinct, fields_of, name_key, register, schema};
 
 /// Writes the index of one generation into an empty directory.
 pub struct IndexBuilder {
@@ -116,7 +116,6 @@ impl IndexBuilder {
         doc.add_text(f.valid_card, if p.valid_cards(&self.day).next().is_some() { "true" } else { "false" });
         doc.add_text(f.mailbox, if p.mailboxes.is_empty() { "false" } else { "true" });
         doc.add_u64(f.name_key, name_key(first.map(|e| e.family_name.as_str()).unwrap_or("")));
-        doc.add_u64(f.tie_key, tie_key(p.idnat.as_str()));
         if let Some((_, a)) = p.main_activity() {
             let s = &a.structure;
             doc.add_text(f.place, format!("{} {}", s.postal_code, s.town()).trim());
@@ -172,18 +171,14 @@ pub struct SearchIndex {
     prefixes: std::sync::OnceLock<Prefixes>,
 }
 
-/// The order of hits: the score first, then the family name's sort key (smaller first), then the idNat's
-/// (`schema::tie_key`): the same order whatever segment a document is in.
-type Rank = (tantivy::Score, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>);
-
-/// Equal scores in name order, equal names in idNat order.
-fn by_name(segment: &tantivy::SegmentReader) -> impl Fn(tantivy::DocId, tantivy::Score) -> Rank + use<> {
+/// Equal scores in name order: the score first, then the family name's sort key (smaller first).
+fn by_name(
+    segment: &tantivy::SegmentReader,
+) -> impl Fn(tantivy::DocId, tantivy::Score) -> (tantivy::Score, std::cmp::Reverse<u64>) + use<> {
     let keys = segment.fast_fields().u64("name_key").ok();
-    let ties = segment.fast_fields().u64("tie_key").ok();
     move |doc: tantivy::DocId, score: tantivy::Score| {
         let key = keys.as_ref().and_then(|k| k.first(doc)).unwrap_or(u64::MAX);
-        let tie = ties.as_ref().and_then(|k| k.first(doc)).unwrap_or(u64::MAX);
-        (score, std::cmp::Reverse(key), std::cmp::Reverse(tie))
+        (score, std::cmp::Reverse(key))
     }
 }
 

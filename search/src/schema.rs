@@ -79,9 +79,6 @@ fields! { Fields, schema, fields_of {
     /// The index is sorted on it (the first twelve letters of the first family name): the persons a name prefix
     /// matches are neighbours, and counting their facets reads memory in order.
     name_key: add_u64_field(FAST),
-    /// Ties of score and name key are broken on it (`tie_key()`: the idNat as a number), so that hits come in the
-    /// same order whichever indexing thread and segment a document went to.
-    tie_key: add_u64_field(FAST),
 }}
 
 // The FHIR directory's own index (`crate::fhir`): a view of its own, made by the server after a promotion, so that
@@ -144,21 +141,8 @@ pub(crate) fn name_key(family_name: &str) -> u64 {
     key << (5 * (NAME_KEY_LETTERS - n))
 }
 
-/// Letters of a family name its sort key holds (equal keys are in idNat order, the `tie_key` column).
+/// Letters of a family name its sort key holds (equal keys are in index order).
 pub const NAME_KEY_LETTERS: usize = 12;
-
-/// The tie-break of equal scores and name keys: an idNat of digits (every RPPS, and ADELI numbers without letters) is
-/// its number, so that ties come in idNat order; any other idNat (ADELI numbers of Corsica, `2A`/`2B`) comes after
-/// them, by a fixed hash (FNV-1a) kept under 2^44 so that the column packs in 44 bits. Never depends on the process.
-pub(crate) fn tie_key(idnat: &str) -> u64 {
-    const NUMBERS: u64 = 10_000_000_000_000; // 13 digits: above every idNat of digits (12 at most)
-    let id = idnat.trim();
-    if !id.is_empty() && id.len() <= 13 && id.bytes().all(|b| b.is_ascii_digit()) {
-        return id.parse().unwrap_or(NUMBERS);
-    }
-    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    NUMBERS + hash % ((1u64 << 44) - NUMBERS)
-}
 
 // What the FHIR directory's parameters read (`crate::fhir`), added to each person's document.
 

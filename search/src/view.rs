@@ -30,20 +30,15 @@ impl GenerationView for SearchIndexView {
         // (docs/benchmarks.md); 5 is 2's schema again, and the FHIR fields are an index of their own (`FhirIndexView`).
         // 6: no `names` field (the one-typo tier reads the three tiers' fields), the tiers without frequencies, and no
         // field that nothing queries (category, postal code, mode, sector, id type).
-        // 7: `tie_key`, equal names in idNat order (the first load's index has several indexing threads).
-        7
+        6
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
         let builder = match how {
             Build::Alone => IndexBuilder::create(dir)?,
-            // Two indexing threads sharing 100 MB. With one, the sync's workers waited on it each time it finished a
-            // segment (1 s or more at one core, three times per national load, and at the end); with two, one takes
-            // documents while the other finishes its segment: the same CPU and peak RSS, 5 % less wall, 8 segments
-            // instead of 3 with the same search latency (docs/benchmarks.md, "the afternoon of 2026-12-03"). Not
-            // more memory: the sync's own waves of partitions are in memory at the same time (two threads and 200 MB
-            // peaked at 1,015 MB in one of three runs).
-            Build::BesideSync => IndexBuilder::create_with(dir, Some(2), 100_000_000)?,
+            // One indexing thread and 100 MB: the sync's own waves of partitions are in memory at the same time, and
+            // both cores are busy with them already (two threads and 200 MB peaked at 1,015 MB in one of three runs).
+            Build::BesideSync => IndexBuilder::create_with(dir, Some(1), 100_000_000)?,
         };
         Ok(Box::new(IndexWriting(builder)))
     }

@@ -85,38 +85,3 @@ fn mart_puts_the_family_names_that_start_with_it_first_then_later_words_then_giv
     let r = page("marchand", 0);
     assert!(r.hits.first().is_some_and(|h| h.family_name.starts_with("MARCHAND")), "{:?}", r.hits.first());
 }
-
-/// Hits of equal score and equal name come in idNat order, whatever order the documents were added in and however
-/// many indexing threads (and so segments) took them: the same pages from two indexes of the same persons.
-#[test]
-fn equal_names_come_in_idnat_order_whatever_the_order_and_the_threads_of_indexing() {
-    let build = |threads: usize, reverse: bool| {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let b = IndexBuilder::create_with(tmp.path(), Some(threads), 60_000_000).expect("create");
-        let mut ns: Vec<usize> = (0..20_000).collect();
-        if reverse {
-            ns.reverse();
-        }
-        for n in ns {
-            b.add(&person(n)).expect("add");
-        }
-        b.finish().expect("finish");
-        let idx = SearchIndex::open(tmp.path()).expect("open");
-        (tmp, idx)
-    };
-    let (_a, one) = build(1, false);
-    let (_b, two) = build(2, true);
-    for (text, offset) in [("mart", 0), ("mart", 100), ("dub", 0), ("marie", 40), ("leroy", 0)] {
-        let r = SearchRequest { text: Some(text.into()), limit: 100, offset, ..Default::default() };
-        let (x, y) = (one.search(&r).expect("search"), two.search(&r).expect("search"));
-        assert_eq!(x.total, y.total, "{text}");
-        let ids = |hits: &[annuaire_search::Hit]| hits.iter().map(|h| h.idnat.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&x.hits), ids(&y.hits), "{text} from {offset}: the same page from both indexes");
-        assert!(!x.hits.is_empty(), "{text}");
-        for w in x.hits.windows(2) {
-            if (&w[0].family_name, &w[0].given_name) == (&w[1].family_name, &w[1].given_name) {
-                assert!(w[0].idnat < w[1].idnat, "{text}: equal names in idNat order: {} {}", w[0].idnat, w[1].idnat);
-            }
-        }
-    }
-}
