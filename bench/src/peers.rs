@@ -127,8 +127,8 @@ pub fn wrk(
     }
     let script = work.join("wrk-claims.lua");
     std::fs::write(&script, WRK_SCRIPT)?;
-    let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+    let out = wrk_command(connections, seconds)
+        .arg("-s")
         .arg(&script)
         .arg(base)
         .env("BENCH_TOKEN", token)
@@ -144,10 +144,7 @@ pub fn wrk_healthz(base: &str, connections: usize, seconds: u64) -> anyhow::Resu
     if !wrk_installed() {
         return Ok(None);
     }
-    let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"])
-        .arg(format!("{base}/healthz"))
-        .output()?;
+    let out = wrk_command(connections, seconds).arg(format!("{base}/healthz")).output()?;
     parse_wrk(out).map(Some)
 }
 
@@ -173,6 +170,14 @@ pub fn summary(runs: &[Wrk]) -> String {
     let (p99, plo, phi) = crate::measure::median(runs.iter().map(|r| r.p99_ms).collect());
     let (p50, _, _) = crate::measure::median(runs.iter().map(|r| r.p50_ms).collect());
     format!("{rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2})")
+}
+
+/// `wrk` with the options every run of it here shares (the claims and their peer are measured alike): two threads,
+/// `connections` connections, `seconds` seconds, the latency distribution.
+fn wrk_command(connections: usize, seconds: u64) -> Command {
+    let mut command = Command::new("wrk");
+    command.args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"]);
+    command
 }
 
 fn wrk_installed() -> bool {
