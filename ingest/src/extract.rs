@@ -299,7 +299,11 @@ fn parse_part<'a, T>(
             return None;
         }
         let line: u64 = std::str::from_utf8(n).ok().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let body = String::from_utf8_lossy(body);
+        // Written as text by pass A, so valid UTF-8 unless the file was damaged on disk (then read lossily).
+        let body = match simdutf8::basic::from_utf8(body) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(body),
+        };
         if suspect {
             let fields: Vec<&str> = body.split('|').collect();
             crate::text::scan_line(name, line, header, &fields, &mut out.issues);

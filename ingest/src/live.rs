@@ -12,9 +12,11 @@ impl Live {
         data_dir: &std::path::Path,
         views: &[Arc<dyn annuaire_views::GenerationView>],
         generation: i64,
+        documents: u64,
     ) -> Result<Live> {
+        let how = annuaire_views::Build::BesideSync { documents };
         let start = |v: &Arc<dyn annuaire_views::GenerationView>| {
-            annuaire_views::Building::start(data_dir, v.clone(), generation, None, annuaire_views::Build::BesideSync)
+            annuaire_views::Building::start(data_dir, v.clone(), generation, None, how)
                 .map_err(|e| view_err(v.name(), generation, e))
         };
         Ok(Live(views.iter().map(start).collect::<Result<_>>()?, generation))

@@ -478,7 +478,7 @@ where
                         errors.push(nul_byte(line, memchr::memchr_iter(b'|', &l[..nul]).count()));
                         continue;
                     }
-                    match std::str::from_utf8(l) {
+                    match simdutf8::basic::from_utf8(l) {
                         Ok(text) => finish(&ends.line(text, &header, line), &mut rows, &mut errors),
                         Err(_) => {
                             note_latin1(line);

@@ -226,7 +226,10 @@ impl Run<'_> {
         // every record back from the store afterwards (later syncs update the previous generation's views by their
         // changes).
         let live = if served_count == 0 && !self.opts.views.is_empty() {
-            Some(Arc::new(crate::live::Live::start(store.data_dir(), &self.opts.views, generation)?))
+            // About how many persons: the largest file's lines (each line is of one person, who has one line or a few in
+            // the main file).
+            let documents = report.files.iter().map(|f| f.rows).max().unwrap_or(0);
+            Some(Arc::new(crate::live::Live::start(store.data_dir(), &self.opts.views, generation, documents)?))
         } else {
             None
         };

@@ -36,9 +36,17 @@ impl GenerationView for SearchIndexView {
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
         let builder = match how {
             Build::Alone => IndexBuilder::create(dir)?,
-            // One indexing thread and 100 MB: the sync's own waves of partitions are in memory at the same time, and
-            // both cores are busy with them already (two threads and 200 MB peaked at 1,015 MB in one of three runs).
-            Build::BesideSync => IndexBuilder::create_with(dir, Some(1), 100_000_000)?,
+            // 100 MB, not more: the sync's own waves of partitions are in memory at the same time (two threads and
+            // 200 MB peaked at 1,015 MB in one of three runs). One indexing thread, or two sharing the 100 MB when the
+            // load is larger than a segment: with one, the sync's workers waited for it each time it finished a
+            // segment (1 s or more at one core, three times per national load); with two, one takes documents while
+            // the other finishes its segment (5 % less wall, the same CPU and peak RSS, the same search latency:
+            // docs/benchmarks.md, "the afternoon of 2026-12-03"). A smaller load fits one segment: two threads would
+            // only split it in two (and the order of equal names would follow which thread took which person).
+            Build::BesideSync { documents } => {
+                let threads = if documents > ONE_SEGMENT { 2 } else { 1 };
+                IndexBuilder::create_with(dir, Some(threads), 100_000_000)?
+            }
         };
         Ok(Box::new(IndexWriting(builder)))
     }
@@ -51,6 +59,10 @@ impl GenerationView for SearchIndexView {
         Ok(Some(Box::new(IndexWriting(IndexBuilder::open(dir)?))))
     }
 }
+
+/// About the documents one indexing thread holds in 100 MB before it writes a segment (601,444 and 602,543 in a
+/// national load, `ANNUAIRE_LOG=debug`); a little under, so that a load of one segment and a bit takes two threads.
+pub(crate) const ONE_SEGMENT: u64 = 500_000;
 
 struct IndexWriting(IndexBuilder);
 

@@ -43,6 +43,23 @@ fn the_index_built_during_a_first_load_answers_like_one_built_from_the_store() {
     let during = answers(&during_dir);
     let persons = rt.block_on(store.persons_at(g)).expect("persons").len();
     assert_eq!(during[0].total as usize, persons);
+    // Built beside a sync as a small load is (one indexing thread) and as a national one is (two, each writing its
+    // own segments): the same answers.
+    let all: Vec<annuaire_schemas::Person> = rt
+        .block_on(store.persons_at(g))
+        .expect("persons")
+        .iter()
+        .map(|(_, record)| annuaire_store::record::decode(record).expect("record"))
+        .collect();
+    for documents in [all.len() as u64, 10_000_000] {
+        let aside = tempfile::tempdir().expect("tmp");
+        let mut w = view.build(aside.path(), g, annuaire_views::Build::BesideSync { documents }).expect("build");
+        for p in &all {
+            w.add(p).expect("add");
+        }
+        w.finish().expect("finish");
+        assert_eq!(during, answers(aside.path()), "built beside a sync of about {documents} persons");
+    }
     // Built again from the records in the store, after the fact.
     std::fs::remove_dir_all(&during_dir).expect("rm");
     let rebuilt = rt.block_on(store.prepare(g, &[view])).expect("rebuild");

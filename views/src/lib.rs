@@ -31,8 +31,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub enum Build {
     /// Nothing else heavy runs.
     Alone,
-    /// The sync's waves of partitions share the machine.
-    BesideSync,
+    /// The sync's waves of partitions share the machine. `documents`: about how many persons it will add (an
+    /// estimate, never a bound: the line count of the extract's largest file), for a view whose way of building
+    /// depends on its size.
+    BesideSync { documents: u64 },
 }
 
 /// A kind of data derived from one generation's records, kept in `DATA_DIR/<name>/gen-N/`.
