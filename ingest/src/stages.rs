@@ -375,7 +375,9 @@ impl Run<'_> {
         }
         let totals = diff.total();
         let persons_now = served_count + totals.created - totals.deleted;
-        drop(parted);
+        // The partition files (about 1 GB for a national extract: 0.3-0.4 s to remove) go on a blocking thread while
+        // the store finishes the generation on one core, rather than before it.
+        let removing = tokio::task::spawn_blocking(move || drop(parted));
         // A first load's views finish (tantivy's last segment and commit) while the store finishes the generation,
         // when the gate will let it through: a held generation's views are built when it is approved, from what was
         // approved (`gate_and_promote`). The waves' references to the views are gone, so they unwrap.
@@ -386,6 +388,7 @@ impl Run<'_> {
         };
         // Finishing makes the keys a first load was written without (SQLite, `store/src/bulk.rs`).
         store.finish_generation(generation, persons_now as i64).await?;
+        removing.await.map_err(|e| Error::Interrupted(format!("removing the partition files failed: {e}")))?;
         // A large load (the first one, above all) leaves the planner without statistics for the new rows: refresh
         // them now rather than let the next night's reads be planned blind.
         let written = totals.created + totals.updated + totals.deleted;
