@@ -5,8 +5,9 @@
 use crate::analytics::StatsTable;
 use crate::{IndexBuilder, SearchRequest};
 use annuaire_schemas::Person;
-use annuaire_views::{Build, GenerationView, ViewWriter};
+use annuaire_views::{Build, GenerationView, SharedAdd, ViewWriter};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The search index's folder name under the data directory.
 pub const INDEX: &str = "index";
@@ -48,7 +49,7 @@ impl GenerationView for SearchIndexView {
                 IndexBuilder::create_with(dir, Some(threads), 100_000_000)?
             }
         };
-        Ok(Box::new(IndexWriting(builder)))
+        Ok(Box::new(IndexWriting(Arc::new(builder))))
     }
 
     fn update(&self, base: &Path, dir: &Path, _: i64) -> annuaire_views::Result<Option<Box<dyn ViewWriter>>> {
@@ -56,7 +57,7 @@ impl GenerationView for SearchIndexView {
             return Ok(None);
         }
         copy_dir(base, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        Ok(Some(Box::new(IndexWriting(IndexBuilder::open(dir)?))))
+        Ok(Some(Box::new(IndexWriting(Arc::new(IndexBuilder::open(dir)?)))))
     }
 }
 
@@ -64,7 +65,9 @@ impl GenerationView for SearchIndexView {
 /// national load, `ANNUAIRE_LOG=debug`); a little under, so that a load of one segment and a bit takes two threads.
 pub(crate) const ONE_SEGMENT: u64 = 500_000;
 
-struct IndexWriting(IndexBuilder);
+/// The index being written; shared with the threads that add persons ([`SharedAdd`]: tantivy's writer takes documents
+/// from any thread), unshared again when it is finished.
+struct IndexWriting(Arc<IndexBuilder>);
 
 impl ViewWriter for IndexWriting {
     fn remove(&mut self, idnat: &str) -> annuaire_views::Result<()> {
@@ -77,7 +80,18 @@ impl ViewWriter for IndexWriting {
     }
 
     fn finish(self: Box<Self>) -> annuaire_views::Result<()> {
-        Ok(self.0.finish()?)
+        let builder = Arc::try_unwrap(self.0).map_err(|_| "the index is finished while persons are still added")?;
+        Ok(builder.finish()?)
+    }
+
+    fn shared(&self) -> Option<Arc<dyn SharedAdd>> {
+        Some(self.0.clone())
+    }
+}
+
+impl SharedAdd for IndexBuilder {
+    fn add(&self, person: &Person) -> annuaire_views::Result<()> {
+        Ok(IndexBuilder::add(self, person)?)
     }
 }
 

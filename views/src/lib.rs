@@ -69,6 +69,22 @@ pub trait ViewWriter: Send {
     }
     /// Complete the folder (files flushed); it is then marked current and renamed into place by the caller.
     fn finish(self: Box<Self>) -> Result<()>;
+    /// A way to add persons from several threads at once, for a writer whose engine takes them so (tantivy's writer
+    /// does): [`Building::add`] then does not take the build's lock. `None` (the default): adds take turns.
+    fn shared(&self) -> Option<Arc<dyn SharedAdd>> {
+        None
+    }
+}
+
+/// Adds persons to a view from any thread ([`ViewWriter::shared`]); dropped before the writer is finished.
+pub trait SharedAdd: Send + Sync {
+    /// [`ViewWriter::add`], without the build's lock.
+    fn add(&self, person: &Person) -> Result<()>;
+    /// [`ViewWriter::add_version`], without the build's lock; by default the version is ignored.
+    fn add_version(&self, person: &Person, since: i64) -> Result<()> {
+        let _ = since;
+        self.add(person)
+    }
 }
 
 /// The file that marks a view's folder complete, holding its name and version.
@@ -105,6 +121,8 @@ pub struct Building {
     dir: PathBuf,
     tmp: tempfile::TempDir,
     writer: Mutex<Option<Box<dyn ViewWriter>>>,
+    /// The writer's lock-free way in, when it has one (pass B's two workers then build their documents at once).
+    shared: Option<Arc<dyn SharedAdd>>,
     started: std::time::Instant,
     full: bool,
 }
@@ -137,12 +155,14 @@ impl Building {
             None => view.build(tmp.path(), generation, how)?,
         };
         let dir = self::dir(data_dir, view.name(), generation);
+        let shared = writer.shared();
         Ok(Building {
             view,
             generation,
             dir,
             tmp,
             writer: Mutex::new(Some(writer)),
+            shared,
             started: std::time::Instant::now(),
             full,
         })
@@ -173,18 +193,25 @@ impl Building {
 
     /// Add a person (from any thread: the writer is behind a lock).
     pub fn add(&self, person: &Person) -> Result<()> {
-        self.with(|w| w.add(person))
+        match &self.shared {
+            Some(s) => s.add(person),
+            None => self.with(|w| w.add(person)),
+        }
     }
 
     /// Add a person with the generation that wrote their version ([`ViewWriter::add_version`]).
     pub fn add_version(&self, person: &Person, since: i64) -> Result<()> {
-        self.with(|w| w.add_version(person, since))
+        match &self.shared {
+            Some(s) => s.add_version(person, since),
+            None => self.with(|w| w.add_version(person, since)),
+        }
     }
 
     /// Complete the view, mark it current and rename it into place (blocking: call it off the async threads).
     /// When another builder put a current folder there first, that one is kept.
     pub fn finish(self) -> Result<PathBuf> {
-        let Building { view, generation, dir, tmp, writer, started, full } = self;
+        let Building { view, generation, dir, tmp, writer, shared, started, full } = self;
+        drop(shared);
         let w = writer.into_inner().map_err(|_| Error::from("a view writer panicked"))?;
         w.ok_or_else(|| Error::from("the view is finished"))?.finish()?;
         let marker = tmp.path().join(MARKER);
@@ -265,6 +292,70 @@ mod tests {
         fn finish(self: Box<Self>) -> Result<()> {
             Ok(std::fs::write(&self.0, self.1.iter().map(|i| format!("{i}\n")).collect::<String>())?)
         }
+    }
+
+    /// Like `Ids`, fed only through its shared way in: its own `add` refuses.
+    struct SharedIds;
+    struct SharedIdsWriter(PathBuf, Arc<Mutex<std::collections::BTreeSet<String>>>);
+    struct Shared(Arc<Mutex<std::collections::BTreeSet<String>>>);
+
+    impl GenerationView for SharedIds {
+        fn name(&self) -> &'static str {
+            "shared-ids"
+        }
+        fn version(&self) -> u32 {
+            1
+        }
+        fn build(&self, dir: &Path, _: i64, _: Build) -> Result<Box<dyn ViewWriter>> {
+            Ok(Box::new(SharedIdsWriter(dir.join("ids"), Default::default())))
+        }
+    }
+
+    impl ViewWriter for SharedIdsWriter {
+        fn remove(&mut self, _: &str) -> Result<()> {
+            Err("built in full only".into())
+        }
+        fn add(&mut self, _: &Person) -> Result<()> {
+            Err("added through the build's lock".into())
+        }
+        fn finish(self: Box<Self>) -> Result<()> {
+            let ids = self.1.lock().map_err(|_| Error::from("poisoned"))?;
+            Ok(std::fs::write(&self.0, ids.iter().map(|i| format!("{i}\n")).collect::<String>())?)
+        }
+        fn shared(&self) -> Option<Arc<dyn SharedAdd>> {
+            Some(Arc::new(Shared(self.1.clone())))
+        }
+    }
+
+    impl SharedAdd for Shared {
+        fn add(&self, p: &Person) -> Result<()> {
+            self.0.lock().map_err(|_| Error::from("poisoned"))?.insert(p.idnat.as_str().to_string());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_with_a_shared_way_in_is_fed_from_several_threads_without_the_lock() -> Result<()> {
+        let data = tempfile::tempdir()?;
+        let view: Arc<dyn GenerationView> = Arc::new(SharedIds);
+        let b = Building::start(data.path(), view.clone(), 1, None, Build::BesideSync { documents: 8 })?;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let b = &b;
+                    s.spawn(move || -> Result<()> {
+                        b.add(&person(&format!("81000000000{t}"))?)?;
+                        b.add_version(&person(&format!("81000000001{t}"))?, 1)
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| h.join().map_err(|_| Error::from("a thread panicked"))?)
+        })?;
+        let d = b.finish()?;
+        let ids = std::fs::read_to_string(d.join("ids"))?;
+        assert_eq!(ids.lines().count(), 8, "{ids}");
+        assert!(ids.lines().all(|l| l.starts_with("8100000000")), "{ids}");
+        Ok(())
     }
 
     fn person(id: &str) -> Result<Person> {
