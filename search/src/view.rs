@@ -42,7 +42,7 @@ impl GenerationView for SearchIndexView {
             // load is larger than a segment: with one, the sync's workers waited for it each time it finished a
             // segment (1 s or more at one core, three times per national load); with two, one takes documents while
             // the other finishes its segment (5 % less wall, the same CPU and peak RSS, the same search latency:
-            // docs/benchmarks.md, "the afternoon of 2026-12-03"). A smaller load fits one segment: two threads would
+            // docs/benchmarks.md, "the late afternoon of 2026-12-03" and the afternoon's). A smaller load fits one segment: two threads would
             // only split it in two (and the order of equal names would follow which thread took which person).
             Build::BesideSync { documents } => {
                 let threads = if documents > ONE_SEGMENT { 2 } else { 1 };

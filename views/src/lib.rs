@@ -191,7 +191,8 @@ impl Building {
         self.with(|w| w.remove(idnat))
     }
 
-    /// Add a person (from any thread: the writer is behind a lock).
+    /// Add a person (from any thread: through the writer's [`SharedAdd`] when it has one, else behind the build's
+    /// lock).
     pub fn add(&self, person: &Person) -> Result<()> {
         match &self.shared {
             Some(s) => s.add(person),
