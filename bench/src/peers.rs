@@ -63,9 +63,14 @@ pub fn duckdb_load(work: &Path, personne_activite: &Path, runs: usize) -> anyhow
 /// The `wrk` script: a uniform draw over every id per request. The ids are kept in one string of fixed-width slots:
 /// held as a Lua table of 1.7 million strings, they made every garbage collection of `wrk`'s Lua heap mark them all,
 /// and those pauses (up to 270 ms) were measured as the server's latency (p99 57-137 ms at 64 connections on
-/// 2026-11-30, 3.8-4.4 ms with this script, same server).
+/// 2026-11-30, 3.8-4.4 ms with fixed-width slots, same server). Each slot begins with its id's length, and the
+/// request is two constant strings around the id. `wrk.format` (a table, three formatted strings and a join a
+/// request) and a pattern to trim the padding were work and garbage on every request, on the cores the server
+/// shares with `wrk`, and they showed in the latency `wrk` measures (p99 4.5-8.3 ms against 3.2-3.8 ms at 64
+/// connections, same server, same minutes, 2026-12-03; the request's bytes are the same: docs/benchmarks.md, "The
+/// evening of 2026-12-03").
 const WRK_SCRIPT: &str = r#"
-local blob, width, count
+local blob, width, count, head, tail
 local token = os.getenv("BENCH_TOKEN")
 init = function(args)
   local parts, longest = {}, 0
@@ -73,16 +78,17 @@ init = function(args)
     parts[#parts + 1] = line
     if #line > longest then longest = #line end
   end
-  for i = 1, #parts do parts[i] = parts[i] .. string.rep(" ", longest - #parts[i]) end
-  width, count, blob = longest, #parts, table.concat(parts)
+  for i = 1, #parts do parts[i] = string.char(#parts[i]) .. parts[i] .. string.rep(" ", longest - #parts[i]) end
+  width, count, blob = longest + 1, #parts, table.concat(parts)
   parts = nil
   collectgarbage()
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  head = "GET /v1/claims/"
+  tail = " HTTP/1.1\r\nHost: " .. wrk.headers["Host"] .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
 end
 request = function()
-  local k = math.random(count) - 1
-  local id = string.sub(blob, k * width + 1, (k + 1) * width):gsub(" +$", "")
-  return wrk.format("GET", "/v1/claims/" .. id, {["Authorization"] = "Bearer " .. token})
+  local at = (math.random(count) - 1) * width + 1
+  return head .. string.sub(blob, at + 1, at + string.byte(blob, at)) .. tail
 end
 "#;
 
