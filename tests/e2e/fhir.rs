@@ -459,3 +459,41 @@ fn bulk_export_over_http_gives_the_counts_of_stats() {
         }
     });
 }
+
+/// An export that cannot write (here its Practitioner file is `/dev/full`, a disk that is always full) stops with the
+/// disk's error, and soon: the store's reader and the renderer stop when the writer does (they run a page apart, and
+/// a writer that stopped must not leave them waiting). Several pages, so that the writer fails while pages are still
+/// being read and rendered.
+#[test]
+fn an_export_that_cannot_write_stops_with_the_disk_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let source = dir.path().join("extract");
+    annuaire_data_samples::sample(7000).write_dir(&source, "202611280900").expect("sample");
+    let out = annuaire(dir.path(), &["sync", "--source", source.to_str().expect("p")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out_dir = dir.path().join("ndjson");
+    std::fs::create_dir_all(&out_dir).expect("folder");
+    std::os::unix::fs::symlink("/dev/full", out_dir.join("Practitioner.ndjson")).expect("symlink");
+    let mut child = crate::common::annuaire_command(dir.path())
+        .args(["export", "--format", "fhir-ndjson", "--type", "Practitioner,PractitionerRole", "--out"])
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("export");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the export did not stop within 120 s after its writer failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
+    assert!(!status.success(), "the export succeeded on a full disk: {err}");
+    assert!(err.contains("No space left on device"), "not the disk's error: {err}");
+}
