@@ -2,7 +2,7 @@
 //! resource type of one generation, optionally only what changed since an instant (`_since`) and one territory or
 //! profession (`_typeFilter`). Records are read from the store a page at a time and turned into resources off the
 //! async threads, so a national export streams in bounded memory (a few pages, the open files' buffers, and the set
-//! of Organization ids already written). Reading, rendering and writing run at once, a page apart ([`write`]).
+//! of Organization ids already written). Reading, rendering and writing run at once, a page apart ([`write()`]).
 
 use super::params::ResourceType;
 use super::query::MAX_VALUES;
