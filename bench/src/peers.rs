@@ -84,7 +84,8 @@ init = function(args)
   collectgarbage()
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
   head = "GET /v1/claims/"
-  tail = " HTTP/1.1\r\nHost: " .. wrk.headers["Host"] .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
+  local host = wrk.headers["Host"] or (wrk.host .. ":" .. wrk.port)
+  tail = " HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer " .. token .. "\r\n\r\n"
 end
 request = function()
   local at = (math.random(count) - 1) * width + 1
