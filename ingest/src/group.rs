@@ -458,16 +458,16 @@ pub(crate) fn facts_of(p: &Person, c: &Counters) -> Facts {
     unknown_codes_of(p, |kind, code| {
         *unknown.entry((kind.name().to_string(), code.to_string())).or_default() += 1;
     });
-    let mut segments: Vec<String> = p.department_codes().into_iter().map(|d| format!("department:{d}")).collect();
+    let mut segments: Vec<String> = p.department_codes().into_iter().map(|d| ["department:", d].concat()).collect();
     let mut professions: Vec<&str> =
         p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
     professions.sort_unstable();
     professions.dedup();
-    segments.extend(professions.into_iter().map(|c| format!("profession:{c}")));
+    segments.extend(professions.into_iter().map(|c| ["profession:", c].concat()));
     let mut kinds: Vec<&str> = p.exercices.iter().map(|e| e.authority.kind.as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();
-    segments.extend(kinds.into_iter().map(|k| format!("authority_kind:{k}")));
+    segments.extend(kinds.into_iter().map(|k| ["authority_kind:", k].concat()));
     segments.sort_unstable();
     let mut structures: Vec<(String, String, String)> = p
         .exercices

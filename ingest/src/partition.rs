@@ -204,5 +204,10 @@ pub(crate) enum Outcome {
 
 /// A change with its record packed for storage (here, on the pass's workers, rather than on the store's writer).
 fn change(idnat: &str, kind: ChangeKind, group: &'static str, packed: Vec<u8>, hash: u128) -> Change {
-    Change { idnat: idnat.to_string(), kind, id_group: group, record: Some((packed, format!("{hash:032x}"))) }
+    Change {
+        idnat: idnat.to_string(),
+        kind,
+        id_group: group,
+        record: Some((packed, annuaire_store::record::hash_hex(hash))),
+    }
 }

@@ -55,7 +55,15 @@ pub struct IndexBuilder {
     fields: Fields,
     /// The day card validity is judged on (`yyyy-mm-dd`).
     day: String,
+    /// Documents made and not yet handed to tantivy's indexing threads: they go [`BATCH`] at a time.
+    pending: std::sync::Mutex<Vec<TantivyDocument>>,
 }
+
+/// Documents handed to tantivy's indexing threads at once. tantivy's queue carries a batch per message; one document
+/// a message made its indexing threads wake (or spin, waiting for the next) once per person: about 2.5 % of a first
+/// load's CPU (`perf`, "The night of 2026-12-03" in `docs/benchmarks.md`). Small, so that the queue (10,000 messages)
+/// still holds back the workers when tantivy falls behind, and a document waits for at most a few others.
+const BATCH: usize = 64;
 
 impl IndexBuilder {
     /// Create the index in `dir` (created; must be empty).
@@ -78,7 +86,11 @@ impl IndexBuilder {
             Some(n) => index.writer_with_num_threads(n, bytes)?,
             None => index.writer(bytes)?,
         };
-        Ok(IndexBuilder { writer, fields, day: crate::today() })
+        Ok(IndexBuilder::with_writer(writer, fields))
+    }
+
+    fn with_writer(writer: IndexWriter, fields: Fields) -> IndexBuilder {
+        IndexBuilder { writer, fields, day: crate::today(), pending: std::sync::Mutex::new(Vec::new()) }
     }
 
     /// True when the index in `dir` has this version's schema (an index written by an older version is rebuilt,
@@ -93,12 +105,28 @@ impl IndexBuilder {
         register(&index);
         let fields = fields_of(&index.schema())?;
         let writer = index.writer(200_000_000)?;
-        Ok(IndexBuilder { writer, fields, day: crate::today() })
+        Ok(IndexBuilder::with_writer(writer, fields))
     }
 
-    /// Remove a person's document (before adding their new record, or for a deletion).
-    pub fn remove(&self, idnat: &str) {
+    /// Remove a person's document (before adding their new record, or for a deletion). The documents added before
+    /// are handed to tantivy first: a deletion applies to the documents given before it.
+    pub fn remove(&self, idnat: &str) -> Result<()> {
+        self.flush()?;
         self.writer.delete_term(Term::from_field_text(self.fields.idnat, idnat));
+        Ok(())
+    }
+
+    /// Hand the pending documents to tantivy.
+    fn flush(&self) -> Result<()> {
+        let docs = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        self.send(docs)
+    }
+
+    fn send(&self, docs: Vec<TantivyDocument>) -> Result<()> {
+        if !docs.is_empty() {
+            self.writer.run(docs.into_iter().map(tantivy::indexer::UserOperation::Add))?;
+        }
+        Ok(())
     }
 
     /// Add one person (from any thread: the documents go to tantivy's indexing threads).
@@ -118,18 +146,31 @@ impl IndexBuilder {
         doc.add_u64(f.name_key, name_key(first.map(|e| e.family_name.as_str()).unwrap_or("")));
         if let Some((_, a)) = p.main_activity() {
             let s = &a.structure;
-            doc.add_text(f.place, format!("{} {}", s.postal_code, s.town()).trim());
+            doc.add_text(f.place, [s.postal_code.as_str(), s.town()].join(" ").trim());
         }
-        self.writer.add_document(doc)?;
-        Ok(())
+        let full = {
+            let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+            pending.push(doc);
+            if pending.len() >= BATCH {
+                std::mem::replace(&mut *pending, Vec::with_capacity(BATCH))
+            } else {
+                Vec::new()
+            }
+        };
+        self.send(full)
     }
 
     /// Commit and wait for merges: the index is complete on disk.
     pub fn finish(mut self) -> Result<()> {
+        self.flush()?;
         self.writer.commit()?;
         self.writer.wait_merging_threads()?;
         Ok(())
     }
+}
+
+fn poisoned() -> Error {
+    Error::Tantivy(tantivy::TantivyError::InternalError("a thread adding documents panicked".into()))
 }
 
 /// One hit.

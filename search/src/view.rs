@@ -71,7 +71,7 @@ struct IndexWriting(Arc<IndexBuilder>);
 
 impl ViewWriter for IndexWriting {
     fn remove(&mut self, idnat: &str) -> annuaire_views::Result<()> {
-        self.0.remove(idnat);
+        self.0.remove(idnat)?;
         Ok(())
     }
 

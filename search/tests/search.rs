@@ -164,7 +164,7 @@ fn facet_counts_equal_counts_over_the_hits_also_after_an_update_with_deletions()
     let b = IndexBuilder::open(&t.path().join("idx")).expect("open");
     for (k, p) in persons.iter().enumerate() {
         if k % 3 == 0 {
-            b.remove(p.idnat.as_str());
+            b.remove(p.idnat.as_str()).expect("remove");
             if k % 2 == 0 {
                 b.add(p).expect("add");
             }
