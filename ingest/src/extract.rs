@@ -322,6 +322,17 @@ fn parse_part<'a, T>(
     })
 }
 
+thread_local! {
+    /// A pass-B worker's buffers for the partition files it reads (one per member, in order), kept from one
+    /// partition to the next: read afresh, a national load's 64 partitions took about 900 MB of new pages, each
+    /// faulted in and zeroed by the kernel before the file's bytes were copied over it.
+    static READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The largest partition file buffer a worker keeps for the next partition (a national partition's largest file is
+/// about 10 MB).
+const KEEP_READ_BUFFER: usize = 64 << 20;
+
 impl Partitioned {
     /// Pass B for one partition: its persons, grouped and canonical, each person's counters in its facts.
     pub fn process(&self, p: usize) -> Result<Part> {
@@ -332,14 +343,17 @@ impl Partitioned {
     /// once per person (its key and the [`crate::facts::RawHash`] of its lines); a person it says yes to is not
     /// parsed and is listed in [`Part::skipped`]. Lines without a key are always parsed.
     pub fn process_skipping(&self, p: usize, skip: &(dyn Fn(&str, u128) -> bool + Sync)) -> Result<Part> {
+        let mut buffers = READ_BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buffers.resize_with(self.members.len(), Vec::new);
         let mut texts = Vec::with_capacity(self.members.len());
-        for (kind, name, header) in &self.members {
+        for ((kind, name, header), mut text) in self.members.iter().zip(buffers) {
             let path = self.dir.path().join(format!("{}-{p:02}", kind.name()));
-            let text = match std::fs::read(&path) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            text.clear();
+            match File::open(&path).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut text)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&path, e)),
-            };
+            }
             texts.push((*kind, name.as_str(), header, text));
         }
         // Each person's lines hashed in file order, files in the order they are read; then whether to parse them.
@@ -409,6 +423,15 @@ impl Partitioned {
             if erred.contains(id) || grouped.tainted.contains(id) { None } else { raw.get(id.as_bytes()).copied() }
         };
         let raws = grouped.persons.iter().map(raw_of).collect();
+        drop(raw);
+        drop(keys);
+        drop(persons_of_lines);
+        let kept: Vec<Vec<u8>> = texts
+            .into_iter()
+            .map(|t| t.3)
+            .map(|b| if b.capacity() <= KEEP_READ_BUFFER { b } else { Vec::new() })
+            .collect();
+        READ_BUFFERS.with(|b| *b.borrow_mut() = kept);
         Ok(Part {
             raw: raws,
             skipped,

@@ -63,7 +63,7 @@ pub struct IndexBuilder {
 /// a message made its indexing threads wake (or spin, waiting for the next) once per person: about 2.5 % of a first
 /// load's CPU (`perf`, "The night of 2026-12-03" in `docs/benchmarks.md`). Small, so that the queue (10,000 messages)
 /// still holds back the workers when tantivy falls behind, and a document waits for at most a few others.
-const BATCH: usize = 64;
+const BATCH: usize = 16;
 
 impl IndexBuilder {
     /// Create the index in `dir` (created; must be empty).
