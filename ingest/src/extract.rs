@@ -329,6 +329,11 @@ thread_local! {
     static READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Drop this thread's read buffers (`READ_BUFFERS`), at the end of a pass B.
+pub(crate) fn release_read_buffers() {
+    READ_BUFFERS.with(|b| drop(std::mem::take(&mut *b.borrow_mut())));
+}
+
 /// The largest partition file buffer a worker keeps for the next partition (a national partition's largest file is
 /// about 10 MB).
 const KEEP_READ_BUFFER: usize = 64 << 20;
@@ -476,4 +481,37 @@ pub fn read_extract(source: &Source, on_bytes: &(dyn Fn(&str, u64) + Sync)) -> R
     report.persons_with_errors = tainted.len() as u64;
     report.rows_rejected = report.group.errors_by_kind.values().sum();
     Ok(Extract { persons, tainted, report })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept() -> usize {
+        READ_BUFFERS.with(|b| b.borrow().iter().map(Vec::capacity).sum())
+    }
+
+    #[test]
+    fn a_worker_reads_each_partition_alone_with_the_buffers_it_keeps_until_released() {
+        let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
+        let source = Source::open(&samples).expect("source");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let parted = partition(&source, tmp.path(), &|_, _| {}).expect("pass A");
+        let idnats = |part: &Part| part.persons.iter().map(|p| p.idnat.as_str().to_string()).collect::<Vec<_>>();
+        // Each partition alone, on this thread: the first time, then after every other, whose bytes the buffers
+        // held in between.
+        release_read_buffers();
+        let first: Vec<Part> = (0..PARTITIONS).map(|p| parted.process(p).expect("pass B")).collect();
+        assert!(kept() > 0, "the buffers are kept for the next partition");
+        let persons: usize = first.iter().map(|p| p.persons.len()).sum();
+        assert!(persons > 100, "the sample's persons are read ({persons})");
+        for p in (0..PARTITIONS).rev() {
+            let again = parted.process(p).expect("pass B again");
+            assert_eq!(idnats(&again), idnats(&first[p]), "partition {p}");
+            assert_eq!(again.persons, first[p].persons, "partition {p}");
+            assert_eq!(again.raw, first[p].raw, "partition {p}");
+        }
+        release_read_buffers();
+        assert_eq!(kept(), 0);
+    }
 }

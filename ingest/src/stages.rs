@@ -346,6 +346,9 @@ impl Run<'_> {
             }
             writing += t.elapsed();
         }
+        // The workers' read buffers go back to the allocator (a server runs the sync on the process's rayon pool,
+        // which it keeps between nights).
+        let _ = tokio::task::spawn_blocking(|| rayon::broadcast(|_| crate::extract::release_read_buffers())).await;
         tracing::info!(
             ?compute,
             ?writing,

@@ -209,3 +209,32 @@ fn precomputed_bare_prefixes_answer_what_a_counting_search_answers() {
     let r = SearchRequest { text: Some("ma le".into()), ..Default::default() };
     assert_eq!(pre.search(&r).expect("pre"), live.search(&r).expect("live"));
 }
+
+/// Documents reach tantivy a few at a time: a removal still applies to every document added before it, even one not
+/// yet handed over, and the last ones are in the index once it is finished.
+#[test]
+fn a_removal_applies_to_the_documents_added_before_it_and_finishing_keeps_the_rest() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data-samples/PS_LibreAcces");
+    let persons = read_extract(&Source::open(&dir).expect("source"), &|_, _| {}).expect("read").persons;
+    assert!(persons.len() > 40, "{} persons", persons.len());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let b = IndexBuilder::create(&tmp.path().join("idx")).expect("create");
+    // Added one at a time, each third removed right after it was added (before any batch is full), and the last
+    // few added after the last removal.
+    let mut kept = Vec::new();
+    for (k, p) in persons.iter().enumerate() {
+        b.add(p).expect("add");
+        if k % 3 == 1 {
+            b.remove(p.idnat.as_str()).expect("remove");
+        } else {
+            kept.push(p.idnat.as_str().to_string());
+        }
+    }
+    b.finish().expect("finish");
+    let idx = SearchIndex::open(&tmp.path().join("idx")).expect("open");
+    let all = idx.search(&SearchRequest { limit: 1000, ..Default::default() }).expect("all");
+    let mut found = ids(&all);
+    found.sort();
+    kept.sort();
+    assert_eq!(found, kept);
+}
