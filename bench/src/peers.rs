@@ -171,12 +171,18 @@ pub fn healthz_row(base: &str, seconds: u64) -> anyhow::Result<Option<String>> {
     )))
 }
 
-/// The two middle cells of a row of `wrk` runs: req/s, then p50 and p99, medians and spreads.
+/// The two middle cells of a row of `wrk` runs: req/s, then p50 and p99, medians and spreads, and each run's p99.
 pub fn summary(runs: &[Wrk]) -> String {
     let (rps, rlo, rhi) = crate::measure::median(runs.iter().map(|r| r.rps).collect());
     let (p99, plo, phi) = crate::measure::median(runs.iter().map(|r| r.p99_ms).collect());
     let (p50, _, _) = crate::measure::median(runs.iter().map(|r| r.p50_ms).collect());
-    format!("{rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2})")
+    // Each run's p99 in the order they ran, so that an outlier shows where it fell (the first run after a phase
+    // that left the caches cold, or one in the middle).
+    let each: Vec<String> = runs.iter().map(|r| format!("{:.2}", r.p99_ms)).collect();
+    format!(
+        "{rps:.0} req/s ({rlo:.0} – {rhi:.0}) | p50 {p50:.2} ms, p99 {p99:.2} ms ({plo:.2} – {phi:.2}; runs in order: {})",
+        each.join(", ")
+    )
 }
 
 /// `wrk` with the options every run of it here shares (the claims and their peer are measured alike): two threads,
@@ -209,4 +215,19 @@ fn parse_wrk(out: std::process::Output) -> anyhow::Result<Wrk> {
             .sum::<u64>();
     }
     Ok(Wrk { rps, p50_ms: p50, p99_ms: p99, errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_gives_medians_spreads_and_each_run_s_p99_in_order() {
+        let run = |rps, p99_ms| Wrk { rps, p50_ms: 0.2, p99_ms, errors: 0 };
+        let s = summary(&[run(90_000.0, 7.39), run(89_000.0, 2.80), run(91_000.0, 2.81)]);
+        assert_eq!(
+            s,
+            "90000 req/s (89000 – 91000) | p50 0.20 ms, p99 2.81 ms (2.80 – 7.39; runs in order: 7.39, 2.80, 2.81)"
+        );
+    }
 }
