@@ -428,14 +428,10 @@ impl Partitioned {
             if erred.contains(id) || grouped.tainted.contains(id) { None } else { raw.get(id.as_bytes()).copied() }
         };
         let raws = grouped.persons.iter().map(raw_of).collect();
-        drop(raw);
-        drop(keys);
-        drop(persons_of_lines);
-        let kept: Vec<Vec<u8>> = texts
-            .into_iter()
-            .map(|t| t.3)
-            .map(|b| if b.capacity() <= KEEP_READ_BUFFER { b } else { Vec::new() })
-            .collect();
+        // What borrows the files' bytes goes first; then the buffers are kept for the next partition.
+        drop((raw, keys, persons_of_lines));
+        let kept: Vec<Vec<u8>> =
+            texts.into_iter().map(|(.., b)| if b.capacity() <= KEEP_READ_BUFFER { b } else { Vec::new() }).collect();
         READ_BUFFERS.with(|b| *b.borrow_mut() = kept);
         Ok(Part {
             raw: raws,

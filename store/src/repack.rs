@@ -65,7 +65,7 @@ impl Store {
             (after_idnat, after_from) = (last.idnat.clone(), last.valid_from);
             let mut rewrites = Vec::with_capacity(rows.len());
             for row in rows {
-                let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(row.text.as_bytes()));
+                let hash = crate::record::hash_hex(xxhash_rust::xxh3::xxh3_128(row.text.as_bytes()));
                 if hash != row.hash {
                     done.left += 1;
                     continue;
