@@ -318,12 +318,15 @@ impl SearchIndex {
                 clauses.push((Occur::Must, Box::new(DisjunctionMaxQuery::new(tiers))));
             }
         }
+        // A filter adds nothing to a hit's score. As a scored term, its BM25 was lower for a person with two values of
+        // the field (two professions, two departments) than for one with one, and ranked them apart within a tier.
+        let filter = |field: Field, value: &str| -> Box<dyn Query> {
+            let term = TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic);
+            Box::new(ConstScoreQuery::new(Box::new(term), 0.0))
+        };
         let mut exact = |field: Field, value: &Option<String>| {
             if let Some(v) = value {
-                clauses.push((
-                    Occur::Must,
-                    Box::new(TermQuery::new(Term::from_field_text(field, v.trim()), IndexRecordOption::Basic)),
-                ));
+                clauses.push((Occur::Must, filter(field, v.trim())));
             }
         };
         exact(f.profession, &r.profession);
@@ -337,10 +340,7 @@ impl SearchIndex {
                 Some(k) => (f.authority_kind, k.as_str().to_string()),
                 None => (f.authority, a.trim().to_ascii_uppercase()),
             };
-            clauses.push((
-                Occur::Must,
-                Box::new(TermQuery::new(Term::from_field_text(field, &value), IndexRecordOption::Basic)),
-            ));
+            clauses.push((Occur::Must, filter(field, &value)));
         }
         if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) }
     }

@@ -85,3 +85,41 @@ fn mart_puts_the_family_names_that_start_with_it_first_then_later_words_then_giv
     let r = page("marchand", 0);
     assert!(r.hits.first().is_some_and(|h| h.family_name.starts_with("MARCHAND")), "{:?}", r.hits.first());
 }
+
+#[test]
+fn a_filter_does_not_rank_a_person_with_two_professions_after_one_with_one() {
+    // Before, a filter was a scored term: its BM25 is lower for a person with two values of the field than for one
+    // with one, so within a tier everyone with one profession came before everyone with two, whatever their names.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let b = IndexBuilder::create(tmp.path()).expect("create");
+    let exercice = |family: &str, profession: &str| Exercice {
+        family_name: family.into(),
+        given_name: "Anne".into(),
+        profession: annuaire_schemas::model::Coded { code: profession.into(), ..Default::default() },
+        ..Exercice::default()
+    };
+    let two = Person {
+        idnat: IdNat::new("810000000001".to_string()),
+        exercices: vec![exercice("MARTA", "10"), exercice("MARTA", "21")],
+        ..Person::default()
+    };
+    let one = Person {
+        idnat: IdNat::new("810000000002".to_string()),
+        exercices: vec![exercice("MARTB", "10")],
+        ..Person::default()
+    };
+    b.add(&one).expect("add");
+    b.add(&two).expect("add");
+    b.finish().expect("finish");
+    let idx = SearchIndex::open(tmp.path()).expect("open");
+    for filtered in [false, true] {
+        let r = SearchRequest {
+            text: Some("mart".into()),
+            profession: filtered.then(|| "10".to_string()),
+            department: None,
+            ..Default::default()
+        };
+        let families: Vec<String> = idx.search(&r).expect("search").hits.into_iter().map(|h| h.family_name).collect();
+        assert_eq!(families, ["MARTA", "MARTB"], "ties by name, filtered: {filtered}");
+    }
+}
