@@ -27,26 +27,27 @@ const KEYS: [(&str, &str, &str); 2] = [
 ];
 
 impl Store {
-    /// At the start of a generation: on SQLite, drop the keys when no version and no change is stored (a first load,
-    /// or the first after every generation was abandoned), else make sure they are there. Returns whether they were
-    /// dropped.
-    pub(crate) async fn prepare_keys(&self) -> Result<bool> {
-        let Pool::Sqlite(pool) = self.pool() else { return Ok(false) };
-        let empty: bool = sqlx::query_scalar(
-            "SELECT NOT EXISTS (SELECT 1 FROM person_version) AND NOT EXISTS (SELECT 1 FROM change_log)",
-        )
-        .fetch_one(pool)
-        .await?;
+    /// Whether nothing at all is stored: no version and no change (a first load, or the first after every generation
+    /// was abandoned). A generation begun then only creates persons (`generation.implicit_creates`, migration 0009).
+    pub(crate) async fn nothing_stored(&self) -> Result<bool> {
+        const EMPTY: &str =
+            "SELECT NOT EXISTS (SELECT 1 FROM person_version) AND NOT EXISTS (SELECT 1 FROM change_log)";
+        Ok(crate::with_pool!(self, pool => sqlx::query_scalar(EMPTY).fetch_one(pool).await?))
+    }
+
+    /// At the start of a generation: on SQLite, drop the keys when nothing is stored (`empty`, from
+    /// [`Store::nothing_stored`]), else make sure they are there.
+    pub(crate) async fn prepare_keys(&self, empty: bool) -> Result<()> {
+        let Pool::Sqlite(pool) = self.pool() else { return Ok(()) };
         if !empty {
-            self.make_keys().await?;
-            return Ok(false);
+            return self.make_keys().await;
         }
         let mut tx = pool.begin_write().await?;
         for (_, _, drop) in KEYS {
             sqlx::query(drop).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Make the keys where they are missing (nothing to do on PostgreSQL, nor on SQLite when they are there). A

@@ -1,7 +1,7 @@
 //! A generation's lifecycle: begin, write its changes (COPY on PostgreSQL, multi-row INSERT on SQLite), finish,
 //! promote, hold, approve (with exclusions), abandon, and recover what a killed writer left.
 
-use crate::{BeginWrite, Pool, now, serve_generation, state_in, with_pool};
+use crate::{BeginWrite, Pool, implicit_in, now, serve_generation, state_in, with_pool};
 use crate::{Change, ChangeKind, Error, GenerationInfo, GenerationRow, Result, Served, Store};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -154,19 +154,25 @@ impl Store {
         Ok(())
     }
 
-    /// Start a new generation for a run. On SQLite, a generation begun when nothing is stored is written without its
-    /// keys, which [`Store::finish_generation`] makes (`bulk.rs`).
+    /// Start a new generation for a run. A generation begun when nothing is stored can only create persons: its
+    /// creations are read from its versions, not written to `change_log` (`implicit_creates`, migration 0009); on
+    /// SQLite it is also written without its keys, which [`Store::finish_generation`] makes (`bulk.rs`).
     pub async fn begin_generation(&self, run: i64) -> Result<i64> {
-        self.prepare_keys().await?;
+        let empty = self.nothing_stored().await?;
+        self.prepare_keys(empty).await?;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(generation), 0) + 1 FROM generation")
                 .fetch_one(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO generation (generation, run, state, created_at) VALUES ($1, $2, 'building', $3)")
+            sqlx::query(
+                "INSERT INTO generation (generation, run, state, created_at, implicit_creates) \
+                 VALUES ($1, $2, 'building', $3, $4)",
+            )
                 .bind(next)
                 .bind(run)
                 .bind(now())
+                .bind(i64::from(empty))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE ingest_run SET generation = $1 WHERE run = $2")
@@ -192,6 +198,10 @@ impl Store {
                 if state_in!(tx, generation).as_deref() != Some("building") {
                     return Err(Error::Invalid(format!("generation {generation} is not being built")));
                 }
+                let implicit = implicit_in!(tx, generation);
+                if implicit {
+                    only_creations(generation, &changes)?;
+                }
                 let closing: Vec<&str> =
                     changes.iter().filter(|c| c.kind != ChangeKind::Create).map(|c| c.idnat.as_str()).collect();
                 if !closing.is_empty() {
@@ -209,6 +219,9 @@ impl Store {
                             &mut versions,
                             &[Some(&c.idnat), Some(&generation.to_string()), None, Some(hash), Some(&bytea(record))],
                         );
+                    }
+                    if implicit {
+                        continue;
                     }
                     copy_row(
                         &mut log,
@@ -305,6 +318,17 @@ impl Store {
                     state.as_deref().unwrap_or("unknown")
                 )));
             }
+            if implicit_in!(tx, generation) {
+                // Its versions are its creations, and it has no other change.
+                if exclude.contains(&ChangeKind::Create) {
+                    sqlx::query("DELETE FROM person_version WHERE valid_from = $1")
+                        .bind(generation)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                return Ok(());
+            }
             for kind in exclude {
                 if *kind != ChangeKind::Delete {
                     sqlx::query(
@@ -353,11 +377,17 @@ impl Store {
                     state.as_deref().unwrap_or("unknown")
                 )));
             }
-            let kept: Vec<(String, i64)> =
+            let kept: Vec<(String, i64)> = if implicit_in!(tx, generation) {
+                sqlx::query_as("SELECT 'create', COUNT(*) FROM person_version WHERE valid_from = $1")
+                    .bind(generation)
+                    .fetch_all(&mut *tx)
+                    .await?
+            } else {
                 sqlx::query_as("SELECT change, COUNT(*) FROM change_log WHERE generation = $1 GROUP BY change")
                     .bind(generation)
                     .fetch_all(&mut *tx)
-                    .await?;
+                    .await?
+            };
             let persons: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM person_version WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1)",
             )
@@ -381,7 +411,11 @@ impl Store {
             tx.commit().await?;
             kept
         });
-        Ok(kept.into_iter().filter_map(|(k, n)| ChangeKind::parse(&k).map(|k| (k, n))).collect())
+        Ok(kept
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .filter_map(|(k, n)| ChangeKind::parse(&k).map(|k| (k, n)))
+            .collect())
     }
 
     /// Drop an unpromoted generation: delete its versions, reopen the versions it closed, forget its
@@ -392,13 +426,15 @@ impl Store {
             if state_in!(tx, generation).as_deref() == Some("promoted") {
                 return Err(Error::Invalid(format!("generation {generation} is served and cannot be abandoned")));
             }
-            sqlx::query(
+            // The versions it wrote: every version of a generation whose creations are implicit (written without
+            // the keys, perhaps, if it was interrupted: this does not need them), else those of its changes.
+            let delete = if implicit_in!(tx, generation) {
+                "DELETE FROM person_version WHERE valid_from = $1"
+            } else {
                 "DELETE FROM person_version WHERE valid_from = $1 AND idnat IN \
-                 (SELECT idnat FROM change_log WHERE generation = $1)",
-            )
-            .bind(generation)
-            .execute(&mut *tx)
-            .await?;
+                 (SELECT idnat FROM change_log WHERE generation = $1)"
+            };
+            sqlx::query(delete).bind(generation).execute(&mut *tx).await?;
             sqlx::query("UPDATE person_version SET valid_to = NULL WHERE valid_to = $1")
                 .bind(generation)
                 .execute(&mut *tx)
@@ -412,6 +448,19 @@ impl Store {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+/// A generation whose creations are implicit has no other change (it was begun on an empty store): a change of
+/// another kind is refused, not lost.
+pub(crate) fn only_creations(generation: i64, changes: &[Change]) -> Result<()> {
+    match changes.iter().find(|c| c.kind != ChangeKind::Create) {
+        Some(c) => Err(Error::Invalid(format!(
+            "generation {generation} was begun on an empty store and can only create persons, not {} {}",
+            c.kind.as_str(),
+            c.idnat
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -249,6 +249,18 @@ macro_rules! state_in {
     }};
 }
 
+/// Whether a generation's creations are implicit (`generation.implicit_creates`, migration 0009: begun on an empty
+/// store, its versions are its creations and it has no other change), read inside the caller's transaction `$tx`.
+macro_rules! implicit_in {
+    ($tx:expr, $generation:expr) => {{
+        let implicit: Option<i64> = sqlx::query_scalar("SELECT implicit_creates FROM generation WHERE generation = $1")
+            .bind($generation)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        implicit.is_some_and(|i| i != 0)
+    }};
+}
+
 /// Mark a generation promoted (with its person count when given) and point `serving` at it, inside the
 /// caller's transaction `$tx`. Evaluates to the promotion time.
 macro_rules! serve_generation {
@@ -287,7 +299,7 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
-pub(crate) use {serve_generation, state_in};
+pub(crate) use {implicit_in, serve_generation, state_in};
 
 /// A transaction that writes. On SQLite it begins `IMMEDIATE`: it takes the write lock at once, waiting for another
 /// writer up to the busy timeout. A deferred one that reads first and writes later fails at once with

@@ -1,8 +1,9 @@
 //! Reads of a generation: one person, every person (streamed), its changes, a person's history, the changelog.
 
 use crate::record::unpack;
-use crate::with_pool;
 use crate::{ChangeKind, ChangeRow, HistoryRow, Result, Store, StoredPerson, Version};
+use crate::{implicit_in, with_pool};
+use annuaire_schemas::IdType;
 use sqlx::Row;
 
 impl Store {
@@ -211,22 +212,36 @@ impl Store {
     /// The changes a generation made (promoted or not), by idNat.
     pub async fn changes_of(&self, generation: i64) -> Result<Vec<(String, ChangeKind)>> {
         with_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            if implicit_in!(conn, generation) {
+                let ids: Vec<String> =
+                    sqlx::query_scalar("SELECT idnat FROM person_version WHERE valid_from = $1 ORDER BY idnat")
+                        .bind(generation)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                return Ok(ids.into_iter().map(|id| (id, ChangeKind::Create)).collect());
+            }
             let rows = sqlx::query("SELECT idnat, change FROM change_log WHERE generation = $1 ORDER BY idnat")
                 .bind(generation)
-                .fetch_all(pool)
+                .fetch_all(&mut *conn)
                 .await?;
             Ok(rows.into_iter().filter_map(|r| Some((r.get(0), ChangeKind::parse(r.get::<&str, _>(1))?))).collect())
         })
     }
 
     /// What promoted generations did to one person, oldest first: when they were created (activated), updated,
-    /// deleted (deactivated) or created again.
+    /// deleted (deactivated) or created again. A creation by a generation whose creations are implicit is its version.
     pub async fn history_of(&self, idnat: &str) -> Result<Vec<HistoryRow>> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
                 "SELECT c.generation, c.change, g.promoted_at FROM change_log c \
                  JOIN generation g ON g.generation = c.generation \
-                 WHERE c.idnat = $1 AND g.state = 'promoted' ORDER BY c.generation",
+                 WHERE c.idnat = $1 AND g.state = 'promoted' \
+                 UNION ALL \
+                 SELECT v.valid_from, 'create', g.promoted_at FROM person_version v \
+                 JOIN generation g ON g.generation = v.valid_from \
+                 WHERE v.idnat = $1 AND g.state = 'promoted' AND g.implicit_creates <> 0 \
+                 ORDER BY 1",
             )
             .bind(idnat)
             .fetch_all(pool)
@@ -258,48 +273,99 @@ impl Store {
 
     /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
     pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
-        self.change_rows(since, i64::MAX, 0).await
+        let counts = self.change_counts(since).await?;
+        self.change_rows(&counts, i64::MAX, 0).await
     }
 
     /// One page of [`Store::changes_since`], in the same order, and how many changes there are in all: the page is
     /// cut by the database, so memory holds one page whatever the size of the changelog.
     pub async fn changes_page(&self, since: i64, limit: i64, offset: i64) -> Result<(Vec<ChangeRow>, i64)> {
-        let total: i64 = with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM change_log c JOIN generation g ON g.generation = c.generation \
-                 WHERE c.generation > $1 AND g.state = 'promoted'",
-            )
-            .bind(since)
-            .fetch_one(pool)
-            .await?
-        });
-        Ok((self.change_rows(since, limit, offset).await?, total))
+        let counts = self.change_counts(since).await?;
+        let total = counts.iter().map(|c| c.changes).sum();
+        Ok((self.change_rows(&counts, limit, offset).await?, total))
     }
 
-    /// The changes of promoted generations after `since`, by generation then idNat, `limit` of them from `offset`.
-    async fn change_rows(&self, since: i64, limit: i64, offset: i64) -> Result<Vec<ChangeRow>> {
+    /// How many changes each promoted generation after `since` made, oldest first (those that made none left out).
+    /// A generation whose creations are implicit counts its versions (a scan of the versions' key; only a first load
+    /// is such a generation, so a feed read from after it scans nothing).
+    async fn change_counts(&self, since: i64) -> Result<Vec<GenerationChanges>> {
         with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT c.idnat, c.change, c.generation, c.id_group FROM change_log c \
-                 JOIN generation g ON g.generation = c.generation \
-                 WHERE c.generation > $1 AND g.state = 'promoted' ORDER BY c.generation, c.idnat LIMIT $2 OFFSET $3",
+            let logged: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT c.generation, COUNT(*) FROM change_log c JOIN generation g ON g.generation = c.generation \
+                 WHERE c.generation > $1 AND g.state = 'promoted' GROUP BY c.generation",
             )
             .bind(since)
-            .bind(limit)
-            .bind(offset)
             .fetch_all(pool)
             .await?;
-            Ok(rows
+            let implicit: Vec<i64> = sqlx::query_scalar(
+                "SELECT generation FROM generation WHERE generation > $1 AND state = 'promoted' \
+                 AND implicit_creates <> 0",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            let mut counts: Vec<GenerationChanges> = logged
                 .into_iter()
-                .filter_map(|r| {
-                    Some(ChangeRow {
-                        id: r.get(0),
-                        change: ChangeKind::parse(r.get::<&str, _>(1))?,
-                        generation: r.get(2),
-                        id_group: r.get(3),
-                    })
-                })
-                .collect())
+                .map(|(generation, changes)| GenerationChanges { generation, implicit: false, changes })
+                .collect();
+            for generation in implicit {
+                let changes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM person_version WHERE valid_from = $1")
+                    .bind(generation)
+                    .fetch_one(pool)
+                    .await?;
+                counts.push(GenerationChanges { generation, implicit: true, changes });
+            }
+            counts.retain(|c| c.changes > 0);
+            counts.sort_by_key(|c| c.generation);
+            Ok(counts)
         })
     }
+
+    /// The changes of the generations `counts`, by generation then idNat, `limit` of them from `offset`: each
+    /// generation's share is cut by the database (its creations from its versions when they are implicit).
+    async fn change_rows(&self, counts: &[GenerationChanges], limit: i64, offset: i64) -> Result<Vec<ChangeRow>> {
+        let (mut skip, mut left) = (offset.max(0), limit.max(0));
+        let mut out = Vec::new();
+        for g in counts {
+            if left == 0 {
+                break;
+            }
+            if skip >= g.changes {
+                skip -= g.changes;
+                continue;
+            }
+            let rows = with_pool!(self, pool => {
+                let sql = if g.implicit {
+                    "SELECT idnat, 'create', NULL FROM person_version WHERE valid_from = $1 \
+                     ORDER BY idnat LIMIT $2 OFFSET $3"
+                } else {
+                    "SELECT idnat, change, id_group FROM change_log WHERE generation = $1 \
+                     ORDER BY idnat LIMIT $2 OFFSET $3"
+                };
+                sqlx::query(sql)
+                    .bind(g.generation)
+                    .bind(left)
+                    .bind(skip)
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<Option<String>, _>(2)))
+                    .collect::<Vec<_>>()
+            });
+            skip = 0;
+            left -= i64::try_from(rows.len()).unwrap_or(left);
+            out.extend(rows.into_iter().filter_map(|(id, change, group)| {
+                let id_group = group.unwrap_or_else(|| IdType::of_idnat(&id).group().to_string());
+                Some(ChangeRow { change: ChangeKind::parse(&change)?, generation: g.generation, id_group, id })
+            }));
+        }
+        Ok(out)
+    }
+}
+
+/// How many changes one promoted generation made, and whether its creations are implicit (its versions).
+struct GenerationChanges {
+    generation: i64,
+    implicit: bool,
+    changes: i64,
 }

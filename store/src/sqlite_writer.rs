@@ -69,11 +69,16 @@ impl SqliteWriter {
     pub(crate) async fn write_changes(&self, generation: i64, mut changes: Vec<Change>) -> Result<()> {
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let state: Option<String> = tx
-                .query_row("SELECT state FROM generation WHERE generation = ?1", [generation], |r| r.get(0))
+            let state: Option<(String, i64)> = tx
+                .query_row("SELECT state, implicit_creates FROM generation WHERE generation = ?1", [generation], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
-            if state.as_deref() != Some("building") {
+            let Some(("building", implicit)) = state.as_ref().map(|(s, i)| (s.as_str(), *i != 0)) else {
                 return Err(Error::Invalid(format!("generation {generation} is not being built")));
+            };
+            if implicit {
+                crate::generations::only_creations(generation, &changes)?;
             }
             // In idNat order, so that consecutive rows go to neighbouring pages of the keys' B-trees.
             changes.sort_unstable_by(|a, b| a.idnat.cmp(&b.idnat));
@@ -102,12 +107,14 @@ impl SqliteWriter {
                     Ok(4)
                 },
             )?;
+            // A first load's creations are its versions (`implicit_creates`, migration 0009).
+            let logged: &[Change] = if implicit { &[] } else { &changes };
             insert_rows(
                 &tx,
                 "INSERT OR FAIL INTO change_log (generation, idnat, change, id_group) VALUES ",
                 "(?, ?, ?, ?)",
                 "",
-                &changes,
+                logged,
                 |st, i, c| {
                     st.raw_bind_parameter(i, generation)?;
                     st.raw_bind_parameter(i + 1, &c.idnat)?;

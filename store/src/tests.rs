@@ -39,6 +39,7 @@ backend_tests!(
     memos_are_read_by_partition_range_replaced_and_removed,
     a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_served,
     many_changes_and_memos_in_one_write_all_arrive,
+    a_first_load_keeps_its_creations_in_its_versions,
 );
 
 /// A store in a fresh PostgreSQL database, or `None` when no server is given.
@@ -186,6 +187,101 @@ async fn a_first_load_gets_its_keys_when_finished_and_a_duplicate_is_never_serve
     assert_eq!(store.missing_keys().await.expect("keys"), Vec::<&str>::new());
     store.write_changes(g4, vec![change("8C", ChangeKind::Create, "c1")]).await.expect("write");
     assert!(store.write_changes(g4, vec![change("8C", ChangeKind::Create, "c2")]).await.is_err());
+}
+
+/// A generation begun on an empty store writes no `change_log` row (migration 0009): every reader of the changes
+/// finds its creations in its versions, with the same answers as for a logged generation; a held first load is
+/// approved, with or without its creations, and abandoned; the next generation logs its changes again.
+async fn a_first_load_keeps_its_creations_in_its_versions(store: Store) {
+    let ids = ["810000000001", "810000000002", "0012800751", "3X"];
+    let creations: Vec<Change> = ids.iter().map(|id| change(id, ChangeKind::Create, id)).collect();
+    let logged = |store: &Store| {
+        let store = store.clone();
+        async move {
+            with_pool!(store, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM change_log")
+                .fetch_one(pool).await.expect("count"))
+        }
+    };
+
+    // Abandoned: nothing is left, and the next one is a first load again.
+    let run = store.start_run("abandoned").await.expect("run");
+    let g1 = store.begin_generation(run).await.expect("begin");
+    let refused = store.write_changes(g1, vec![change("810000000001", ChangeKind::Update, "u")]).await;
+    assert!(refused.is_err(), "a first load can only create persons");
+    store.write_changes(g1, creations.clone()).await.expect("write");
+    assert_eq!(logged(&store).await, 0, "a first load's creations are not logged");
+    let mut of_g1: Vec<String> = store.changes_of(g1).await.expect("changes of").into_iter().map(|c| c.0).collect();
+    of_g1.sort();
+    let mut sorted: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    sorted.sort();
+    assert_eq!(of_g1, sorted);
+    store.abandon(g1, "failed").await.expect("abandon");
+    assert!(store.changes_of(g1).await.expect("changes of").is_empty());
+
+    // Held, then approved without its creations: nothing is served.
+    let g2 = generation(&store, &creations).await;
+    store.hold(g2).await.expect("hold");
+    let kept = store.approve(g2, &[ChangeKind::Create]).await.expect("approve");
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(store.generation(g2).await.expect("g").and_then(|g| g.persons), Some(0));
+    assert!(store.changes_since(0).await.expect("changes").is_empty());
+    assert!(store.history_of("810000000001").await.expect("history").is_empty());
+
+    // The same store is empty again: held, approved with its creations, counted and listed as logged ones are.
+    let g3 = generation(&store, &creations).await;
+    store.hold(g3).await.expect("hold");
+    let kept = store.approve(g3, &[ChangeKind::Update]).await.expect("approve");
+    assert_eq!(kept, std::collections::HashMap::from([(ChangeKind::Create, 4)]));
+    assert_eq!(logged(&store).await, 0);
+
+    // The next generation logs its changes.
+    let g4 = generation(
+        &store,
+        &[change("810000000002", ChangeKind::Update, "b2"), change("810000000009", ChangeKind::Create, "z")],
+    )
+    .await;
+    store.promote(g4).await.expect("promote");
+    assert_eq!(logged(&store).await, 2);
+
+    let all = store.changes_since(0).await.expect("changes");
+    let listed: Vec<(i64, &str, ChangeKind, &str)> =
+        all.iter().map(|c| (c.generation, c.id.as_str(), c.change, c.id_group.as_str())).collect();
+    assert_eq!(
+        listed,
+        vec![
+            (g3, "0012800751", ChangeKind::Create, "adeli"),
+            (g3, "3X", ChangeKind::Create, "other"),
+            (g3, "810000000001", ChangeKind::Create, "rpps"),
+            (g3, "810000000002", ChangeKind::Create, "rpps"),
+            (g4, "810000000002", ChangeKind::Update, "rpps"),
+            (g4, "810000000009", ChangeKind::Create, "rpps"),
+        ]
+    );
+    // Pages cut across the two generations give the same list.
+    for size in 1..=7 {
+        let mut paged = Vec::new();
+        let mut offset = 0;
+        loop {
+            let (page, total) = store.changes_page(0, size, offset).await.expect("page");
+            assert_eq!(total, 6);
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len() as i64;
+            paged.extend(page);
+        }
+        assert_eq!(paged, all, "pages of {size}");
+    }
+    assert_eq!(store.changes_page(g3, 10, 0).await.expect("page").1, 2);
+    let history: Vec<(i64, ChangeKind)> = store
+        .history_of("810000000002")
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|h| (h.generation, h.change))
+        .collect();
+    assert_eq!(history, vec![(g3, ChangeKind::Create), (g4, ChangeKind::Update)]);
+    assert_eq!(store.changes_of(g4).await.expect("of g4").len(), 2);
 }
 
 /// A sync writing while a server on the same SQLite file records usage (two processes, two pools): no write fails
