@@ -277,6 +277,60 @@ impl Store {
         self.change_rows(&counts, i64::MAX, 0).await
     }
 
+    /// [`Store::changes_since`] handed to `f` one at a time, read [`CHANGE_PAGE`] at a time after the last idNat read
+    /// (no offset to skip again), so that memory holds a page whatever the size of the changelog: `annuaire changes`
+    /// over a national first load lists 1.7 million.
+    pub async fn for_each_change_since<E: From<crate::Error>>(
+        &self,
+        since: i64,
+        mut f: impl FnMut(ChangeRow) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.for_each_change_by(since, CHANGE_PAGE, &mut f).await
+    }
+
+    /// [`Store::for_each_change_since`], `page` at a time.
+    pub(crate) async fn for_each_change_by<E: From<crate::Error>>(
+        &self,
+        since: i64,
+        page: i64,
+        f: &mut impl FnMut(ChangeRow) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        for g in self.change_counts(since).await? {
+            let mut after: Option<String> = None;
+            loop {
+                let (table, key, change, group) = if g.implicit {
+                    ("person_version", "valid_from", "'create'", "NULL")
+                } else {
+                    ("change_log", "generation", "change", "id_group")
+                };
+                let from = if after.is_some() { "AND idnat > $2" } else { "AND $2 IS NULL" };
+                let sql = format!(
+                    "SELECT idnat, {change}, {group} FROM {table} WHERE {key} = $1 {from} ORDER BY idnat LIMIT $3"
+                );
+                let rows: Vec<(String, String, Option<String>)> = with_pool!(self, pool => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(g.generation)
+                        .bind(after.as_deref())
+                        .bind(page)
+                        .fetch_all(pool)
+                        .await
+                        .map_err(crate::Error::from)?
+                });
+                let full = rows.len() as i64 == page;
+                after = rows.last().map(|r| r.0.clone());
+                for row in rows {
+                    if let Some(c) = change_row(g.generation, row) {
+                        f(c)?;
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// One page of [`Store::changes_since`], in the same order, and how many changes there are in all: the page is
     /// cut by the database, so memory holds one page whatever the size of the changelog.
     pub async fn changes_page(&self, since: i64, limit: i64, offset: i64) -> Result<(Vec<ChangeRow>, i64)> {
@@ -354,13 +408,19 @@ impl Store {
             });
             skip = 0;
             left -= i64::try_from(rows.len()).unwrap_or(left);
-            out.extend(rows.into_iter().filter_map(|(id, change, group)| {
-                let id_group = group.unwrap_or_else(|| IdType::of_idnat(&id).group().to_string());
-                Some(ChangeRow { change: ChangeKind::parse(&change)?, generation: g.generation, id_group, id })
-            }));
+            out.extend(rows.into_iter().filter_map(|row| change_row(g.generation, row)));
         }
         Ok(out)
     }
+}
+
+/// How many changes [`Store::for_each_change_since`] reads at a time.
+pub const CHANGE_PAGE: i64 = 10_000;
+
+/// A change as read (idNat, kind, id group: `None` for an implicit creation, whose group is its idNat's).
+fn change_row(generation: i64, (id, change, group): (String, String, Option<String>)) -> Option<ChangeRow> {
+    let id_group = group.unwrap_or_else(|| IdType::of_idnat(&id).group().to_string());
+    Some(ChangeRow { change: ChangeKind::parse(&change)?, generation, id_group, id })
 }
 
 /// How many changes one promoted generation made, and whether its creations are implicit (its versions).

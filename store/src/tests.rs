@@ -272,6 +272,18 @@ async fn a_first_load_keeps_its_creations_in_its_versions(store: Store) {
         }
         assert_eq!(paged, all, "pages of {size}");
     }
+    // Streamed a page at a time after the last idNat read, whatever the page's size.
+    for page in [1, 2, 3, 4, 100] {
+        let mut streamed = Vec::new();
+        store
+            .for_each_change_by(0, page, &mut |c| -> Result<()> {
+                streamed.push(c);
+                Ok(())
+            })
+            .await
+            .expect("stream");
+        assert_eq!(streamed, all, "streamed by {page}");
+    }
     assert_eq!(store.changes_page(g3, 10, 0).await.expect("page").1, 2);
     let history: Vec<(i64, ChangeKind)> = store
         .history_of("810000000002")
@@ -685,6 +697,16 @@ async fn many_changes_and_memos_in_one_write_all_arrive(store: Store) {
     assert!(!hashes.contains_key(&ids[70]));
     let changes = store.changes_since(g1).await.expect("changes");
     assert_eq!(changes.len(), next.len());
+    let mut streamed = Vec::new();
+    store
+        .for_each_change_by(0, 64, &mut |c| -> Result<()> {
+            streamed.push(c);
+            Ok(())
+        })
+        .await
+        .expect("stream");
+    assert_eq!(streamed.len(), n + next.len(), "a first load's creations, then the second generation's changes");
+    assert_eq!(&streamed[n..], &changes[..]);
     let count = |k: ChangeKind| changes.iter().filter(|c| c.change == k).count();
     assert_eq!((count(ChangeKind::Update), count(ChangeKind::Delete), count(ChangeKind::Create)), (70, 7, 66));
 
