@@ -15,7 +15,7 @@
 //! cache). It is opened at the first write, so a process that only reads never opens it. The two libraries drive one
 //! SQLite library (`libsqlite3-sys`, bundled, one version: see the workspace's `Cargo.toml`).
 
-use crate::memo::{MEMO_INSERT, MEMO_UPSERT, Memo};
+use crate::memo::{MEMO_BASE_INSERT, MEMO_INSERT, MEMO_UPSERT, Memo, hash_bytes, is_removal};
 use crate::{Change, ChangeKind, Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::PathBuf;
@@ -129,24 +129,27 @@ impl SqliteWriter {
         .await
     }
 
-    /// [`crate::Store::put_memos`] on SQLite (`memos` come sorted by key).
-    pub(crate) async fn put_memos(&self, memos: Vec<Memo>, gone: Vec<(usize, String)>) -> Result<()> {
+    /// [`crate::Store::put_memos`] on SQLite: `memos` (removals included) come sorted by key, `bases` are whole
+    /// partitions' base values.
+    pub(crate) async fn put_memos(&self, memos: Vec<Memo>, bases: Vec<(i64, Vec<u8>)>) -> Result<()> {
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut base = tx.prepare_cached(&MEMO_BASE_INSERT.replace('$', "?"))?;
+                for (part, blob) in &bases {
+                    base.execute(params![part, blob])?;
+                }
+            }
             insert_rows(&tx, &format!("{MEMO_INSERT}VALUES "), "(?, ?, ?, ?, ?)", MEMO_UPSERT, &memos, |st, i, m| {
+                let record = m.record.to_be_bytes();
+                let record: &[u8] = if is_removal(m) { &[] } else { &record };
                 st.raw_bind_parameter(i, part_number(m.part)?)?;
                 st.raw_bind_parameter(i + 1, &m.idnat)?;
-                st.raw_bind_parameter(i + 2, &m.raw.to_be_bytes()[..])?;
-                st.raw_bind_parameter(i + 3, &m.record.to_be_bytes()[..])?;
+                st.raw_bind_parameter(i + 2, &hash_bytes(m)[..])?;
+                st.raw_bind_parameter(i + 3, record)?;
                 st.raw_bind_parameter(i + 4, &m.facts[..])?;
                 Ok(5)
             })?;
-            {
-                let mut forget = tx.prepare_cached("DELETE FROM person_memo WHERE part = ?1 AND idnat = ?2")?;
-                for (part, idnat) in &gone {
-                    forget.execute(params![part_number(*part)?, idnat])?;
-                }
-            }
             tx.commit()?;
             Ok(())
         })

@@ -651,6 +651,19 @@ async fn memos_are_read_by_partition_range_replaced_and_removed(store: Store) {
     assert_eq!(store.memos(0..128).await.expect("none"), []);
     let first = [memo(3, "b", 1, b"\x00\xff"), memo(3, "a", u128::MAX, b""), memo(7, "c", 1 << 100, b"x")];
     store.put_memos(first.to_vec(), &[]).await.expect("put");
+    // Partitions of which nothing was memoised are written as one base value each (migration 0011).
+    let counts = |store: &Store| {
+        let store = store.clone();
+        async move {
+            with_pool!(store, pool => {
+                let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM person_memo").fetch_one(pool).await.expect("rows");
+                let bases: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM person_memo_base").fetch_one(pool).await.expect("bases");
+                (rows, bases)
+            })
+        }
+    };
+    assert_eq!(counts(&store).await, (0, 2));
     let mut got = store.memos(0..4).await.expect("read");
     got.sort_by(|a, b| a.idnat.cmp(&b.idnat));
     assert_eq!(got, [first[1].clone(), first[0].clone()], "partition 3 only");
@@ -658,6 +671,12 @@ async fn memos_are_read_by_partition_range_replaced_and_removed(store: Store) {
     // A newer memo of `a` replaces the old one; `b` is gone.
     store.put_memos(vec![memo(3, "a", 5, b"new")], &[(3, "b".into())]).await.expect("replace");
     assert_eq!(store.memos(3..4).await.expect("read"), [memo(3, "a", 5, b"new")]);
+    assert_eq!(counts(&store).await, (2, 2), "a row over the base for `a`, a removal for `b`");
+    // `b` comes back: its new memo replaces the removal.
+    store.put_memos(vec![memo(3, "b", 6, b"back")], &[]).await.expect("back");
+    let mut got = store.memos(3..4).await.expect("read");
+    got.sort_by(|a, b| a.idnat.cmp(&b.idnat));
+    assert_eq!(got, [memo(3, "a", 5, b"new"), memo(3, "b", 6, b"back")]);
     // Any idNat and any facts come back whole (SQLite reads a partition's memos as one concatenated value).
     let odd = [memo(9, "1:2", 7, b"3:\x00:\n\xff"), memo(9, "\n:É", 0, b":"), memo(9, "z", 1, &[b':'; 300])];
     store.put_memos(odd.to_vec(), &[]).await.expect("put odd");
