@@ -277,7 +277,7 @@ impl Store {
         self.change_rows(&counts, i64::MAX, 0).await
     }
 
-    /// [`Store::changes_since`] handed to `f` one at a time, read [`CHANGE_PAGE`] at a time after the last idNat read
+    /// [`Store::changes_since`] handed to `f` one at a time, read 10,000 at a time (`CHANGE_PAGE`) after the last idNat read
     /// (no offset to skip again), so that memory holds a page whatever the size of the changelog: `annuaire changes`
     /// over a national first load lists 1.7 million.
     pub async fn for_each_change_since<E: From<crate::Error>>(
