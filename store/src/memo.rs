@@ -44,9 +44,13 @@ pub(crate) fn is_removal(m: &Memo) -> bool {
     m.raw == 0 && m.record == 0 && m.facts.is_empty()
 }
 
-/// A memo's line hash as stored: 16 bytes, none for a removal.
-pub(crate) fn hash_bytes(m: &Memo) -> Vec<u8> {
-    if is_removal(m) { Vec::new() } else { m.raw.to_be_bytes().to_vec() }
+/// A memo's two hashes as stored (line hash, record hash): 16 bytes each, none for a removal.
+pub(crate) fn stored_hashes(m: &Memo) -> (Vec<u8>, Vec<u8>) {
+    if is_removal(m) {
+        (Vec::new(), Vec::new())
+    } else {
+        (m.raw.to_be_bytes().to_vec(), m.record.to_be_bytes().to_vec())
+    }
 }
 
 /// A partition's memos as one value: each field its length in bytes, `:`, its bytes (the layout `memos` reads).
@@ -66,11 +70,11 @@ fn encode_base(memos: &[Memo]) -> Vec<u8> {
     out
 }
 
-/// Give each memo of a partition's base value to `f`.
-fn decode_base(part: usize, blob: &[u8], mut f: impl FnMut(Memo)) -> Result<()> {
+/// Give each memo of a partition's memos as one value (a base, or SQLite's concatenation of its rows) to `f`.
+fn decode_memos(part: usize, blob: &[u8], mut f: impl FnMut(Memo)) -> Result<()> {
     let mut fields = crate::slices::Prefixed::new(blob);
     while !fields.is_empty() {
-        let mut next = || fields.bytes().ok_or_else(|| Error::Invalid("a base memo read back is malformed".into()));
+        let mut next = || fields.bytes().ok_or_else(|| Error::Invalid("a memo read back is malformed".into()));
         let idnat = std::str::from_utf8(next()?).map_err(|_| Error::Invalid("a memo's idNat is not UTF-8".into()))?;
         let (raw, record, facts) = (next()?, next()?, next()?);
         f(Memo { part, idnat: idnat.to_string(), raw: u128_of(raw), record: u128_of(record), facts: facts.to_vec() });
@@ -109,21 +113,7 @@ impl Store {
                 .fetch(pool);
                 while let Some(r) = rows.try_next().await? {
                     let part = usize::try_from(r.get::<i64, _>(0)).unwrap_or(0);
-                    let mut fields = crate::slices::Prefixed::new(r.try_get::<&[u8], _>(1)?);
-                    while !fields.is_empty() {
-                        let mut next =
-                            || fields.bytes().ok_or_else(|| Error::Invalid("a memo read back is malformed".into()));
-                        let idnat = std::str::from_utf8(next()?)
-                            .map_err(|_| Error::Invalid("a memo's idNat is not UTF-8".into()))?;
-                        let (raw, record, facts) = (next()?, next()?, next()?);
-                        out.push(Memo {
-                            part,
-                            idnat: idnat.to_string(),
-                            raw: u128_of(raw),
-                            record: u128_of(record),
-                            facts: facts.to_vec(),
-                        });
-                    }
+                    decode_memos(part, r.try_get::<&[u8], _>(1)?, |m| out.push(m))?;
                 }
             }
             Pool::Postgres(pool) => {
@@ -180,7 +170,7 @@ impl Store {
                     }
                 }
             }
-            decode_base(part, &blob, |m| {
+            decode_memos(part, &blob, |m| {
                 if !own.contains(&m.idnat) {
                     out.push(m);
                 }
@@ -242,10 +232,11 @@ impl Store {
         for chunk in rows.chunks(BATCH) {
             let mut q = QueryBuilder::new(MEMO_INSERT);
             q.push_values(chunk, |mut b, m| {
+                let (raw, record) = stored_hashes(m);
                 b.push_bind(m.part as i64)
                     .push_bind(m.idnat.as_str())
-                    .push_bind(hash_bytes(m))
-                    .push_bind(if is_removal(m) { Vec::new() } else { m.record.to_be_bytes().to_vec() })
+                    .push_bind(raw)
+                    .push_bind(record)
                     .push_bind(m.facts.as_slice());
             });
             q.push(MEMO_UPSERT);

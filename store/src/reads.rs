@@ -273,8 +273,13 @@ impl Store {
 
     /// Changes made by promoted generations after `since`, in a stable order (generation, idNat).
     pub async fn changes_since(&self, since: i64) -> Result<Vec<ChangeRow>> {
-        let counts = self.change_counts(since).await?;
-        self.change_rows(&counts, i64::MAX, 0).await
+        let mut out = Vec::new();
+        self.for_each_change_since(since, |c| -> Result<()> {
+            out.push(c);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// [`Store::changes_since`] handed to `f` one at a time, read 10,000 at a time (`CHANGE_PAGE`) after the last idNat read
@@ -298,30 +303,11 @@ impl Store {
         for g in self.change_counts(since).await? {
             let mut after: Option<String> = None;
             loop {
-                let (table, key, change, group) = if g.implicit {
-                    ("person_version", "valid_from", "'create'", "NULL")
-                } else {
-                    ("change_log", "generation", "change", "id_group")
-                };
-                let from = if after.is_some() { "AND idnat > $2" } else { "AND $2 IS NULL" };
-                let sql = format!(
-                    "SELECT idnat, {change}, {group} FROM {table} WHERE {key} = $1 {from} ORDER BY idnat LIMIT $3"
-                );
-                let rows: Vec<(String, String, Option<String>)> = with_pool!(self, pool => {
-                    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                        .bind(g.generation)
-                        .bind(after.as_deref())
-                        .bind(page)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(crate::Error::from)?
-                });
+                let rows = self.changes_in(&g, after.as_deref(), page, 0).await?;
                 let full = rows.len() as i64 == page;
-                after = rows.last().map(|r| r.0.clone());
-                for row in rows {
-                    if let Some(c) = change_row(g.generation, row) {
-                        f(c)?;
-                    }
+                after = rows.last().map(|c| c.id.clone());
+                for c in rows {
+                    f(c)?;
                 }
                 if !full {
                     break;
@@ -388,29 +374,42 @@ impl Store {
                 skip -= g.changes;
                 continue;
             }
-            let rows = with_pool!(self, pool => {
-                let sql = if g.implicit {
-                    "SELECT idnat, 'create', NULL FROM person_version WHERE valid_from = $1 \
-                     ORDER BY idnat LIMIT $2 OFFSET $3"
-                } else {
-                    "SELECT idnat, change, id_group FROM change_log WHERE generation = $1 \
-                     ORDER BY idnat LIMIT $2 OFFSET $3"
-                };
-                sqlx::query(sql)
-                    .bind(g.generation)
-                    .bind(left)
-                    .bind(skip)
-                    .fetch_all(pool)
-                    .await?
-                    .into_iter()
-                    .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<Option<String>, _>(2)))
-                    .collect::<Vec<_>>()
-            });
+            let rows = self.changes_in(g, None, left, skip).await?;
             skip = 0;
             left -= i64::try_from(rows.len()).unwrap_or(left);
-            out.extend(rows.into_iter().filter_map(|row| change_row(g.generation, row)));
+            out.extend(rows);
         }
         Ok(out)
+    }
+
+    /// One generation's changes in idNat order, after the idNat `after` when given, `offset` of them skipped, at most
+    /// `limit`: from `change_log`, or from its versions when its creations are implicit.
+    async fn changes_in(
+        &self,
+        g: &GenerationChanges,
+        after: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ChangeRow>> {
+        let (table, key, change, group) = if g.implicit {
+            ("person_version", "valid_from", "'create'", "NULL")
+        } else {
+            ("change_log", "generation", "change", "id_group")
+        };
+        let from = if after.is_some() { "AND idnat > $2" } else { "AND $2 IS NULL" };
+        let sql = format!(
+            "SELECT idnat, {change}, {group} FROM {table} WHERE {key} = $1 {from} ORDER BY idnat LIMIT $3 OFFSET $4"
+        );
+        let rows: Vec<(String, String, Option<String>)> = with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(g.generation)
+                .bind(after)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().filter_map(|row| change_row(g.generation, row)).collect())
     }
 }
 

@@ -15,7 +15,7 @@
 //! cache). It is opened at the first write, so a process that only reads never opens it. The two libraries drive one
 //! SQLite library (`libsqlite3-sys`, bundled, one version: see the workspace's `Cargo.toml`).
 
-use crate::memo::{MEMO_BASE_INSERT, MEMO_INSERT, MEMO_UPSERT, Memo, hash_bytes, is_removal};
+use crate::memo::{MEMO_BASE_INSERT, MEMO_INSERT, MEMO_UPSERT, Memo, stored_hashes};
 use crate::{Change, ChangeKind, Error, Result};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::PathBuf;
@@ -141,12 +141,11 @@ impl SqliteWriter {
                 }
             }
             insert_rows(&tx, &format!("{MEMO_INSERT}VALUES "), "(?, ?, ?, ?, ?)", MEMO_UPSERT, &memos, |st, i, m| {
-                let record = m.record.to_be_bytes();
-                let record: &[u8] = if is_removal(m) { &[] } else { &record };
+                let (raw, record) = stored_hashes(m);
                 st.raw_bind_parameter(i, part_number(m.part)?)?;
                 st.raw_bind_parameter(i + 1, &m.idnat)?;
-                st.raw_bind_parameter(i + 2, &hash_bytes(m)[..])?;
-                st.raw_bind_parameter(i + 3, record)?;
+                st.raw_bind_parameter(i + 2, &raw[..])?;
+                st.raw_bind_parameter(i + 3, &record[..])?;
                 st.raw_bind_parameter(i + 4, &m.facts[..])?;
                 Ok(5)
             })?;
