@@ -15,6 +15,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use tantivy::collector::{Count, TopDocs};
+use tantivy::indexer::UserOperation::Add;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
@@ -46,6 +47,7 @@ pub enum Error {
 /// Result with the index's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+use crate::ordered::{Encoded, Ordered};
 pub use crate::schema::NAME_KEY_LETTERS;
 use crate::schema::{Fields, add_shared, distinct, fields_of, name_key, register, schema};
 
@@ -55,15 +57,16 @@ pub struct IndexBuilder {
     fields: Fields,
     /// The day card validity is judged on (`yyyy-mm-dd`).
     day: String,
-    /// Documents made and not yet handed to tantivy's indexing threads: they go [`BATCH`] at a time.
-    pending: std::sync::Mutex<Vec<TantivyDocument>>,
+    /// Documents made and not yet handed to tantivy: all of them, until [`IndexBuilder::finish`] hands them over in
+    /// name order.
+    pending: std::sync::Mutex<Ordered>,
 }
 
-/// Documents handed to tantivy's indexing threads at once. tantivy's queue carries a batch per message; one document
-/// a message made its indexing threads wake (or spin, waiting for the next) once per person: about 2.5 % of a first
-/// load's CPU (`perf`, "The night of 2026-12-03" in `docs/benchmarks.md`). Small, so that the queue (10,000 messages)
-/// still holds back the workers when tantivy falls behind, and a document waits for at most a few others.
-const BATCH: usize = 16;
+/// Documents handed to tantivy's indexing threads at once when a build is finished. tantivy's queue carries a batch per
+/// message (10,000 messages): a reader faster than the indexing threads keeps it full, so that its documents wait
+/// there, up to 40,000 of them; one document a message made the indexing threads wake once per person when the
+/// queue ran dry (about 2.5 % of a first load's CPU, "The night of 2026-12-03" in `docs/benchmarks.md`).
+const BATCH: usize = 4;
 
 impl IndexBuilder {
     /// Create the index in `dir` (created; must be empty).
@@ -76,11 +79,8 @@ impl IndexBuilder {
     pub fn create_with(dir: &Path, threads: Option<usize>, bytes: usize) -> Result<IndexBuilder> {
         std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
         let (schema, fields) = schema();
-        let settings = tantivy::IndexSettings {
-            sort_by_field: Some(tantivy::IndexSortByField { field: "name_key".into(), order: tantivy::Order::Asc }),
-            ..Default::default()
-        };
-        let index = Index::builder().schema(schema).settings(settings).create_in_dir(dir)?;
+        // No index sort: the documents are handed over in name order (`Ordered`).
+        let index = Index::builder().schema(schema).create_in_dir(dir)?;
         register(&index);
         let writer = match threads {
             Some(n) => index.writer_with_num_threads(n, bytes)?,
@@ -90,7 +90,10 @@ impl IndexBuilder {
     }
 
     fn with_writer(writer: IndexWriter, fields: Fields) -> IndexBuilder {
-        IndexBuilder { writer, fields, day: crate::today(), pending: std::sync::Mutex::new(Vec::new()) }
+        let f = fields;
+        let few = [f.profession, f.savoir_faire, f.authority_kind, f.authority, f.department, f.commune, f.valid_card];
+        let pending = std::sync::Mutex::new(Ordered::interning(&[&few[..], &[f.mailbox]].concat()));
+        IndexBuilder { writer, fields, day: crate::today(), pending }
     }
 
     /// True when the index in `dir` has this version's schema (an index written by an older version is rebuilt,
@@ -108,31 +111,19 @@ impl IndexBuilder {
         Ok(IndexBuilder::with_writer(writer, fields))
     }
 
-    /// Remove a person's document (before adding their new record, or for a deletion). The documents added before
-    /// are handed to tantivy first: a deletion applies to the documents given before it.
+    /// Remove a person's document (an update: before adding their new record, or for a deletion). Every document
+    /// added is handed to tantivy after every removal, when the build is finished: a removal applies to the documents
+    /// of the generation the update starts from.
     pub fn remove(&self, idnat: &str) -> Result<()> {
-        self.flush()?;
         self.writer.delete_term(Term::from_field_text(self.fields.idnat, idnat));
         Ok(())
     }
 
-    /// Hand the pending documents to tantivy.
-    fn flush(&self) -> Result<()> {
-        let docs = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
-        self.send(docs)
-    }
-
-    fn send(&self, docs: Vec<TantivyDocument>) -> Result<()> {
-        if !docs.is_empty() {
-            self.writer.run(docs.into_iter().map(tantivy::indexer::UserOperation::Add))?;
-        }
-        Ok(())
-    }
-
-    /// Add one person (from any thread: the documents go to tantivy's indexing threads).
+    /// Add one person (from any thread: the document is encoded and kept until [`IndexBuilder::finish`]).
     pub fn add(&self, p: &Person) -> Result<()> {
+        use crate::schema::Sink;
         let f = self.fields;
-        let mut doc = TantivyDocument::default();
+        let mut doc = Encoded { bytes: Vec::with_capacity(256), key: 0 };
         add_shared(&mut doc, &f.shared(), p);
         let first = p.exercices.first();
         doc.add_text(f.family_name, first.map(|e| e.family_name.as_str()).unwrap_or(""));
@@ -143,27 +134,36 @@ impl IndexBuilder {
         }
         doc.add_text(f.valid_card, if p.valid_cards(&self.day).next().is_some() { "true" } else { "false" });
         doc.add_text(f.mailbox, if p.mailboxes.is_empty() { "false" } else { "true" });
-        doc.add_u64(f.name_key, name_key(first.map(|e| e.family_name.as_str()).unwrap_or("")));
+        doc.key = name_key(first.map(|e| e.family_name.as_str()).unwrap_or(""));
+        doc.add_u64(f.name_key, doc.key);
         if let Some((_, a)) = p.main_activity() {
             let s = &a.structure;
             doc.add_text(f.place, [s.postal_code.as_str(), s.town()].join(" ").trim());
         }
-        let full = {
-            let mut pending = self.pending.lock().map_err(|_| poisoned())?;
-            pending.push(doc);
-            if pending.len() >= BATCH {
-                std::mem::replace(&mut *pending, Vec::with_capacity(BATCH))
-            } else {
-                Vec::new()
-            }
-        };
-        self.send(full)
+        self.pending.lock().map_err(|_| poisoned())?.push(doc);
+        Ok(())
     }
 
     /// Commit and wait for merges: the index is complete on disk.
     pub fn finish(mut self) -> Result<()> {
-        self.flush()?;
+        let ordered = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        let started = std::time::Instant::now();
+        let (documents, bytes) = ordered.size();
+        let sorted = ordered.into_sorted();
+        tracing::debug!(documents, bytes, elapsed = ?started.elapsed(), "the index's documents sorted by name");
+        let mut batch = Vec::with_capacity(BATCH);
+        for doc in sorted {
+            batch.push(doc);
+            if batch.len() == BATCH {
+                self.writer.run(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)).into_iter().map(Add))?;
+            }
+        }
+        if !batch.is_empty() {
+            self.writer.run(batch.into_iter().map(Add))?;
+        }
+        tracing::debug!(elapsed = ?started.elapsed(), "the index's documents handed to tantivy");
         self.writer.commit()?;
+        tracing::debug!(elapsed = ?started.elapsed(), "the index committed");
         self.writer.wait_merging_threads()?;
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod facets;
 pub mod fhir;
 pub mod index;
+mod ordered;
 pub mod prefixes;
 mod schema;
 pub mod view;

@@ -76,8 +76,9 @@ fields! { Fields, schema, fields_of {
     card: add_text_field(STRING),
     valid_card: add_text_field(STRING | FAST),
     mailbox: add_text_field(STRING | FAST),
-    /// The index is sorted on it (the first twelve letters of the first family name): the persons a name prefix
-    /// matches are neighbours, and counting their facets reads memory in order.
+    /// The documents are handed to tantivy in its order (the first twelve letters of the first family name; then the
+    /// idNat: `crate::ordered`): the persons a name prefix matches are neighbours in each segment, and counting their
+    /// facets reads memory in order. Ties of score are ranked by it.
     name_key: add_u64_field(FAST),
 }}
 
@@ -141,7 +142,7 @@ pub(crate) fn name_key(family_name: &str) -> u64 {
     key << (5 * (NAME_KEY_LETTERS - n))
 }
 
-/// Letters of a family name its sort key holds (equal keys are in index order).
+/// Letters of a family name its sort key holds (equal keys are in idNat order within a segment).
 pub const NAME_KEY_LETTERS: usize = 12;
 
 // What the FHIR directory's parameters read (`crate::fhir`), added to each person's document.
@@ -271,9 +272,29 @@ pub(crate) fn ex_names(p: &Person) -> Vec<(&str, &str)> {
     v
 }
 
+/// Where a document's values go: tantivy's document, or a build's buffer of documents to hand over in name order
+/// (`index::Ordered`).
+pub(crate) trait Sink {
+    /// A text value.
+    fn add_text<S: AsRef<str>>(&mut self, field: Field, text: S);
+    /// A number.
+    fn add_u64(&mut self, field: Field, value: u64);
+}
+
+impl Sink for TantivyDocument {
+    fn add_text<S: AsRef<str>>(&mut self, field: Field, text: S) {
+        TantivyDocument::add_text(self, field, text);
+    }
+
+    fn add_u64(&mut self, field: Field, value: u64) {
+        TantivyDocument::add_u64(self, field, value);
+    }
+}
+
 /// Add what both indexes hold the same way: the idNat, the first word of each family name, its later words and the
-/// given names (folded), and the filters (professions, savoir-faire, authorities, departments, cards).
-pub(crate) fn add_shared(doc: &mut TantivyDocument, f: &Shared, p: &Person) {
+/// given names (folded), and the filters (professions, savoir-faire, authorities, departments, cards). The idNat comes
+/// first: documents of equal name keys are handed to tantivy in the order of their first value (`index::Ordered`).
+pub(crate) fn add_shared(doc: &mut impl Sink, f: &Shared, p: &Person) {
     doc.add_text(f.idnat, p.idnat.as_str());
     for (family, given) in ex_names(p) {
         let family = fold(family);
