@@ -91,8 +91,17 @@ impl IndexBuilder {
 
     fn with_writer(writer: IndexWriter, fields: Fields) -> IndexBuilder {
         let f = fields;
-        let few = [f.profession, f.savoir_faire, f.authority_kind, f.authority, f.department, f.commune, f.valid_card];
-        let pending = std::sync::Mutex::new(Ordered::interning(&[&few[..], &[f.mailbox]].concat()));
+        let few = [
+            f.profession,
+            f.savoir_faire,
+            f.authority_kind,
+            f.authority,
+            f.department,
+            f.commune,
+            f.valid_card,
+            f.mailbox,
+        ];
+        let pending = std::sync::Mutex::new(Ordered::interning(&few));
         IndexBuilder { writer, fields, day: crate::today(), pending }
     }
 
@@ -146,7 +155,7 @@ impl IndexBuilder {
 
     /// Commit and wait for merges: the index is complete on disk.
     pub fn finish(mut self) -> Result<()> {
-        let ordered = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        let ordered = std::mem::take(self.pending.get_mut().map_err(|_| poisoned())?);
         let started = std::time::Instant::now();
         let (documents, bytes) = ordered.size();
         let sorted = ordered.into_sorted();

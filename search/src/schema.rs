@@ -273,7 +273,7 @@ pub(crate) fn ex_names(p: &Person) -> Vec<(&str, &str)> {
 }
 
 /// Where a document's values go: tantivy's document, or a build's buffer of documents to hand over in name order
-/// (`index::Ordered`).
+/// (`ordered::Ordered`).
 pub(crate) trait Sink {
     /// A text value.
     fn add_text<S: AsRef<str>>(&mut self, field: Field, text: S);
@@ -293,7 +293,7 @@ impl Sink for TantivyDocument {
 
 /// Add what both indexes hold the same way: the idNat, the first word of each family name, its later words and the
 /// given names (folded), and the filters (professions, savoir-faire, authorities, departments, cards). The idNat comes
-/// first: documents of equal name keys are handed to tantivy in the order of their first value (`index::Ordered`).
+/// first: documents of equal name keys are handed to tantivy in the order of their first value (`ordered::Ordered`).
 pub(crate) fn add_shared(doc: &mut impl Sink, f: &Shared, p: &Person) {
     doc.add_text(f.idnat, p.idnat.as_str());
     for (family, given) in ex_names(p) {
