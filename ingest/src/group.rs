@@ -419,10 +419,17 @@ impl Grouper {
     }
 
     /// Finish, keeping what each person adds to the counters apart ([`Grouped::facts`]).
-    pub fn finish_grouped(mut self) -> Grouped {
+    pub fn finish_grouped(self) -> Grouped {
+        self.finish_with(|_| ()).0
+    }
+
+    /// Finish, calling `each` with every person as soon as it is complete (canonical, with its labels), on the thread
+    /// that completed it: what `each` reads of the person is still in that core's cache. Its results are parallel to
+    /// [`Grouped::persons`].
+    pub fn finish_with<T: Send>(mut self, each: impl Fn(&Person) -> T + Sync) -> (Grouped, Vec<T>) {
         drop(self.persons);
         let builders = self.builders;
-        let mut grouped: Vec<(Person, Facts)> = builders
+        let mut grouped: Vec<(Person, Facts, T)> = builders
             .into_par_iter()
             .map(|b| {
                 let mut person = b.person;
@@ -433,13 +440,19 @@ impl Grouper {
                 fill_labels(&mut person);
                 person.canonicalize();
                 let facts = facts_of(&person, &b.counters);
-                (person, facts)
+                let done = each(&person);
+                (person, facts, done)
             })
             .collect();
         grouped.par_sort_unstable_by(|a, b| a.0.idnat.cmp(&b.0.idnat));
-        let (persons, facts) = grouped.into_iter().unzip();
+        let (mut persons, mut facts, mut done) = (vec![], vec![], vec![]);
+        for (p, f, d) in grouped {
+            persons.push(p);
+            facts.push(f);
+            done.push(d);
+        }
         self.stats.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        Grouped { persons, facts, tainted: self.tainted, stats: self.stats }
+        (Grouped { persons, facts, tainted: self.tainted, stats: self.stats }, done)
     }
 }
 

@@ -6,6 +6,7 @@ use crate::diff::{Diff, SegmentDiff, id_group, id_group_of};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, Partitioned, partition_of};
 use crate::facts::{Facts, FactsRef};
+use annuaire_schemas::Person;
 use annuaire_store::{Change, ChangeKind, Memo, Store};
 use std::collections::{BTreeMap, HashSet};
 
@@ -106,7 +107,14 @@ pub(crate) fn diff_partition(
         !tainted_a.contains(key)
             && memos.get(key).is_some_and(|(m_raw, m_record, _)| *m_raw == raw && served.get(key) == Some(m_record))
     };
-    let part = parted.process_skipping(p, &known)?;
+    // A person's hash, record and search document are made as soon as the person is grouped, while it is in the
+    // core's cache: later, each read of one of its strings missed it (2026-12-05, `docs/benchmarks.md`).
+    let each = |person: &Person| -> Result<crate::extract::Stored> {
+        let old = served.get(person.idnat.as_str());
+        let stored = annuaire_store::record::hash_then_pack(person, |h| old != Some(&h))?;
+        Ok(stored)
+    };
+    let part = parted.process_skipping(p, &known, Some(&each))?;
     let persons = (part.persons.len() + part.skipped.len()) as u64;
     let mut changes = Vec::new();
     let mut outcomes = Vec::with_capacity(persons as usize);
@@ -134,7 +142,7 @@ pub(crate) fn diff_partition(
         outcomes.push((id_group_of(idnat), Outcome::Unchanged));
         Diff::count_segments(&mut segments, &facts.segments, false);
     }
-    for ((person, facts), raw) in part.persons.iter().zip(&part.facts).zip(&part.raw) {
+    for (((person, facts), raw), stored) in part.persons.iter().zip(&part.facts).zip(&part.raw).zip(part.stored) {
         stats.add_person(facts);
         let idnat = person.idnat.as_str();
         quality.person(idnat, facts);
@@ -146,7 +154,7 @@ pub(crate) fn diff_partition(
             Diff::count_segments(&mut segments, &facts.segments, false);
             continue;
         }
-        let (record, packed) = annuaire_store::record::hash_then_pack(person, |h| old != Some(&h))?;
+        let (record, packed) = stored;
         if let Some(raw) = *raw
             && !tainted_a.contains(idnat)
             && memos.get(idnat).is_none_or(|(m_raw, m_record, _)| (*m_raw, *m_record) != (raw, record))

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod bulk;
+mod canonical;
 mod downloads;
 mod generations;
 mod lock;
