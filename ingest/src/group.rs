@@ -445,7 +445,8 @@ impl Grouper {
             })
             .collect();
         grouped.par_sort_unstable_by(|a, b| a.0.idnat.cmp(&b.0.idnat));
-        let (mut persons, mut facts, mut done) = (vec![], vec![], vec![]);
+        let n = grouped.len();
+        let (mut persons, mut facts, mut done) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         for (p, f, d) in grouped {
             persons.push(p);
             facts.push(f);

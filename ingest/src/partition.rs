@@ -123,7 +123,7 @@ pub(crate) fn diff_partition(
     let mut segments = BTreeMap::new();
     let mut quality = crate::quality::Collector::default();
     let mut stats = part.stats;
-    let mut new_memos = Vec::new();
+    let mut new_memos = Vec::with_capacity(part.persons.len());
     let skipped: Vec<(&str, &FactsRef)> =
         part.skipped.iter().filter_map(|k| memos.get(k.as_str()).map(|(_, _, f)| (k.as_str(), f))).collect();
     {
