@@ -427,22 +427,3 @@ fn the_restricted_psc_file_replaces_the_public_one_with_civil_status() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
-
-#[test]
-fn every_bundled_record_has_serde_json_s_bytes_as_its_canonical_form() {
-    // The canonical form is written by `store/src/canonical.rs`, not serde_json, and must be serde_json's bytes: the
-    // stored hashes of every earlier load were taken of those.
-    let mut checked = 0;
-    for extras in [&["Porteurs_CPS_CPF", "MSSante"][..], &[]] {
-        for p in read_with(extras).persons.iter().chain(&read(&samples().join("ProSanteConnect")).persons) {
-            let ours = annuaire_store::record::encode(p).expect("encode").record;
-            assert_eq!(ours, serde_json::to_string(p).expect("serde_json"), "{}", p.idnat.as_str());
-            checked += 1;
-        }
-    }
-    for p in &read(&samples().join("real-2021")).persons {
-        assert_eq!(annuaire_store::record::encode(p).expect("encode").record, serde_json::to_string(p).expect("json"));
-        checked += 1;
-    }
-    assert!(checked > 600, "{checked}");
-}

@@ -14,7 +14,6 @@
 #![warn(missing_docs)]
 
 mod bulk;
-mod canonical;
 mod downloads;
 mod generations;
 mod lock;

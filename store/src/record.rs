@@ -80,11 +80,7 @@ pub fn hash_then_pack(p: &Person, keep: impl FnOnce(u128) -> bool) -> Result<(u1
 
 /// The canonical form of `p` appended to `bytes`, which it is all of; its change hash.
 fn write_canonical(p: &Person, bytes: &mut Vec<u8>) -> Result<u128> {
-    // serde_json's bytes, written faster (`canonical.rs`); what that writer leaves to serde_json, serde_json writes.
-    if crate::canonical::write(p, bytes).is_err() {
-        bytes.clear();
-        serde_json::to_writer(&mut *bytes, p).map_err(|e| Error::Record(e.to_string()))?;
-    }
+    serde_json::to_writer(&mut *bytes, p).map_err(|e| Error::Record(e.to_string()))?;
     Ok(xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
