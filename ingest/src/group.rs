@@ -457,31 +457,43 @@ impl Grouper {
     }
 }
 
-/// The facts of a grouped person: its counters, and what the segments and the quality report need of it.
+/// The facts of a grouped person: its counters, and what the segments and the quality report need of it. Made for
+/// every person a sync parses: its lists are built in place (a person has a handful of segments and warnings), with
+/// no list of borrowed strings made, sorted and deduplicated first.
 pub(crate) fn facts_of(p: &Person, c: &Counters) -> Facts {
-    let mut warnings: BTreeMap<String, u32> = BTreeMap::new();
+    let mut warnings: Vec<(String, u32)> = Vec::new();
+    let mut warn = |kind: &str, n: u32| match warnings.iter_mut().find(|(k, _)| k == kind) {
+        Some((_, count)) => *count += n,
+        None => warnings.push((kind.to_string(), n)),
+    };
     for (kind, n) in
         [("conflicting_values", c.conflicts), ("savoir_faire_without_exercice", c.savoir_faire_without_exercice)]
     {
         if n > 0 {
-            warnings.insert(kind.to_string(), n);
+            warn(kind, n);
         }
     }
-    check_ids(p, |k| *warnings.entry(k.to_string()).or_default() += 1);
+    check_ids(p, |k| warn(k, 1));
+    warnings.sort_unstable();
     let mut unknown: BTreeMap<(String, String), u32> = BTreeMap::new();
     unknown_codes_of(p, |kind, code| {
         *unknown.entry((kind.name().to_string(), code.to_string())).or_default() += 1;
     });
-    let mut segments: Vec<String> = p.department_codes().into_iter().map(|d| ["department:", d].concat()).collect();
-    let mut professions: Vec<&str> =
-        p.exercices.iter().map(|e| e.profession.code.as_str()).filter(|c| !c.is_empty()).collect();
-    professions.sort_unstable();
-    professions.dedup();
-    segments.extend(professions.into_iter().map(|c| ["profession:", c].concat()));
-    let mut kinds: Vec<&str> = p.exercices.iter().map(|e| e.authority.kind.as_str()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    segments.extend(kinds.into_iter().map(|k| ["authority_kind:", k].concat()));
+    let mut segments: Vec<String> = Vec::with_capacity(4);
+    let mut segment = |prefix: &str, value: &str| {
+        if !segments.iter().any(|s| s.strip_prefix(prefix) == Some(value)) {
+            segments.push([prefix, value].concat());
+        }
+    };
+    for d in p.exercices.iter().flat_map(|e| &e.activities).filter_map(|a| a.structure.department()) {
+        segment("department:", d);
+    }
+    for e in &p.exercices {
+        if !e.profession.code.is_empty() {
+            segment("profession:", &e.profession.code);
+        }
+        segment("authority_kind:", e.authority.kind.as_str());
+    }
     segments.sort_unstable();
     let mut structures: Vec<(String, String, String)> = p
         .exercices
@@ -496,7 +508,7 @@ pub(crate) fn facts_of(p: &Person, c: &Counters) -> Facts {
     Facts {
         rows: c.rows,
         duplicate_rows: c.duplicate_rows,
-        warnings: warnings.into_iter().collect(),
+        warnings,
         unknown: unknown.into_iter().map(|((k, c), n)| (k, c, n)).collect(),
         without_activity: !p.exercices.iter().any(|e| !e.activities.is_empty()),
         segments,
