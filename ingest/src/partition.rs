@@ -107,12 +107,12 @@ pub(crate) fn diff_partition(
         !tainted_a.contains(key)
             && memos.get(key).is_some_and(|(m_raw, m_record, _)| *m_raw == raw && served.get(key) == Some(m_record))
     };
-    // A person's hash, record and search document are made as soon as the person is grouped, while it is in the
-    // core's cache: later, each read of one of its strings missed it (2026-12-05, `docs/benchmarks.md`).
+    // A person's hash and stored record are made as soon as the person is grouped, while it is in the core's cache:
+    // made here, after the whole partition was grouped, each read of one of its strings missed it (2026-12-05,
+    // `docs/benchmarks.md`).
     let each = |person: &Person| -> Result<crate::extract::Stored> {
         let old = served.get(person.idnat.as_str());
-        let stored = annuaire_store::record::hash_then_pack(person, |h| old != Some(&h))?;
-        Ok(stored)
+        Ok(annuaire_store::record::hash_then_pack(person, |h| old != Some(&h))?)
     };
     let part = parted.process_skipping(p, &known, Some(&each))?;
     let persons = (part.persons.len() + part.skipped.len()) as u64;
