@@ -2,7 +2,6 @@
 //! ended ([`RunOutcome`]), and a record's stored encoding and change hash.
 
 use crate::extract::ParseReport;
-use annuaire_schemas::Person;
 use annuaire_store::RunStatus;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -238,10 +237,6 @@ impl RunOutcome {
             sha256,
         }
     }
-}
-
-pub(crate) fn id_group(p: &Person) -> &'static str {
-    p.idnat.id_type().group()
 }
 
 pub(crate) fn id_group_of(idnat: &str) -> &'static str {

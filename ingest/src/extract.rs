@@ -75,14 +75,16 @@ pub type Each<'a> = Option<&'a (dyn Fn(&Person) -> Result<Stored> + Sync)>;
 /// One partition, grouped.
 #[derive(Debug, Default)]
 pub struct Part {
-    /// Its persons, sorted by idNat (those skipped aside).
+    /// Its persons, sorted by idNat (those skipped aside); empty when an `each` was given, which had each of them.
     pub persons: Vec<Person>,
-    /// What each person adds to the counters, parallel to `persons`.
+    /// Their idNats, sorted.
+    pub idnats: Vec<annuaire_schemas::IdNat>,
+    /// What each person adds to the counters, parallel to `idnats`.
     pub facts: Vec<crate::facts::Facts>,
-    /// The hash of each person's lines, parallel to `persons`; `None` when a line with their key was rejected
+    /// The hash of each person's lines, parallel to `idnats`; `None` when a line with their key was rejected
     /// (such a person must be parsed every time, to count the rejection).
     pub raw: Vec<Option<u128>>,
-    /// What the caller's `each` gave of each person, parallel to `persons` (empty without one).
+    /// What the caller's `each` gave of each person, parallel to `idnats` (empty without one).
     pub stored: Vec<Stored>,
     /// Persons whose lines the caller chose not to parse (their key), sorted.
     pub skipped: Vec<String>,
@@ -482,15 +484,15 @@ impl Partitioned {
             }
         }
         let (grouped, stored) = match each {
-            Some(each) => g.finish_with(each),
+            Some(each) => g.finish_with(|p| each(&p)),
             None => (g.finish_grouped(), Vec::new()),
         };
         let stored = stored.into_iter().collect::<Result<_>>()?;
-        let raw_of = |p: &Person| {
-            let id = p.idnat.as_str();
+        let raw_of = |id: &annuaire_schemas::IdNat| {
+            let id = id.as_str();
             if erred.contains(id) || grouped.tainted.contains(id) { None } else { raw.get(id.as_bytes()).copied() }
         };
-        let raws = grouped.persons.iter().map(raw_of).collect();
+        let raws = grouped.idnats.iter().map(raw_of).collect();
         // What borrows the files' bytes goes first; then the buffers are kept for the next partition.
         drop((raw, keys, persons_of_lines));
         let kept: Vec<Vec<u8>> =
@@ -501,6 +503,7 @@ impl Partitioned {
             stored,
             skipped,
             persons: grouped.persons,
+            idnats: grouped.idnats,
             facts: grouped.facts,
             tainted: grouped.tainted,
             stats: grouped.stats,

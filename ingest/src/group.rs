@@ -44,9 +44,11 @@ struct Builder {
 /// person.
 #[derive(Debug, Default)]
 pub struct Grouped {
-    /// Persons, sorted by idNat.
+    /// Persons, sorted by idNat (empty from [`Grouper::finish_with`], which hands them to its `each`).
     pub persons: Vec<Person>,
-    /// What each person adds to the counters, parallel to `persons`.
+    /// Their idNats, sorted.
+    pub idnats: Vec<IdNat>,
+    /// What each person adds to the counters, parallel to `idnats`.
     pub facts: Vec<Facts>,
     /// Persons with at least one rejected row.
     pub tainted: HashSet<String>,
@@ -420,16 +422,16 @@ impl Grouper {
 
     /// Finish, keeping what each person adds to the counters apart ([`Grouped::facts`]).
     pub fn finish_grouped(self) -> Grouped {
-        self.finish_with(|_| ()).0
+        let (g, persons) = self.finish_with(|p| p);
+        Grouped { persons, ..g }
     }
 
-    /// Finish, calling `each` with every person as soon as it is complete (canonical, with its labels), on the thread
-    /// that completed it: what `each` reads of the person is still in that core's cache. Its results are parallel to
-    /// [`Grouped::persons`].
-    pub fn finish_with<T: Send>(mut self, each: impl Fn(&Person) -> T + Sync) -> (Grouped, Vec<T>) {
+    /// Finish, handing `each` every person as soon as it is complete, on the thread that completed it (still in that
+    /// core's cache), which drops what `each` does not keep. Its results are parallel to [`Grouped::idnats`].
+    pub fn finish_with<T: Send>(mut self, each: impl Fn(Person) -> T + Sync) -> (Grouped, Vec<T>) {
         drop(self.persons);
         let builders = self.builders;
-        let mut grouped: Vec<(Person, Facts, T)> = builders
+        let mut grouped: Vec<(IdNat, Facts, T)> = builders
             .into_par_iter()
             .map(|b| {
                 let mut person = b.person;
@@ -440,15 +442,14 @@ impl Grouper {
                 fill_labels(&mut person);
                 person.canonicalize();
                 let facts = facts_of(&person, &b.counters);
-                let done = each(&person);
-                (person, facts, done)
+                (person.idnat.clone(), facts, each(person))
             })
             .collect();
-        grouped.par_sort_unstable_by(|a, b| a.0.idnat.cmp(&b.0.idnat));
+        grouped.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         // `unzip` reserves each vector's length at once (a Vec<Person> grown by doubling was 3 % of a first load's CPU).
-        let (persons, (facts, done)) = grouped.into_iter().map(|(p, f, d)| (p, (f, d))).unzip();
+        let (idnats, (facts, done)) = grouped.into_iter().map(|(i, f, d)| (i, (f, d))).unzip();
         self.stats.first_errors.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        (Grouped { persons, facts, tainted: self.tainted, stats: self.stats }, done)
+        (Grouped { persons: Vec::new(), idnats, facts, tainted: self.tainted, stats: self.stats }, done)
     }
 }
 

@@ -2,7 +2,7 @@
 //! lines, [`crate::facts`]), each compared with the served record, with what the wave needs to write and count; and
 //! the served hashes it compares with ([`ServedHashes`]), read while pass A runs.
 
-use crate::diff::{Diff, SegmentDiff, id_group, id_group_of};
+use crate::diff::{Diff, SegmentDiff, id_group_of};
 use crate::error::{Error, Result};
 use crate::extract::{PARTITIONS, Partitioned, partition_of};
 use crate::facts::{Facts, FactsRef};
@@ -110,12 +110,19 @@ pub(crate) fn diff_partition(
     // A person's hash and stored record are made as soon as the person is grouped, while it is in the core's cache:
     // made here, after the whole partition was grouped, each read of one of its strings missed it (2026-12-05,
     // `docs/benchmarks.md`).
+    // A new person goes to the views of a first load there too (they order their documents themselves), and is
+    // then dropped by that thread: the diff below reads idNats, facts and hashes only.
     let each = |person: &Person| -> Result<crate::extract::Stored> {
         let old = served.get(person.idnat.as_str());
+        if old.is_none()
+            && let Some(live) = live
+        {
+            live.add(person)?;
+        }
         Ok(annuaire_store::record::hash_then_pack(person, |h| old != Some(&h))?)
     };
     let part = parted.process_skipping(p, &known, Some(&each))?;
-    let persons = (part.persons.len() + part.skipped.len()) as u64;
+    let persons = (part.idnats.len() + part.skipped.len()) as u64;
     let mut changes = Vec::new();
     let mut outcomes = Vec::with_capacity(persons as usize);
     let mut seen: foldhash::HashSet<&str> =
@@ -123,7 +130,7 @@ pub(crate) fn diff_partition(
     let mut segments = BTreeMap::new();
     let mut quality = crate::quality::Collector::default();
     let mut stats = part.stats;
-    let mut new_memos = Vec::with_capacity(part.persons.len());
+    let mut new_memos = Vec::with_capacity(part.idnats.len());
     let skipped: Vec<(&str, &FactsRef)> =
         part.skipped.iter().filter_map(|k| memos.get(k.as_str()).map(|(_, _, f)| (k.as_str(), f))).collect();
     {
@@ -142,12 +149,12 @@ pub(crate) fn diff_partition(
         outcomes.push((id_group_of(idnat), Outcome::Unchanged));
         Diff::count_segments(&mut segments, &facts.segments, false);
     }
-    for (((person, facts), raw), stored) in part.persons.iter().zip(&part.facts).zip(&part.raw).zip(part.stored) {
+    for (((id, facts), raw), stored) in part.idnats.iter().zip(&part.facts).zip(&part.raw).zip(part.stored) {
         stats.add_person(facts);
-        let idnat = person.idnat.as_str();
+        let idnat = id.as_str();
         quality.person(idnat, facts);
         seen.insert(idnat);
-        let group = id_group(person);
+        let group = id.id_type().group();
         let old = served.get(idnat);
         if old.is_some() && (part.tainted.contains(idnat) || tainted_a.contains(idnat)) {
             outcomes.push((group, Outcome::KeptOnError));
@@ -174,11 +181,6 @@ pub(crate) fn diff_partition(
                 };
                 outcomes.push((group, outcome));
                 changes.push(change(idnat, kind, group, packed, record));
-                if old.is_none()
-                    && let Some(live) = live
-                {
-                    live.add(person)?;
-                }
             }
         }
     }

@@ -195,8 +195,8 @@ impl GenerationView for FhirIndexView {
     }
 
     fn version(&self) -> u32 {
-        // 2: the card types (`type-smartcard`); 3: the mailboxes' types (`mailbox-mss-type`).
-        3
+        // 2: the card types (`type-smartcard`); 3: the mailboxes' types (`mailbox-mss-type`); 4: no field norms.
+        4
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {

@@ -6,7 +6,7 @@ use crate::fold;
 use annuaire_schemas::Person;
 use tantivy::Index;
 use tantivy::TantivyDocument;
-use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer};
 
 /// Declares the fields once: the struct of their handles, the schema that adds them, and the reading of an index's
@@ -39,17 +39,32 @@ macro_rules! fields {
     };
 }
 
-/// Folded words without frequencies: filters and constant-score tiers (nothing scores by frequency), the smaller
-/// postings.
+/// Folded words without frequencies or field norms: filters and constant-score tiers (nothing scores by frequency or
+/// length), the smaller postings.
 fn folded_filter() -> TextOptions {
     TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default().set_tokenizer("folded").set_index_option(IndexRecordOption::Basic),
+        TextFieldIndexing::default()
+            .set_tokenizer("folded")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
+/// A value indexed whole, as tantivy's `STRING`, without field norms: every query of both indexes scores as a
+/// constant or sorts by a column, so nothing reads a norm, and writing one per document and indexed field was about
+/// 1 % of a first load's CPU (and 3.5 MB a segment).
+fn string() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
     )
 }
 
 /// A counted facet (`crate::facets` reads its column). Stored only where a hit shows it (`profession`).
 fn facet() -> TextOptions {
-    STRING | FAST
+    string() | FAST
 }
 
 // Stored: what a hit shows (`index::Hit`), nothing else (the sort copies the document store at every flush). No
@@ -57,7 +72,7 @@ fn facet() -> TextOptions {
 // `SearchIndex` queries, nothing else (categories, postal codes, modes, sectors and id types are the counting table's
 // and the FHIR index's; in this index they were a fifth of the first load's postings, queried by nothing).
 fields! { Fields, schema, fields_of {
-    idnat: add_text_field(STRING | STORED),
+    idnat: add_text_field(string() | STORED),
     /// The ranking's tiers: the first word of each family name, its later words, the given names. Every tier scores
     /// as a constant, so no frequencies; the one-typo tier reads the same three fields (no field of every name word:
     /// it was an eighth of the first load's postings).
@@ -67,15 +82,15 @@ fields! { Fields, schema, fields_of {
     family_name: add_text_field(STORED),
     given_name: add_text_field(STORED),
     profession: add_text_field(facet() | STORED),
-    savoir_faire: add_text_field(STRING),
+    savoir_faire: add_text_field(string()),
     authority_kind: add_text_field(facet()),
-    authority: add_text_field(STRING | STORED),
+    authority: add_text_field(string() | STORED),
     department: add_text_field(facet()),
-    commune: add_text_field(STRING),
+    commune: add_text_field(string()),
     place: add_text_field(STORED),
-    card: add_text_field(STRING),
-    valid_card: add_text_field(STRING | FAST),
-    mailbox: add_text_field(STRING | FAST),
+    card: add_text_field(string()),
+    valid_card: add_text_field(string() | FAST),
+    mailbox: add_text_field(string() | FAST),
     /// The documents are handed to tantivy in its order (the first twelve letters of the first family name; then the
     /// idNat: `crate::ordered`): the persons a name prefix matches are neighbours in each segment, and counting their
     /// facets reads memory in order. Ties of score are ranked by it.
@@ -85,38 +100,38 @@ fields! { Fields, schema, fields_of {
 // The FHIR directory's own index (`crate::fhir`): a view of its own, made by the server after a promotion, so that
 // the sync's critical path does not carry it (in the analysts' index it cost the first load 40 % more CPU and 260 MB).
 fields! { FhirFields, fhir_schema, fhir_fields_of {
-    idnat: add_text_field(STRING | STORED | FAST),
+    idnat: add_text_field(string() | STORED | FAST),
     /// Every word of the exercise names; the first word of each family name; its later words; the given names.
     names: add_text_field(folded_filter()),
     family_head: add_text_field(folded_filter()),
     family_rest: add_text_field(folded_filter()),
     given: add_text_field(folded_filter()),
-    profession: add_text_field(STRING),
-    category: add_text_field(STRING),
-    savoir_faire: add_text_field(STRING),
-    authority_kind: add_text_field(STRING),
-    authority: add_text_field(STRING),
-    department: add_text_field(STRING),
-    postal_code: add_text_field(STRING),
-    sector: add_text_field(STRING),
-    card: add_text_field(STRING),
+    profession: add_text_field(string()),
+    category: add_text_field(string()),
+    savoir_faire: add_text_field(string()),
+    authority_kind: add_text_field(string()),
+    authority: add_text_field(string()),
+    department: add_text_field(string()),
+    postal_code: add_text_field(string()),
+    sector: add_text_field(string()),
+    card: add_text_field(string()),
     /// The types of the person's CPx cards (TRE_R87-TypeCarte: `CPS`, `CPF` ...).
-    card_type: add_text_field(STRING),
+    card_type: add_text_field(string()),
     /// MSSanté addresses, lower case.
-    mailbox_address: add_text_field(STRING),
+    mailbox_address: add_text_field(string()),
     /// The types of the person's MSSanté mailboxes (TRE_R256-TypeMessagerie: `PER`, `CAB` ...), upper case.
-    mailbox_type: add_text_field(STRING),
+    mailbox_type: add_text_field(string()),
     /// The towns of the activities' places (commune or cedex office), folded.
     city: add_text_field(folded_filter()),
     /// The Organization ids of the activities' structures.
-    organization: add_text_field(STRING),
+    organization: add_text_field(string()),
     /// The structures' identifiers (RPPS rang, idNatSt, FINESS site and legal entity, SIRET), values only (a
     /// `system|value` search is read as its value: the systems' values do not overlap).
-    organization_identifier: add_text_field(STRING),
+    organization_identifier: add_text_field(string()),
     /// The structures' names, folded.
     organization_name: add_text_field(folded_filter()),
     /// Every code of the PractitionerRoles (profession, genre, mode, role, section, sector).
-    role_code: add_text_field(STRING),
+    role_code: add_text_field(string()),
     /// The generation that wrote the person's version (`meta.versionId`, `_lastUpdated`).
     version: add_u64_field(FAST | STORED),
     /// How many PractitionerRoles the person has (the total of a role search without role filters).
@@ -341,7 +356,7 @@ mod tests {
         for (_, entry) in current.fields() {
             b.add_field(entry.clone());
         }
-        b.add_text_field("names", STRING);
+        b.add_text_field("names", string());
         assert!(fields_of(&b.build()).is_err());
         let (fhir, _) = fhir_schema();
         assert!(fhir_fields_of(&fhir).is_ok());

@@ -30,8 +30,9 @@ impl GenerationView for SearchIndexView {
         // 3 and 4 held the FHIR directory's fields, which cost the first load 40 % more CPU and 260 MB
         // (docs/benchmarks.md); 5 is 2's schema again, and the FHIR fields are an index of their own (`FhirIndexView`).
         // 6: no `names` field (the one-typo tier reads the three tiers' fields), the tiers without frequencies, and no
-        // field that nothing queries (category, postal code, mode, sector, id type).
-        6
+        // field that nothing queries (category, postal code, mode, sector, id type). 7: no field norms (nothing scores
+        // by a field's length).
+        7
     }
 
     fn build(&self, dir: &Path, _: i64, how: Build) -> annuaire_views::Result<Box<dyn ViewWriter>> {
