@@ -234,8 +234,8 @@ impl Run<'_> {
             None
         };
         // Two partitions a thread in each wave: rayon balances four partitions on two cores, where with one each the
-        // core that finished first waited for the other at every wave's end (2026-12-05: about 2 % of a first load's
-        // wall time, peak RSS 580-660 MB).
+        // core that finished first waited for the other at every wave's end (2026-12-05: about 1 % of a first load's
+        // wall time, within the noise; peak RSS 590-640 MB).
         let wave = rayon::current_num_threads().max(2) * 2;
         let (mut compute, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         let mut memo_writes = std::time::Duration::ZERO;
