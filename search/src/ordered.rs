@@ -18,8 +18,9 @@ use tantivy::schema::Field;
 #[derive(Default)]
 pub(crate) struct Ordered {
     chunks: Vec<Vec<u8>>,
-    /// Each document's name key and place: its chunk's index times [`CHUNK`] plus its offset in the chunk.
-    keys: Vec<(u64, u64)>,
+    /// Each document's name key, the first bytes of its encoding ([`head`]) and place: its chunk's index times
+    /// [`CHUNK`] plus its offset in the chunk.
+    keys: Vec<(u64, u128, u64)>,
     /// The fields whose values are few and repeated (professions, authorities, departments, communes…), one bit
     /// each: their values are written once, in `words`.
     interned: u64,
@@ -63,6 +64,18 @@ impl crate::schema::Sink for Encoded {
 fn field_byte(field: Field) -> u8 {
     debug_assert!(field.field_id() < u32::from(INTERNED));
     field.field_id() as u8
+}
+
+/// The first 16 bytes of an encoded document, big-endian (zeros past its end): heads compare as the bytes they
+/// hold, so that ordering documents by head, then by their bytes, orders them by their bytes. The idNat comes first
+/// (`add_shared`), so the head holds its field byte, its length and up to 14 of its bytes. Ties of name key were
+/// broken by comparing the documents' bytes where they lie, one cache miss each: the sort of a national load's
+/// documents took 0.44 s on two cores.
+fn head(bytes: &[u8]) -> u128 {
+    let mut first = [0u8; 16];
+    let n = bytes.len().min(16);
+    first[..n].copy_from_slice(&bytes[..n]);
+    u128::from_be_bytes(first)
 }
 
 /// Write `n` in LEB128.
@@ -172,7 +185,7 @@ impl Ordered {
         }
         let index = self.chunks.len() - 1;
         let chunk = &mut self.chunks[index];
-        self.keys.push((doc.key, (index * CHUNK + chunk.len()) as u64));
+        self.keys.push((doc.key, head(&bytes), (index * CHUNK + chunk.len()) as u64));
         chunk.extend_from_slice(&bytes);
     }
 
@@ -191,8 +204,12 @@ impl Ordered {
     pub(crate) fn into_sorted(mut self) -> impl Iterator<Item = TantivyDocument> {
         use rayon::slice::ParallelSliceMut;
         let mut keys = std::mem::take(&mut self.keys);
-        keys.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| self.at(a.1).cmp(self.at(b.1))));
-        keys.into_iter().map(move |(_, place)| self.decode(self.at(place)))
+        // The heads decide between the documents of one name key but for idNats of 15 bytes or more: the documents'
+        // bytes are read only then, and the sort stays in the keys' memory.
+        keys.par_sort_unstable_by(|a, b| {
+            (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| self.at(a.2).cmp(self.at(b.2)))
+        });
+        keys.into_iter().map(move |(.., place)| self.decode(self.at(place)))
     }
 
     /// A document made a tantivy document again (read past a malformed value, it stops there).
@@ -262,12 +279,20 @@ mod tests {
 
     #[test]
     fn buffered_documents_come_out_by_key_then_by_their_first_value_across_chunks() {
+        // Ids of 8 digits differ within the heads; ids of 20 digits have their first 14 in common, so that only
+        // their bytes tell them apart.
+        for width in [8, 20] {
+            documents_come_out_by_key_then_by_id(width);
+        }
+    }
+
+    fn documents_come_out_by_key_then_by_id(width: usize) {
         let mut ordered = Ordered::default();
         let mut want = Vec::new();
         // Enough to fill several chunks, and one document larger than a chunk.
         for k in (0..20_000u64).rev() {
             let mut e = Encoded { key: k % 7, ..Default::default() };
-            let id = format!("{:08}", k);
+            let id = format!("{k:0width$}");
             Sink::add_text(&mut e, Field::from_field_id(0), &id);
             let filler = if k == 777 { "x".repeat(CHUNK + 10) } else { "y".repeat(60) };
             Sink::add_text(&mut e, Field::from_field_id(1), &filler);
