@@ -206,9 +206,7 @@ impl Ordered {
         let mut keys = std::mem::take(&mut self.keys);
         // The heads decide between the documents of one name key but for idNats of 15 bytes or more: the documents'
         // bytes are read only then, and the sort stays in the keys' memory.
-        keys.par_sort_unstable_by(|a, b| {
-            (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| self.at(a.2).cmp(self.at(b.2)))
-        });
+        keys.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| self.at(a.2).cmp(self.at(b.2))));
         keys.into_iter().map(move |(.., place)| self.decode(self.at(place)))
     }
 
